@@ -1,0 +1,1 @@
+"""Analysis shared by rules: qualified names, torch grad contexts, pandas evidence, dataflow facts."""

@@ -1,0 +1,119 @@
+"""Is autograd provably off at a node? Lexical grad-mode contexts, resolved by qualified name."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Optional
+
+import libcst as cst
+from libcst import MetadataDependent
+from libcst.metadata import ParentNodeProvider
+
+from perflint.analysis.names import argument, qualified_names
+
+NO_GRAD = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"})
+INFERENCE_MODE = frozenset(
+    {"torch.inference_mode", "torch.autograd.inference_mode", "torch.autograd.grad_mode.inference_mode"}
+)
+SET_GRAD_ENABLED = frozenset(
+    {"torch.set_grad_enabled", "torch.autograd.set_grad_enabled", "torch.autograd.grad_mode.set_grad_enabled"}
+)
+ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"})
+
+# Code in these runs later, under whatever grad mode its caller has: an outer context proves nothing.
+DEFERRED_SCOPES = (cst.Lambda, cst.ClassDef, cst.GeneratorExp)
+
+
+class GradMode(enum.Enum):
+    """What can be proven about autograd at a point."""
+
+    DISABLED = "disabled"
+    ENABLED = "enabled"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class GradContext:
+    """The grad mode at a node and the construct that decides it (for messages), e.g. ``torch.no_grad()``."""
+
+    mode: GradMode
+    source: Optional[str] = None
+
+
+UNKNOWN = GradContext(GradMode.UNKNOWN)
+
+
+def grad_context(visitor: MetadataDependent, node: cst.CSTNode) -> GradContext:
+    """The nearest grad-mode context enclosing ``node`` within its function; UNKNOWN if none decides it.
+
+    The visitor must depend on ParentNodeProvider and QualifiedNameProvider.
+    """
+    child: cst.CSTNode = node
+    parent = _parent(visitor, child)
+    while parent is not None:
+        if isinstance(parent, cst.With) and child is parent.body:
+            context = _with_context(visitor, parent)
+            if context is not None:
+                return context
+        elif isinstance(parent, cst.FunctionDef):
+            return _decorator_context(visitor, parent) or UNKNOWN
+        elif isinstance(parent, DEFERRED_SCOPES):
+            return UNKNOWN
+        child, parent = parent, _parent(visitor, parent)
+    return UNKNOWN
+
+
+def _parent(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    try:
+        return visitor.get_metadata(ParentNodeProvider, node)
+    except KeyError:
+        return None
+
+
+def _with_context(visitor: MetadataDependent, statement: cst.With) -> Optional[GradContext]:
+    # `with a(), b():` enters b inside a: the last item is the nearest context.
+    for item in reversed(statement.items):
+        context = _call_context(visitor, item.item)
+        if context is not None:
+            return context
+    return None
+
+
+def _decorator_context(visitor: MetadataDependent, function: cst.FunctionDef) -> Optional[GradContext]:
+    for decorator in reversed(function.decorators):
+        context = _call_context(visitor, decorator.decorator, as_decorator=True)
+        if context is not None:
+            return context
+    return None
+
+
+def _call_context(visitor: MetadataDependent, node: cst.BaseExpression, as_decorator: bool = False) -> Optional[GradContext]:
+    prefix = "@" if as_decorator else ""
+    if not isinstance(node, cst.Call):
+        # `@torch.inference_mode` without parentheses is documented to work as a decorator.
+        if as_decorator and not qualified_names(visitor, node).isdisjoint(INFERENCE_MODE):
+            return GradContext(GradMode.DISABLED, "@torch.inference_mode")
+        return None
+    names = qualified_names(visitor, node.func)
+    if not names.isdisjoint(NO_GRAD):
+        return GradContext(GradMode.DISABLED, f"{prefix}torch.no_grad()")
+    if not names.isdisjoint(ENABLE_GRAD):
+        return GradContext(GradMode.ENABLED, f"{prefix}torch.enable_grad()")
+    if not names.isdisjoint(INFERENCE_MODE):
+        mode = argument(node, 0, "mode")
+        if mode is None or _is_literal(mode, "True"):
+            return GradContext(GradMode.DISABLED, f"{prefix}torch.inference_mode()")
+        return GradContext(GradMode.UNKNOWN, f"{prefix}torch.inference_mode(...)")
+    if not names.isdisjoint(SET_GRAD_ENABLED):
+        mode = argument(node, 0, "mode")
+        if mode is not None and _is_literal(mode, "False"):
+            return GradContext(GradMode.DISABLED, f"{prefix}torch.set_grad_enabled(False)")
+        if mode is not None and _is_literal(mode, "True"):
+            return GradContext(GradMode.ENABLED, f"{prefix}torch.set_grad_enabled(True)")
+        return GradContext(GradMode.UNKNOWN, f"{prefix}torch.set_grad_enabled(...)")
+    return None
+
+
+def _is_literal(node: cst.BaseExpression, value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value

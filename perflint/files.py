@@ -1,0 +1,116 @@
+"""Finding the files to check, reading them, and writing fixed ones back atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from perflint.config import Settings
+
+SOURCE_SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A path to check, or a path that could not be used and why."""
+
+    path: Path
+    problem: Optional[str] = None
+
+
+def discover(paths: Sequence[Path], settings: Settings) -> Iterator[Discovered]:
+    """Yield every file to check under ``paths`` in a stable order; files named directly are always checked."""
+    seen: set[Path] = set()
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            yield Discovered(path, "no such file or directory")
+        elif path.is_dir():
+            for found in _walk(path, settings):
+                if found not in seen:
+                    seen.add(found)
+                    yield Discovered(found)
+        elif path not in seen:
+            seen.add(path)
+            yield Discovered(path)
+
+
+def _walk(directory: Path, settings: Settings) -> list[Path]:
+    ignored = _gitignored(directory) if settings.respect_gitignore else frozenset()
+    found: list[Path] = []
+    for current, subdirs, filenames in os.walk(directory):
+        current_path = Path(current)
+        subdirs[:] = sorted(
+            name
+            for name in subdirs
+            if not settings.is_excluded(current_path / name)
+            and not (current_path / name / "pyvenv.cfg").exists()
+            and (current_path / name).resolve() not in ignored
+        )
+        for name in sorted(filenames):
+            candidate = current_path / name
+            if (
+                name.endswith(SOURCE_SUFFIXES)
+                and not settings.is_excluded(candidate)
+                and candidate.resolve() not in ignored
+            ):
+                found.append(candidate)
+    return found
+
+
+def _gitignored(directory: Path) -> frozenset[Path]:
+    """Paths under ``directory`` that git ignores (empty when git or a repository is absent)."""
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z", "."],
+            cwd=directory,
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset((directory / entry.decode("utf-8", "surrogateescape")).resolve() for entry in listing.split(b"\0") if entry)
+
+
+def decode_source(data: bytes) -> str:
+    """Decode Python source as the interpreter would (BOM, coding cookie, else UTF-8); raises ValueError."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as error:
+        raise ValueError(str(error)) from error
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def write_atomically(path: Path, data: bytes, expected_original: bytes) -> None:
+    """Replace ``path`` with ``data`` via a temporary file and rename, keeping its mode.
+
+    Raises FileChangedError if the file no longer holds ``expected_original`` (changed since it was read).
+    Symbolic links are followed: the file they point to is replaced, the link stays.
+    """
+    target = path.resolve()
+    if target.read_bytes() != expected_original:
+        raise FileChangedError(f"{path} changed while perflint was working on it; not written")
+    mode = stat.S_IMODE(target.stat().st_mode)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".perflint")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class FileChangedError(OSError):
+    """The file on disk no longer matches what was read."""

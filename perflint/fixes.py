@@ -1,0 +1,134 @@
+"""Apply rule rewrites: one pass of non-overlapping fixes, repeated to a fixpoint, every result re-parsed."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+
+from perflint.engine import LintOutcome, SourceError, parse
+from perflint.rule import Finding, NodeChange
+from perflint.types import Applicability, Edit, Location
+
+MAX_ITERATIONS = 10
+
+
+class FixError(RuntimeError):
+    """Fixing a file failed (no convergence, or output that does not parse); the file stays untouched."""
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    """The fixed module, how many fixes went in, and the findings left on the fixed code."""
+
+    module: cst.Module
+    applied: int
+    remaining: LintOutcome
+
+
+Lint = Callable[[cst.Module], LintOutcome]
+IsWanted = Callable[[Finding, cst.Module], bool]
+
+
+class _ApplyChanges(cst.CSTTransformer):
+    def __init__(self, changes: dict[cst.CSTNode, NodeChange]) -> None:
+        super().__init__()
+        self.changes = changes
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
+        change = self.changes.get(original_node)
+        return updated_node if change is None else change(updated_node)
+
+
+def choose_non_overlapping(findings: Sequence[Finding]) -> list[Finding]:
+    """Fixes whose spans do not overlap; where two overlap, the outer (earlier-starting, longer) one wins."""
+    ordered = sorted(
+        (finding for finding in findings if finding.rewrite is not None and finding.fix_span is not None),
+        key=lambda finding: (finding.fix_span[0], _negated(finding.fix_span[1])),
+    )
+    chosen: list[Finding] = []
+    for finding in ordered:
+        if all(not _overlap(finding.fix_span, other.fix_span) for other in chosen):
+            chosen.append(finding)
+    return chosen
+
+
+def _negated(position: tuple[int, int]) -> tuple[int, int]:
+    return (-position[0], -position[1])
+
+
+def _overlap(first, second) -> bool:
+    return not (first[1] <= second[0] or second[1] <= first[0])
+
+
+def apply_once(module: cst.Module, findings: Sequence[Finding]) -> cst.Module:
+    """Apply the given (non-overlapping) findings' rewrites in one transform, adding the imports they need."""
+    changes: dict[cst.CSTNode, NodeChange] = {}
+    imports: set[tuple[str, str | None]] = set()
+    for finding in findings:
+        assert finding.rewrite is not None
+        changes.update(dict(finding.rewrite.changes))
+        imports.update(finding.rewrite.imports)
+    fixed = module.visit(_ApplyChanges(changes))
+    if imports:
+        context = CodemodContext()
+        for module_name, name in sorted(imports, key=lambda item: (item[0], item[1] or "")):
+            AddImportsVisitor.add_needed_import(context, module_name, name)
+        fixed = AddImportsVisitor(context).transform_module(fixed)
+    return fixed
+
+
+def verified_reparse(module: cst.Module, path: str) -> cst.Module:
+    """Re-parse generated code with LibCST and compile it, so no fix can write code that does not run."""
+    source = module.bytes
+    try:
+        reparsed = parse(source)
+        compile(source, path, "exec", dont_inherit=True)
+    except (SourceError, SyntaxError, ValueError) as error:
+        raise FixError(f"a fix produced code that does not parse ({error}); file left unchanged") from None
+    return reparsed
+
+
+def fix_to_fixpoint(module: cst.Module, lint: Lint, wanted: IsWanted, path: str) -> FixOutcome:
+    """Lint, apply the wanted fixes, re-parse, and repeat until no wanted fix is left."""
+    applied = 0
+    for _ in range(MAX_ITERATIONS):
+        outcome = lint(module)
+        candidates = choose_non_overlapping([finding for finding in outcome.findings if wanted(finding, module)])
+        if not candidates:
+            return FixOutcome(module, applied, outcome)
+        module = verified_reparse(apply_once(module, candidates), path)
+        applied += len(candidates)
+    raise FixError(f"fixes did not converge after {MAX_ITERATIONS} passes; file left unchanged")
+
+
+def edits_for(module: cst.Module, finding: Finding) -> tuple[Edit, ...]:
+    """The text edits that applying ``finding``'s rewrite alone would make, line-granular."""
+    before = module.code.splitlines(keepends=True)
+    after = apply_once(module, [finding]).code.splitlines(keepends=True)
+    edits = []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if tag != "equal":
+            edits.append(
+                Edit(
+                    content="".join(after[new_start:new_end]),
+                    location=Location(old_start + 1, 1),
+                    end_location=Location(old_end + 1, 1),
+                )
+            )
+    return tuple(edits)
+
+
+def is_applicable(finding: Finding, unsafe_fixes: bool) -> bool:
+    """Whether ``finding``'s fix is applied in a run with or without ``--unsafe-fixes``."""
+    if finding.rewrite is None:
+        return False
+    return unsafe_fixes or finding.rewrite.applicability is Applicability.SAFE

@@ -1,0 +1,1 @@
+"""One module per rule; every Rule subclass defined here is discovered by ``perflint.registry``."""

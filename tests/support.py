@@ -1,0 +1,42 @@
+"""Helpers shared by the tests: lint or fix a snippet, with the safety net checked on every fix."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from perflint import api
+from perflint.config import Settings
+from perflint.types import FileResult
+
+
+def settings_for(select: Sequence[str] = ("ALL",)) -> Settings:
+    """Settings that select exactly ``select``, independent of any pyproject.toml."""
+    return replace(Settings(root=Path.cwd()), select=tuple(select))
+
+
+def lint(source: str, select: Sequence[str] = ("ALL",), path: str = "snippet.py") -> FileResult:
+    """Check ``source`` (dedented) and return the result."""
+    return api.check_source(textwrap.dedent(source).encode(), Path(path), settings_for(select))
+
+
+def fix(source: str, select: Sequence[str] = ("ALL",), unsafe: bool = False, path: str = "snippet.py") -> FileResult:
+    """Fix ``source`` in memory, asserting the safety net: no errors, output parses, a second fix changes nothing."""
+    settings = settings_for(select)
+    options = api.RunOptions(fix=True, unsafe_fixes=unsafe)
+    result = api.check_source(textwrap.dedent(source).encode(), Path(path), settings, options)
+    assert not result.errors, result.errors
+    fixed = result.fixed or b""
+    ast.parse(fixed)
+    again = api.check_source(fixed, Path(path), settings, options)
+    assert again.fixed == fixed, "fix is not idempotent: a second run changed the output"
+    assert again.fixes_applied == 0
+    return result
+
+
+def fixed_text(source: str, select: Sequence[str] = ("ALL",), unsafe: bool = False) -> str:
+    """The fixed source as text."""
+    return (fix(source, select, unsafe).fixed or b"").decode()
