@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -118,6 +119,9 @@ def _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe
     except ConfigError as error:
         click.echo(f"error: {error}; continuing with the default settings", err=True)
         settings, failed = Settings(root=Path.cwd()), True
+    if select:
+        # A selection typed on the command line is taken as the whole selection: the file's lists step aside.
+        settings = replace(settings, ignore=(), extend_select=())
     try:
         settings = settings.with_overrides(
             select=_split(select),
