@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import libcst as cst
 
-from perflint import engine, fixes
+from perflint import cache, engine, fixes, notebook, parallel
 from perflint.config import Settings
 from perflint.engine import LintOutcome, SourceError
-from perflint.files import FileChangedError, decode_source, discover, write_atomically
+from perflint.files import Discovered, FileChangedError, decode_source, discover, write_atomically
 from perflint.rule import Finding, Rule
 from perflint.suppress import is_suppressed, noqa_lines
 from perflint.types import Applicability, ErrorKind, FileError, FileResult, Fix, Location, Violation
@@ -27,18 +29,66 @@ class RunOptions:
     with_edits: bool = False
 
 
-def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions = RunOptions()) -> Iterator[FileResult]:
-    """Check (and with ``options.fix``, fix) every file under ``paths``, one FileResult per file."""
-    for discovered in discover(paths, settings):
-        if discovered.problem is not None:
-            yield FileResult(discovered.path, errors=(FileError(discovered.path, ErrorKind.READ, discovered.problem),))
-        else:
-            yield check_file(discovered.path, settings, options)
+@dataclass(frozen=True)
+class Execution:
+    """How a run is carried out: worker processes and a result cache change its speed, never its results."""
+
+    jobs: int = 1
+    cache_dir: Optional[Path] = None
+
+
+def check_paths(
+    paths: Sequence[Path],
+    settings: Settings,
+    options: RunOptions = RunOptions(),
+    execution: Execution = Execution(),
+) -> Iterator[FileResult]:
+    """Check (and with ``options.fix``, fix) every file under ``paths``, one FileResult per file, in discovery order.
+
+    Files are spread over ``execution.jobs`` processes. With ``execution.cache_dir``, a file is not checked
+    again when its bytes, the configuration and perflint are those of a run that cached its result.
+    """
+    discovered = list(discover(paths, settings))
+    store = None
+    if execution.cache_dir is not None:
+        store = cache.ResultCache.open(execution.cache_dir, _cache_key(settings, options))
+    known = [store.get(item.path) if store is not None and item.problem is None else None for item in discovered]
+    missing = [item for item, hit in zip(discovered, known) if hit is None]
+    checked = parallel.map_in_order(partial(_check_discovered, settings=settings, options=options), missing, execution.jobs)
+    try:
+        for hit in known:
+            result = hit if hit is not None else next(checked)
+            if hit is None and store is not None:
+                store.put(result)
+            yield result
+    finally:
+        checked.close()
+        if store is not None:
+            store.save()
+
+
+def _check_discovered(discovered: Discovered, settings: Settings, options: RunOptions) -> FileResult:
+    if discovered.problem is not None:
+        return FileResult(discovered.path, errors=(FileError(discovered.path, ErrorKind.READ, discovered.problem),))
+    return check_file(discovered.path, settings, options)
+
+
+def _cache_key(settings: Settings, options: RunOptions) -> str:
+    """Everything besides the file's bytes and perflint itself that a cached result depends on."""
+    return repr((settings.fingerprint(), settings.unsafe_fixes, str(settings.root.resolve()), options))
+
+
+def files_to_check(paths: Sequence[Path], settings: Settings) -> list[Path]:
+    """Every path ``check_paths`` would visit under ``paths``, in order; missing ones stay in, to be reported."""
+    return [discovered.path for discovered in discover(paths, settings)]
 
 
 def check_file(path: Path, settings: Settings, options: RunOptions = RunOptions()) -> FileResult:
     """Read, check and possibly fix and write one file."""
     try:
+        # A FIFO or a device named *.py would block or never end when read.
+        if not stat.S_ISREG(path.stat().st_mode):
+            return FileResult(path, errors=(FileError(path, ErrorKind.READ, "not a regular file"),))
         data = path.read_bytes()
     except OSError as error:
         return FileResult(path, errors=(FileError(path, ErrorKind.READ, error.strerror or str(error)),))
@@ -49,7 +99,13 @@ def check_file(path: Path, settings: Settings, options: RunOptions = RunOptions(
 
 
 def check_source(data: bytes, path: Path, settings: Settings, options: RunOptions = RunOptions()) -> FileResult:
-    """Check (and fix, in memory) source bytes as if read from ``path``."""
+    """Check (and fix, in memory) source bytes as if read from ``path``; a ``.ipynb`` path is read as a notebook."""
+    if notebook.is_notebook(path):
+        return notebook.check(data, path, lambda source: _check_python(source, path, settings, options))
+    return _check_python(data, path, settings, options)
+
+
+def _check_python(data: bytes, path: Path, settings: Settings, options: RunOptions) -> FileResult:
     try:
         decode_source(data)
     except ValueError as error:
@@ -61,7 +117,12 @@ def check_source(data: bytes, path: Path, settings: Settings, options: RunOption
         module = engine.parse(data)
     except SourceError as error:
         return FileResult(path, original=data, errors=(FileError(path, ErrorKind.SYNTAX, str(error)),))
-    return _lint_and_fix(module, data, path, rules, settings, options)
+    try:
+        return _lint_and_fix(module, data, path, rules, settings, options)
+    except (SourceError, RecursionError) as error:
+        # Nesting that parses can still exhaust the stack in metadata, the visit or code generation.
+        reason = str(error) if isinstance(error, SourceError) else "too deeply nested to analyse (recursion limit reached)"
+        return FileResult(path, original=data, errors=(FileError(path, ErrorKind.SYNTAX, reason),))
 
 
 def _lint_and_fix(
@@ -80,7 +141,7 @@ def _lint_and_fix(
     fixed = module
     if options.fix:
         try:
-            outcome = fixes.fix_to_fixpoint(module, run_rules, _wanted(unsafe), str(path))
+            outcome = fixes.fix_to_fixpoint(module, run_rules, _wanted(unsafe), str(path), data)
             fixed, applied, remaining = outcome.module, outcome.applied, outcome.remaining
         except fixes.FixError as error:
             errors.append(FileError(path, ErrorKind.FIX, str(error)))

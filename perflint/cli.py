@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -9,12 +10,17 @@ from typing import Optional, Sequence
 
 import click
 
-from perflint import __version__, api, registry, report
+from perflint import __version__, api, cache, docs, parallel, registry, report, sarif
 from perflint.config import ConfigError, Settings, find_config, load_settings
-from perflint.types import FileResult
+from perflint.types import FileResult, Violation
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 STDIN = "-"
+OUTPUT_FORMATS = ("text", "json", "json-lines", "sarif", "github")
+# Formats that carry each fix's text edits; computing them costs one extra rewrite per finding.
+EDIT_FORMATS = frozenset({"json", "json-lines", "sarif"})
+# Below this many files a run is over before a bar would help; above it, a bar shows on an interactive stderr.
+PROGRESS_MIN_FILES = 20
 
 
 def _split(values: Sequence[str]) -> tuple[str, ...]:
@@ -30,7 +36,21 @@ def _common_options(function):
         click.option("--exclude", multiple=True, help="Glob patterns to skip while walking directories."),
         click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="pyproject.toml to read instead of the nearest one."),
         click.option("--stdin-filename", type=click.Path(path_type=Path), help="The name to report when the source comes from stdin (`-`)."),
-        click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True),
+        click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True),
+        click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour text output; auto: only on a terminal, and not when NO_COLOR is set."),
+        click.option("-q", "--quiet", is_flag=True, help="Print the findings (or the diff) only: no summary, no progress bar."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _execution_options(function):
+    """--jobs, --no-cache and --cache-dir: how fast a run goes, never what it finds."""
+    options = [
+        click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: one per CPU; 1 checks in this process)."),
+        click.option("--no-cache", is_flag=True, help="Check every file again instead of reusing results cached for unchanged files."),
+        click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help=f"Where results are cached (default: {cache.DEFAULT_DIRECTORY} beside the configuration)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -45,46 +65,77 @@ def cli() -> None:
 
 @cli.command()
 @_common_options
+@_execution_options
 @click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available in the summary.")
-def check(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, unsafe_fixes) -> None:
+@click.option("--statistics", is_flag=True, help="Print one line per rule (count, code, fixable, name) instead of the findings.")
+def check(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, unsafe_fixes, statistics) -> None:
     """Report findings in PATHS (files, directories, or - for stdin)."""
+    if statistics and output_format not in ("text", "json"):
+        raise click.UsageError("--statistics works with --output-format text or json")
     settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
-    results = _run(paths, settings, api.RunOptions(with_edits=output_format == "json"), stdin_filename)
+    options = api.RunOptions(with_edits=output_format in EDIT_FORMATS and not statistics)
+    execution = _execution(settings, jobs, no_cache, cache_dir)
+    results = _run(paths, settings, options, stdin_filename, progress=_wants_progress(output_format, quiet), execution=execution)
     violations = sorted((v for result in results for v in result.violations), key=lambda v: v.sort_key)
     _print_errors(results)
-    if output_format == "json":
-        click.echo(report.json_document(violations))
-    else:
+    painted = _use_color(color)
+    if statistics:
+        rows = report.statistics(violations, settings.unsafe_fixes)
+        text = report.statistics_json(rows) + "\n" if output_format == "json" else report.statistics_text(rows, painted)
+        click.echo(text, nl=False, color=painted)
+    elif output_format == "text":
         for violation in violations:
-            click.echo(report.text_line(violation, settings.unsafe_fixes))
-        click.echo(report.check_summary(report.summarize(results), settings.unsafe_fixes))
+            click.echo(report.text_line(violation, settings.unsafe_fixes, painted), color=painted)
+        if not quiet:
+            click.echo(report.check_summary(report.summarize(results), settings.unsafe_fixes))
+    else:
+        click.echo(_machine_output(output_format, results, violations), nl=False)
     sys.exit(_exit_code(results, config_failed, pending=False))
 
 
 @cli.command()
 @_common_options
+@_execution_options
 @click.option("--apply", "apply_fixes", is_flag=True, help="Write the fixes to the files (default: print a diff).")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe (read `perflint explain CODE`).")
-def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, apply_fixes, unsafe_fixes) -> None:
+def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes) -> None:
     """Fix findings in PATHS: print a diff, or write with --apply."""
     settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
     from_stdin = tuple(paths) == (Path(STDIN),)
     options = api.RunOptions(fix=True, apply=apply_fixes and not from_stdin, unsafe_fixes=settings.unsafe_fixes)
-    results = _run(paths, settings, options, stdin_filename)
+    execution = _execution(settings, jobs, no_cache, cache_dir)
+    results = _run(paths, settings, options, stdin_filename, progress=_wants_progress(output_format, quiet), execution=execution)
     _print_errors(results)
+    painted = _use_color(color)
     if from_stdin and apply_fixes:
         sys.stdout.buffer.write(results[0].fixed or results[0].original or b"")
-    elif output_format == "json":
-        click.echo(report.json_document(v for result in results for v in result.violations))
+    elif output_format != "text":
+        violations = sorted((v for result in results for v in result.violations), key=lambda v: v.sort_key)
+        click.echo(_machine_output(output_format, results, violations), nl=False)
     else:
         for result in results:
             if not apply_fixes:
                 click.echo(report.unified_diff(result), nl=False)
             for violation in result.violations:
-                click.echo(report.text_line(violation, settings.unsafe_fixes))
-        click.echo(report.fix_summary(report.summarize(results), applied=apply_fixes), err=True)
+                click.echo(report.text_line(violation, settings.unsafe_fixes, painted), color=painted)
+        if not quiet:
+            click.echo(report.fix_summary(report.summarize(results), applied=apply_fixes), err=True)
     pending = not apply_fixes and any(result.changed for result in results)
     sys.exit(_exit_code(results, config_failed, pending))
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="pyproject.toml whose folder holds the cache (default: the nearest one).")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="The cache folder to remove, if not the default one.")
+def clean(config_path: Optional[Path], cache_dir: Optional[Path]) -> None:
+    """Remove the cache of results (a folder that perflint created, nothing else)."""
+    settings, _ = _settings((), config_path, (), (), (), (), False)
+    directory = cache_dir or settings.root / cache.DEFAULT_DIRECTORY
+    try:
+        removed = cache.clean(directory)
+    except OSError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"removed {directory}" if removed else f"no cache at {directory}")
 
 
 @cli.command(name="rules")
@@ -104,10 +155,7 @@ def explain(code: str) -> None:
         rule = registry.rule_by_code(code)
     except KeyError:
         raise click.UsageError(f"unknown rule code {code!r}; `perflint rules` lists them") from None
-    click.echo(f"# {rule.code} {rule.name}\n")
-    click.echo(f"Fix safety: {rule.fix_safety.value}. Metric impact: {rule.metric_impact.value}. "
-               f"{'On' if rule.enabled_by_default else 'Off'} by default.\n")
-    click.echo(rule.documentation())
+    click.echo(docs.rule_page(rule), nl=False)
 
 
 def _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes) -> tuple[Settings, bool]:
@@ -135,19 +183,57 @@ def _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe
     return settings, failed
 
 
-def _run(paths, settings: Settings, options: api.RunOptions, stdin_filename: Optional[Path]) -> list[FileResult]:
+def _execution(settings: Settings, jobs: Optional[int], no_cache: bool, cache_dir: Optional[Path]) -> api.Execution:
+    directory = None if no_cache else cache_dir or settings.root / cache.DEFAULT_DIRECTORY
+    return api.Execution(jobs=jobs or parallel.default_jobs(), cache_dir=directory)
+
+
+def _run(paths, settings: Settings, options: api.RunOptions, stdin_filename: Optional[Path], progress: bool = False, execution: api.Execution = api.Execution()) -> list[FileResult]:
     if not paths:
         raise click.UsageError("give at least one path (or - for stdin)")
     if tuple(paths) == (Path(STDIN),):
         name = stdin_filename or Path("<stdin>")
         return [api.check_source(sys.stdin.buffer.read(), name, settings, options)]
-    return list(api.check_paths(paths, settings, options))
+    if progress:
+        # Discovering first gives the bar its length; the found files are then checked as named paths.
+        targets = api.files_to_check(paths, settings)
+        if len(targets) >= PROGRESS_MIN_FILES:
+            with click.progressbar(api.check_paths(targets, settings, options, execution), length=len(targets), label="perflint", show_pos=True, file=sys.stderr) as bar:
+                return list(bar)
+        paths = targets
+    return list(api.check_paths(paths, settings, options, execution))
+
+
+def _wants_progress(output_format: str, quiet: bool) -> bool:
+    """A progress bar is for a person watching text output: never with machine formats, --quiet, or a piped stderr."""
+    return output_format == "text" and not quiet and sys.stderr.isatty()
+
+
+def _use_color(choice: str) -> bool:
+    """--color always/never win; auto colours a terminal unless NO_COLOR is set to a non-empty value (no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
+    return not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+def _machine_output(output_format: str, results: Sequence[FileResult], violations: Sequence[Violation]) -> str:
+    """The document of a machine-readable output format, ending with a newline when not empty."""
+    if output_format == "json":
+        return report.json_document(violations) + "\n"
+    if output_format == "json-lines":
+        return report.json_lines(violations)
+    if output_format == "sarif":
+        return sarif.sarif_document(results, registry.all_rules(), Path.cwd()) + "\n"
+    errors = [error for result in results for error in result.errors]
+    return report.github_annotations(violations, errors)
 
 
 def _print_errors(results: Sequence[FileResult]) -> None:
     for result in results:
         for error in result.errors:
             click.echo(f"error: {error.describe()}", err=True)
+        for note in result.notes:
+            click.echo(f"note: {result.path}: {note}", err=True)
 
 
 def _exit_code(results: Sequence[FileResult], config_failed: bool, pending: bool) -> int:

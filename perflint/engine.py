@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+import warnings
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
+from perflint.metadata import NeedsEagerResolution, visit_lazily
 from perflint.rule import Finding, Rule, RuleContext
+
+
+# Deeper than this, LibCST's native parser risks overflowing the C stack; its Python visitors give up
+# (RecursionError) well before, so no file that perflint could analyse is refused by this limit.
+MAX_NESTING = 1000
 
 
 class SourceError(ValueError):
@@ -33,19 +41,91 @@ class LintOutcome:
 
 def parse(source: bytes) -> cst.Module:
     """Parse source bytes (encoding from BOM or cookie, kept for code generation); raises SourceError."""
+    problem = _nesting_problem(source)
+    if problem is not None:
+        raise SourceError(problem)
     try:
-        return cst.parse_module(source)
+        module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         raise SourceError(f"line {error.raw_line}, column {error.raw_column + 1}: {error.message}") from None
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"too deeply nested to parse ({type(error).__name__})") from None
     except (ValueError, TypeError, UnicodeError) as error:
         raise SourceError(str(error)) from None
+    if source.endswith(b"\r") and not module.has_trailing_newline:
+        # LibCST drops the last newline of a file with old-Mac (CR-only) line endings; put it back.
+        restored = module.with_changes(has_trailing_newline=True)
+        if restored.bytes == source:
+            return restored
+    return module
+
+
+def _nesting_problem(source: bytes) -> Optional[str]:
+    """Why ``source`` is too deeply nested to hand to LibCST, or None.
+
+    LibCST's native parser overflows the C stack (a segfault that ends the whole run) on nesting that
+    CPython's parser refuses with an exception, so CPython's parser vets the nesting first.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except SyntaxError as error:
+        if "too many nested" in (error.msg or ""):
+            return f"line {error.lineno}: {error.msg}"
+        return None  # other syntax errors (or syntax newer than this Python): LibCST decides, as before
+    except (RecursionError, MemoryError) as error:
+        return f"too deeply nested to parse ({type(error).__name__})"
+    except ValueError:
+        return None  # e.g. null bytes: LibCST reports them
+    depth = _tree_depth(tree)
+    if depth > MAX_NESTING:
+        return f"too deeply nested to analyse (nesting depth {depth}, at most {MAX_NESTING})"
+    return None
+
+
+def _tree_depth(tree: ast.AST) -> int:
+    """The depth of ``tree`` as LibCST will build it (iteratively: the tree may be deeper than the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        # ast keeps `a and b and c` as one node; LibCST nests one BooleanOperation per operator.
+        if isinstance(node, ast.BoolOp):
+            depth += len(node.values) - 2
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def prefilter(source: bytes, rules: Sequence[type[Rule]]) -> tuple[type[Rule], ...]:
-    """The rules whose required tokens occur in the source; the others cannot match and are not run."""
-    return tuple(rule for rule in rules if any(token.encode() in source for token in rule.required_tokens))
+    """The rules that may match ``source``; the others are not run, and LibCST parses no file none can match.
+
+    First the rules' required tokens (a substring test), then, for the rules that define one, their
+    ``could_match`` check on Python's ``ast`` (a tenth of the cost of LibCST's parse, and only paid when
+    such a rule is left).
+    """
+    candidates = tuple(rule for rule in rules if any(token.encode() in source for token in rule.required_tokens))
+    if not any(_checks_structure(rule) for rule in candidates):
+        return candidates
+    tree = _python_ast(source)
+    if tree is None:
+        return candidates
+    return tuple(rule for rule in candidates if rule.could_match(tree))
+
+
+def _checks_structure(rule: type[Rule]) -> bool:
+    return rule.could_match.__func__ is not Rule.could_match.__func__
+
+
+def _python_ast(source: bytes) -> Optional[ast.Module]:
+    """CPython's ast of ``source``, or None where it cannot build one (LibCST then decides, as without this)."""
+    try:
+        with warnings.catch_warnings():
+            # CPython warns about e.g. invalid escape sequences while parsing: not perflint's to print.
+            warnings.simplefilter("ignore")
+            return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def lint(
@@ -53,16 +133,20 @@ def lint(
     rules: Sequence[type[Rule]],
     path: str,
     options: Mapping[str, Mapping[str, object]],
+    *,
+    eager_metadata: bool = False,
 ) -> LintOutcome:
-    """Run ``rules`` over ``module`` in one visit; metadata is resolved once for all of them."""
+    """Run ``rules`` over ``module`` in one visit; each metadata provider runs once, when a rule first needs it.
+
+    ``eager_metadata`` resolves every declared provider before the visit instead (same findings, slower).
+    """
     if not rules:
         return LintOutcome((), ())
-    instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}))) for rule in rules]
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     try:
-        wrapper.visit_batched(instances)
+        instances = _visit(module, rules, path, options, eager_metadata)
     except RecursionError:
-        return LintOutcome((), tuple(RuleFailure(rule.code, "recursion limit reached") for rule in rules))
+        # The traversal itself, not one rule, ran out of stack: a property of the file, reported once.
+        raise SourceError("too deeply nested to analyse (recursion limit reached)") from None
     findings = tuple(finding for instance in instances if instance.error is None for finding in instance.context.findings)
     failures = tuple(
         RuleFailure(instance.code, f"{type(instance.error).__name__}: {instance.error}")
@@ -70,3 +154,23 @@ def lint(
         if instance.error is not None
     )
     return LintOutcome(findings, failures)
+
+
+def _visit(
+    module: cst.Module,
+    rules: Sequence[type[Rule]],
+    path: str,
+    options: Mapping[str, Mapping[str, object]],
+    eager_metadata: bool,
+) -> list[Rule]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    if not eager_metadata:
+        instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}))) for rule in rules]
+        try:
+            visit_lazily(wrapper, instances)
+            return instances
+        except NeedsEagerResolution:
+            pass  # a provider needed more stack than is left mid-visit: redo the visit eagerly below
+    instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}))) for rule in rules]
+    wrapper.visit_batched(instances)
+    return instances

@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Sequence
 
 from perflint.config import Settings
 
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,17 @@ def decode_source(data: bytes) -> str:
 def write_atomically(path: Path, data: bytes, expected_original: bytes) -> None:
     """Replace ``path`` with ``data`` via a temporary file and rename, keeping its mode.
 
-    Raises FileChangedError if the file no longer holds ``expected_original`` (changed since it was read).
-    Symbolic links are followed: the file they point to is replaced, the link stays.
+    Raises FileChangedError if the file no longer holds ``expected_original`` (changed since it was read),
+    ReadOnlyError if it has no write permission bit (even for root, who could replace it: read-only is a
+    choice perflint respects). Symbolic links are followed: the file they point to is replaced, the link
+    stays. A failure at any point leaves the original file as it was and no temporary file behind.
     """
     target = path.resolve()
     if target.read_bytes() != expected_original:
-        raise FileChangedError(f"{path} changed while perflint was working on it; not written")
+        raise FileChangedError("the file changed since perflint read it; not written")
     mode = stat.S_IMODE(target.stat().st_mode)
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+        raise ReadOnlyError("the file is read-only; not written")
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".perflint")
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -114,3 +118,7 @@ def write_atomically(path: Path, data: bytes, expected_original: bytes) -> None:
 
 class FileChangedError(OSError):
     """The file on disk no longer matches what was read."""
+
+
+class ReadOnlyError(OSError):
+    """The file may not be written: it has no write permission."""

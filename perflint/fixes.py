@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -85,25 +87,51 @@ def apply_once(module: cst.Module, findings: Sequence[Finding]) -> cst.Module:
     return fixed
 
 
+def _compile(source: bytes, path: str) -> None:
+    with warnings.catch_warnings():
+        # Python warns about e.g. invalid escape sequences while compiling: the user's code, not ours to print.
+        warnings.simplefilter("ignore")
+        # Notebooks allow top-level `await` (IPython runs cells in an event loop).
+        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if path.endswith(".ipynb") else 0
+        compile(source, path, "exec", flags=flags, dont_inherit=True)
+
+
 def verified_reparse(module: cst.Module, path: str) -> cst.Module:
     """Re-parse generated code with LibCST and compile it, so no fix can write code that does not run."""
     source = module.bytes
     try:
         reparsed = parse(source)
-        compile(source, path, "exec", dont_inherit=True)
-    except (SourceError, SyntaxError, ValueError) as error:
+        _compile(source, path)
+    except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError) as error:
         raise FixError(f"a fix produced code that does not parse ({error}); file left unchanged") from None
     return reparsed
 
 
-def fix_to_fixpoint(module: cst.Module, lint: Lint, wanted: IsWanted, path: str) -> FixOutcome:
-    """Lint, apply the wanted fixes, re-parse, and repeat until no wanted fix is left."""
+def _ensure_fixable(module: cst.Module, original: bytes, path: str) -> None:
+    """Refuse to fix a file that LibCST does not write back byte for byte (every line would be at risk,
+    not only the fixed ones), or that Python rejects (LibCST accepts e.g. `return` outside a function:
+    the result could not be verified, and the error must not be blamed on a fix)."""
+    if module.bytes != original:
+        raise FixError("LibCST does not reproduce this file byte for byte; not fixed")
+    try:
+        _compile(original, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        raise FixError(f"the file does not compile ({error}); not fixed") from None
+
+
+def fix_to_fixpoint(module: cst.Module, lint: Lint, wanted: IsWanted, path: str, original: bytes) -> FixOutcome:
+    """Lint, apply the wanted fixes, re-parse, and repeat until no wanted fix is left.
+
+    ``module`` is the parse of ``original``, the bytes that would be replaced.
+    """
     applied = 0
     for _ in range(MAX_ITERATIONS):
         outcome = lint(module)
         candidates = choose_non_overlapping([finding for finding in outcome.findings if wanted(finding, module)])
         if not candidates:
             return FixOutcome(module, applied, outcome)
+        if applied == 0:
+            _ensure_fixable(module, original, path)
         module = verified_reparse(apply_once(module, candidates), path)
         applied += len(candidates)
     raise FixError(f"fixes did not converge after {MAX_ITERATIONS} passes; file left unchanged")

@@ -1,4 +1,5 @@
-"""Render results for people (text, diffs) and tools (JSON shaped like ruff's). Returns strings; never prints."""
+"""Render results for people (text, diffs, statistics) and tools (JSON and JSON lines shaped like ruff's, GitHub
+workflow commands; SARIF is in ``perflint.sarif``). Returns strings; never prints."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import difflib
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from perflint.types import Applicability, FileResult, Violation
+import click
+
+from perflint import registry
+from perflint.types import Applicability, FileError, FileResult, Violation
 
 DOCS_URL = None  # no hosted docs yet: the docs live in docs/rules/<CODE>.md
 
@@ -40,12 +44,25 @@ def summarize(results: Sequence[FileResult]) -> Summary:
     )
 
 
-def text_line(violation: Violation, unsafe_enabled: bool = False) -> str:
-    """``path:line:col: CODE [*] message``; ``[*]`` marks a finding that ``perflint fix --apply`` would fix."""
-    applies = violation.fix is not None and (unsafe_enabled or violation.fix.applicability is Applicability.SAFE)
-    marker = " [*]" if applies else ""
+def text_line(violation: Violation, unsafe_enabled: bool = False, color: bool = False) -> str:
+    """``path:line:col: CODE [*] message``; ``[*]`` marks a finding that ``perflint fix --apply`` would fix.
+
+    Notebook findings read ``path:cell N:line:col``, with the line counted within cell N.
+    """
+    marker = " [*]" if _applies(violation, unsafe_enabled) else ""
     cell = f"cell {violation.cell}:" if violation.cell is not None else ""
-    return f"{violation.path}:{cell}{violation.location.row}:{violation.location.column}: {violation.code}{marker} {violation.message}"
+    where = f"{violation.path}:{cell}{violation.location.row}:{violation.location.column}:"
+    code = _paint(violation.code, color, fg="red", bold=True)
+    return f"{_paint(where, color, bold=True)} {code}{_paint(marker, color, fg='cyan')} {violation.message}"
+
+
+def _applies(violation: Violation, unsafe_enabled: bool) -> bool:
+    """Whether ``perflint fix --apply`` (with ``--unsafe-fixes`` when enabled) would fix this finding."""
+    return violation.fix is not None and (unsafe_enabled or violation.fix.applicability is Applicability.SAFE)
+
+
+def _paint(text: str, color: bool, **style: Any) -> str:
+    return click.style(text, **style) if color and text else text
 
 
 def check_summary(summary: Summary, unsafe_enabled: bool) -> str:
@@ -121,3 +138,82 @@ def violation_json(violation: Violation) -> dict:
 def json_document(violations: Iterable[Violation]) -> str:
     """All findings as a JSON list."""
     return json.dumps([violation_json(violation) for violation in violations], indent=2)
+
+
+def json_lines(violations: Iterable[Violation]) -> str:
+    """One compact JSON object per finding and line (ruff's ``json-lines``); empty when there is none."""
+    return "".join(json.dumps(violation_json(violation)) + "\n" for violation in violations)
+
+
+def github_annotations(violations: Iterable[Violation], errors: Iterable[FileError] = ()) -> str:
+    """GitHub Actions workflow commands (``::error file=...::message``), one per finding and file error.
+
+    A notebook finding carries no line: its row and column count within a cell, which GitHub cannot place in
+    the ``.ipynb`` file, so the cell and position go into the message instead.
+    """
+    lines = [_annotation(violation) for violation in violations]
+    lines += [f"::error file={_property(str(error.path))},title=perflint::{_data(error.describe())}" for error in errors]
+    return "".join(line + "\n" for line in lines)
+
+
+def _annotation(violation: Violation) -> str:
+    start, end = violation.location, violation.end_location
+    if violation.cell is None:
+        position = f",line={start.row},col={start.column},endLine={end.row},endColumn={end.column}"
+        message = violation.message
+    else:
+        position = ""
+        message = f"cell {violation.cell}, line {start.row}, column {start.column}: {violation.message}"
+    return f"::error file={_property(str(violation.path))}{position},title={_property(violation.code)}::{_data(message)}"
+
+
+def _data(text: str) -> str:
+    # The escapes of GitHub's workflow-command parser (toolkit/core's escapeData and escapeProperty).
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@dataclass(frozen=True)
+class RuleStatistics:
+    """How often one rule fired in a run, and how many of its findings ``perflint fix --apply`` would fix."""
+
+    code: str
+    name: str
+    count: int
+    fixable: int
+
+
+def statistics(violations: Iterable[Violation], unsafe_enabled: bool) -> tuple[RuleStatistics, ...]:
+    """Per-rule counts, most frequent first (ties by code)."""
+    counts: Counter[str] = Counter()
+    fixable: Counter[str] = Counter()
+    for violation in violations:
+        counts[violation.code] += 1
+        fixable[violation.code] += _applies(violation, unsafe_enabled)
+    ordered = sorted(counts, key=lambda code: (-counts[code], code))
+    return tuple(RuleStatistics(code, _rule_name(code), counts[code], fixable[code]) for code in ordered)
+
+
+def _rule_name(code: str) -> str:
+    try:
+        return registry.rule_by_code(code).name
+    except KeyError:
+        return ""
+
+
+def statistics_text(rows: Sequence[RuleStatistics], color: bool = False) -> str:
+    """``count  code  [*] name`` per rule; ``[*]`` when some of its findings are fixable."""
+    width = max((len(str(row.count)) for row in rows), default=1)
+    lines = []
+    for row in rows:
+        marker = _paint("[*]", color, fg="cyan") if row.fixable else "[ ]"
+        lines.append(f"{row.count:>{width}}  {_paint(row.code, color, fg='red', bold=True)}  {marker} {row.name}")
+    return "".join(line + "\n" for line in lines)
+
+
+def statistics_json(rows: Sequence[RuleStatistics]) -> str:
+    """The statistics as a JSON list of ``{code, name, count, fixable}``."""
+    return json.dumps([{"code": r.code, "name": r.name, "count": r.count, "fixable": r.fixable} for r in rows], indent=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -126,6 +127,18 @@ class Rule(BatchableCSTVisitor):
         super().__init_subclass__(**kwargs)
         if "code" in cls.__dict__:
             _validate_rule_class(cls)
+
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether the rule may report anything in the module whose Python ``ast`` is ``tree``.
+
+        A cheap structural prefilter, asked only for files that contain one of ``required_tokens``: a rule
+        that overrides it is not run (and the file not parsed by LibCST for it) where it returns False, so
+        it must be true of every module the rule can report in (tokens in comments and strings, or in
+        shapes the rule never reports, are what it can rule out). ``perflint.analysis.imports`` tells
+        what a module imports. The default rules nothing out.
+        """
+        return True
 
     def option(self, name: str) -> object:
         """The configured value of one of this rule's options, or its default."""

@@ -121,6 +121,8 @@ class FileResult:
     fixes_applied: int = 0
     unsafe_fixes_available: int = 0
     written: bool = False
+    # Things users should know that are not errors, e.g. a notebook cell skipped because it is not Python.
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:

@@ -104,9 +104,9 @@ def train_epoch(
     """Train for one epoch (one batch per day) and log the loss and the metrics of the epoch's outputs."""
     model.train()
     device = loader.tensors.features.device
-    train_outputs = []
-    train_targets = []
-    train_days = []
+    train_outputs: list[torch.Tensor] = []
+    train_targets: list[torch.Tensor] = []
+    train_days: list[np.ndarray] = []
     total_loss = 0.0
     n_batches = 0
     for batch in loader:
@@ -128,7 +128,7 @@ def train_epoch(
     metrics = compute_metrics(
         predictions, torch.cat(train_targets), np.concatenate(train_days), median_index=criterion.median_index
     )
-    return TrainLog(loss=float(total_loss) / n_batches, metrics=metrics)
+    return TrainLog(loss=total_loss.item() / n_batches, metrics=metrics)
 
 
 def validate(
@@ -141,10 +141,10 @@ def validate(
     """Evaluate the model day by day; the loss is the mean of the daily losses."""
     model.eval()
     device = loader.tensors.features.device
-    val_predictions = []
-    val_targets = []
-    val_days = []
-    val_losses = []
+    val_predictions: list[torch.Tensor] = []
+    val_targets: list[torch.Tensor] = []
+    val_days: list[np.ndarray] = []
+    val_losses: list[torch.Tensor] = []
     with torch.no_grad():
         for batch in loader:
             val_targets.append(batch.targets)
@@ -249,7 +249,8 @@ def epoch_record(epoch: int, train_log: TrainLog, result: ValidationResult) -> d
     record |= exact("pooled_ic", headline.pooled_ic)
     record |= exact("pooled_rank_ic", headline.pooled_rank_ic)
     record["val_days"] = result.metrics.n_days
-    record["by_horizon"] = {str(horizon): exact_fields(vars(values)) for horizon, values in result.metrics.by_horizon.items()}
+    by_horizon = result.metrics.by_horizon.items()
+    record["by_horizon"] = {str(horizon): exact_fields(vars(values)) for horizon, values in by_horizon}
     return record
 
 

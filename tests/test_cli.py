@@ -128,7 +128,7 @@ def test_stdin_fix_apply_prints_fixed_source() -> None:
 
 def test_ignore_and_select_prefixes(project: Path) -> None:
     assert run("check", str(project), "--ignore", "PFL1").exit_code == 0
-    assert run("check", str(project), "--select", "PFL1", "--ignore", "PFL101").exit_code == 0
+    assert run("check", str(project), "--select", "PFL101,PFL102", "--ignore", "PFL101").exit_code == 0
 
 
 def test_unknown_code_is_a_usage_error(project: Path) -> None:

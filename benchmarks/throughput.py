@@ -1,0 +1,229 @@
+"""Throughput: perflint against a bare LibCST parse, Fixit 2.2 and TorchFix 0.7, over the same files.
+
+Every measurement runs one command in a fresh wrapper process that reports the command's CPU seconds
+(user + system of the whole process tree, from ``getrusage(RUSAGE_CHILDREN)``), wall seconds and peak RSS
+(of its largest process). Commands run interleaved, round after round, so that load from other jobs on the
+machine hits every command alike; the table gives medians over the rounds, and the ratios are computed from
+those medians within the same invocation.
+
+Commands: ``perflint check`` with the default rules (cold: ``--no-cache``; with 1 job and with one per CPU;
+warm: a cache filled by an untimed run first), a bare ``libcst.parse_module`` of every file, ``fixit lint``
+(default rules) and ``torchfix`` (default rules). Fixit and TorchFix each get their own virtual environment
+under ``benchmarks/.venvs/`` (git-ignored; TorchFix 0.7 pins libcst < 1.6), created on first use with pip.
+
+Usage: ``python benchmarks/throughput.py FOLDER [--sample N] [--runs 3] [--output benchmarks/results/throughput.md]``.
+FOLDER is walked for ``*.py`` files (e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or a
+site-packages folder); ``--sample`` picks N of them at random (seeded), since the peers take ~20x the CPU
+of a parse. Every tool is given the same explicit list of files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Optional, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+VENVS = REPO / "benchmarks" / ".venvs"
+PEERS = {"fixit": "fixit==2.2.*", "torchfix": "torchfix==0.7.*"}
+PARSE_PROGRAM = """
+import sys
+import libcst
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        libcst.parse_module(open(line.rstrip("\\n"), "rb").read())
+    except Exception:
+        pass
+"""
+# Targets of the task that asked for this benchmark, checked in the report.
+TARGET_PEER_RATIO = 15.0
+TARGET_PARSE_RATIO = 1.0
+TARGET_JOBS_SPEEDUP = 1.7
+TARGET_WARM_SPEEDUP = 20.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured run of one command."""
+
+    cpu: float
+    wall: float
+    max_rss_kib: int
+    returncode: int
+    output_digest: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """A named command line; ``compare`` marks the perflint runs whose output must be identical."""
+
+    name: str
+    argv: tuple[str, ...]
+    compare: bool = False
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Parse arguments, set up the peers, measure, and write the markdown report."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--sample", type=int, default=0, help="check N files chosen at random (0: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="perflint's parallel run (default: all CPUs)")
+    parser.add_argument("--no-peers", action="store_true", help="skip Fixit and TorchFix")
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "throughput.md")
+    args = parser.parse_args(argv)
+
+    files = _files(args.folder, args.sample, args.seed)
+    with tempfile.TemporaryDirectory(prefix="perflint-throughput-") as scratch:
+        listing = Path(scratch) / "files.txt"
+        listing.write_text("".join(f"{path}\n" for path in files), encoding="utf-8")
+        commands = _commands(files, listing, Path(scratch) / "cache", args.jobs, peers=not args.no_peers)
+        _measure(commands[2])  # fills the cache for the warm runs; not timed
+        samples, loads = _rounds(commands, args.runs)
+    report = _report(args, files, commands, samples, loads)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report, encoding="utf-8")
+    print(report)
+
+
+def _files(folder: Path, sample: int, seed: int) -> list[Path]:
+    files = sorted(path.resolve() for path in folder.rglob("*.py") if path.is_file() and not path.is_symlink())
+    if sample and sample < len(files):
+        files = sorted(random.Random(seed).sample(files, sample))
+    if not files:
+        raise SystemExit(f"no .py files under {folder}")
+    return files
+
+
+def _commands(files: Sequence[Path], listing: Path, cache_dir: Path, jobs: int, peers: bool) -> list[Command]:
+    paths = tuple(str(path) for path in files)
+    perflint = (sys.executable, "-m", "perflint", "check")
+    commands = [
+        Command("perflint, cold, 1 job", (*perflint, "--no-cache", "--jobs", "1", *paths), compare=True),
+        Command(f"perflint, cold, {jobs} jobs", (*perflint, "--no-cache", "--jobs", str(jobs), *paths), compare=True),
+        Command(f"perflint, warm cache, {jobs} jobs", (*perflint, "--cache-dir", str(cache_dir), "--jobs", str(jobs), *paths), compare=True),
+        Command("libcst.parse_module of every file", (sys.executable, "-c", PARSE_PROGRAM, str(listing))),
+    ]
+    if peers:
+        commands.append(Command("fixit lint (Fixit 2.2, default rules)", (str(_peer("fixit")), "lint", *paths)))
+        commands.append(Command("torchfix (TorchFix 0.7, default rules)", (str(_peer("torchfix")), *paths)))
+    return commands
+
+
+def _peer(name: str) -> Path:
+    """The console script of peer ``name`` in its own virtual environment, created on first use."""
+    environment = VENVS / name
+    script = environment / "bin" / name
+    if not script.exists():
+        VENVS.mkdir(parents=True, exist_ok=True)
+        # The folder holds installed packages, never to be committed (like ruff's cache folder).
+        (VENVS / ".gitignore").write_text("*\n", encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "venv", str(environment)], check=True)
+        subprocess.run([str(environment / "bin" / "python"), "-m", "pip", "install", "-q", PEERS[name]], check=True)
+    return script
+
+
+def _rounds(commands: Sequence[Command], runs: int) -> tuple[dict[str, list[Sample]], list[float]]:
+    samples: dict[str, list[Sample]] = {command.name: [] for command in commands}
+    loads = [os.getloadavg()[0]]
+    for round_number in range(runs):
+        # Rotate the order each round so that no command always runs first after a pause or last.
+        shift = round_number % len(commands)
+        for command in [*commands[shift:], *commands[:shift]]:
+            samples[command.name].append(_measure(command))
+        loads.append(os.getloadavg()[0])
+        print(f"round {round_number + 1}/{runs} done", file=sys.stderr)
+    return samples, loads
+
+
+def _measure(command: Command) -> Sample:
+    """Run ``command`` under a fresh wrapper process, so that its rusage covers that command's tree alone."""
+    wrapper = [sys.executable, str(Path(__file__).resolve()), "--wrapped", "--", *command.argv]
+    done = subprocess.run(wrapper, capture_output=True, check=True)
+    return Sample(**json.loads(done.stdout))
+
+
+def _wrapped(argv: Sequence[str]) -> None:
+    """The wrapper: run argv, print its CPU, wall time, peak RSS, exit code and output digest as JSON."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(json.dumps({
+        "cpu": cpu,
+        "wall": wall,
+        "max_rss_kib": after.ru_maxrss,
+        "returncode": done.returncode,
+        "output_digest": hashlib.sha256(done.stdout).hexdigest(),
+    }))
+
+
+def _median(samples: Sequence[Sample], attribute: str) -> float:
+    return statistics.median(getattr(sample, attribute) for sample in samples)
+
+
+def _report(args: argparse.Namespace, files: Sequence[Path], commands: Sequence[Command],
+            samples: dict[str, list[Sample]], loads: Sequence[float]) -> str:
+    cold_one, cold_many, warm, parse = (command.name for command in commands[:4])
+    base_cpu = _median(samples[cold_one], "cpu")
+    size = sum(path.stat().st_size for path in files)
+    lines = [
+        "# perflint throughput",
+        "",
+        f"{len(files)} files ({size / 1e6:.1f} MB) from `{args.folder}`"
+        + (f" (a seeded random sample, seed {args.seed})" if args.sample else "")
+        + f"; {args.runs} interleaved rounds, medians. Machine: {os.cpu_count()} CPUs, {platform.python_implementation()} "
+        f"{platform.python_version()}, libcst {metadata.version('libcst')}; load average "
+        f"{min(loads):.1f}-{max(loads):.1f} during the rounds (other jobs shared the CPUs: wall times suffer "
+        "most, CPU seconds less).",
+        "",
+        "| command | CPU s | wall s | files/s (wall) | peak RSS MiB (largest process) | CPU ÷ perflint cold 1 job | exit codes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for command in commands:
+        runs = samples[command.name]
+        cpu, wall = _median(runs, "cpu"), _median(runs, "wall")
+        codes = ",".join(sorted({str(run.returncode) for run in runs}))
+        lines.append(
+            f"| {command.name} | {cpu:.2f} | {wall:.2f} | {len(files) / wall:.0f} | "
+            f"{_median(runs, 'max_rss_kib') / 1024:.0f} | {cpu / base_cpu:.2f} | {codes} |"
+        )
+    lines += ["", "| check | measured | target |", "|---|---|---|"]
+    for command in commands[4:]:
+        ratio = _median(samples[command.name], "cpu") / base_cpu
+        lines.append(f"| {command.name} CPU ÷ perflint cold 1 job | {ratio:.1f}x | >= {TARGET_PEER_RATIO:.0f}x |")
+    lines.append(
+        f"| perflint cold 1 job CPU ÷ bare parse CPU | {base_cpu / _median(samples[parse], 'cpu'):.2f} | "
+        f"<= {TARGET_PARSE_RATIO:.1f} |"
+    )
+    speedup = _median(samples[cold_one], "wall") / _median(samples[cold_many], "wall")
+    lines.append(f"| wall: cold 1 job ÷ cold {args.jobs} jobs | {speedup:.2f}x | >= {TARGET_JOBS_SPEEDUP}x |")
+    for kind in ("cpu", "wall"):
+        ratio = _median(samples[cold_many], kind) / _median(samples[warm], kind)
+        lines.append(f"| {kind}: cold {args.jobs} jobs ÷ warm {args.jobs} jobs | {ratio:.1f}x | >= {TARGET_WARM_SPEEDUP:.0f}x |")
+    digests = {run.output_digest for command in commands if command.compare for run in samples[command.name]}
+    lines.append(f"| perflint output identical across 1 / {args.jobs} jobs, cold / warm | {'yes' if len(digests) == 1 else 'NO'} | yes |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--wrapped"]:
+        _wrapped(sys.argv[3:])
+    else:
+        main()

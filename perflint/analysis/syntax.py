@@ -1,0 +1,49 @@
+"""Tree walks that respect Python's scopes, and the Name nodes that spell variables."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+# Bodies of these run later or elsewhere, not as part of the statement that contains them.
+DEFERRED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+def walk_same_scope(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``node`` and its descendants, without entering nested ``def``, ``lambda`` or class bodies."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and isinstance(current, DEFERRED):
+            continue
+        stack.extend(reversed(current.children))
+
+
+def walk_all(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``node`` and every descendant, nested scopes included."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def variable_names(root: cst.CSTNode, name: Optional[str] = None) -> list[cst.Name]:
+    """Name nodes under ``root`` (nested scopes included) that spell a variable, optionally only ``name``.
+
+    The name of an attribute (``b`` in ``a.b``) and of a keyword argument (``k`` in ``f(k=1)``) are not
+    variables and are left out.
+    """
+    skipped: set[int] = set()
+    for node in walk_all(root):
+        if isinstance(node, cst.Attribute):
+            skipped.add(id(node.attr))
+        elif isinstance(node, cst.Arg) and node.keyword is not None:
+            skipped.add(id(node.keyword))
+    return [
+        node
+        for node in walk_all(root)
+        if isinstance(node, cst.Name) and id(node) not in skipped and (name is None or node.value == name)
+    ]

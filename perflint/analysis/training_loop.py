@@ -1,0 +1,353 @@
+"""Training-loop facts: which loops backpropagate or step an optimizer, which values carry a graph or are tensors.
+
+Everything here is lexical and local to one function (or the module, for top-level code): code in a nested
+``def``, ``lambda`` or class body runs later, under conditions this module cannot see, so it is never
+counted as part of the enclosing loop. Visitors using these helpers must depend on ParentNodeProvider,
+QualifiedNameProvider and ScopeProvider.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Optional, Union
+
+import libcst as cst
+from libcst import MetadataDependent
+from libcst.metadata import ParentNodeProvider, Scope, ScopeProvider
+
+from perflint.analysis.names import dotted_name, qualified_names
+from perflint.analysis.syntax import DEFERRED, walk_all, walk_same_scope
+
+Loop = Union[cst.For, cst.While]
+ScopeNode = Union[cst.FunctionDef, cst.Module]
+
+LOOPS = (cst.For, cst.While)
+
+AUTOGRAD_BACKWARD = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
+# Tensor methods whose result is still attached to the receiver's graph (and to their arguments' graphs).
+GRAPH_KEEPING_METHODS = frozenset(
+    {
+        "sum", "mean", "float", "double", "half", "bfloat16", "to", "cpu", "cuda", "clone", "squeeze",
+        "unsqueeze", "view", "reshape", "flatten", "abs", "neg", "sqrt", "exp", "log", "pow", "add", "sub",
+        "mul", "div", "contiguous",
+    }
+)  # fmt: skip
+GRAPH_KEEPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power, cst.MatrixMultiply)
+# Conversions that leave autograd: their result has no graph (and, on a device, they copy to the host).
+GRAPH_FREE_METHODS = frozenset({"item", "tolist", "numpy", "detach"})
+GRAPH_FREE_BUILTINS = frozenset({"builtins.float", "builtins.int", "builtins.bool", "builtins.len"})
+# Calling one of these on an object is evidence that it is an nn.Module (an optimizer has none of them).
+MODULE_EVIDENCE_METHODS = frozenset({"parameters", "named_parameters", "train", "eval", "state_dict", "modules"})
+MODULE_ANNOTATION_PREFIX = "torch.nn."
+OPTIMIZER_PREFIX = "torch.optim."
+
+
+def enclosing_scope(visitor: MetadataDependent, node: cst.CSTNode) -> ScopeNode:
+    """The function whose body holds ``node`` (lambdas and class bodies are skipped over), or the module."""
+    current = _parent(visitor, node)
+    while current is not None:
+        if isinstance(current, (cst.FunctionDef, cst.Module)):
+            return current
+        current = _parent(visitor, current)
+    raise ValueError("node is not inside a module")
+
+
+def enclosing_loops(visitor: MetadataDependent, node: cst.CSTNode) -> list[Loop]:
+    """The loops that run ``node`` on each iteration, innermost first, up to the enclosing function.
+
+    A loop counts only when ``node`` is in its body (or ``else``), not in its iterable or condition.
+    """
+    loops: list[Loop] = []
+    child, current = node, _parent(visitor, node)
+    while current is not None and not isinstance(current, (*DEFERRED, cst.Module)):
+        if isinstance(current, LOOPS) and child in (current.body, current.orelse):
+            loops.append(current)
+        child, current = current, _parent(visitor, current)
+    return loops
+
+
+def backward_calls(visitor: MetadataDependent, node: cst.CSTNode) -> list[cst.Call]:
+    """``E.backward(...)``, ``torch.autograd.backward(E)`` and ``torch.autograd.grad(E, ...)`` under ``node``."""
+    found = []
+    for inner in walk_same_scope(node):
+        if not isinstance(inner, cst.Call):
+            continue
+        if isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "backward":
+            found.append(inner)
+        elif not qualified_names(visitor, inner.func).isdisjoint(AUTOGRAD_BACKWARD):
+            found.append(inner)
+    return found
+
+
+def backpropagated_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
+    """Names whose value may be differentiated by a backward call under ``node``.
+
+    ``loss`` in ``loss.backward()``, ``loss.mean().backward()``, ``(loss / steps).backward()``,
+    ``scaler.scale(loss).backward()`` and ``torch.autograd.backward(loss)``. A name counts when it is an
+    operand of the differentiated expression (through arithmetic, indexing, graph-keeping tensor methods, or
+    as an argument of a call such as ``scaler.scale``) and may hold a graph: some binding of it in its scope
+    is not evidently graph-free (so ``steps = 4`` in ``(loss / steps)`` does not count).
+    """
+    names: set[str] = set()
+    for call in backward_calls(visitor, node):
+        if not qualified_names(visitor, call.func).isdisjoint(AUTOGRAD_BACKWARD):
+            differentiated: Optional[cst.CSTNode] = call.args[0].value if call.args else None
+        else:
+            assert isinstance(call.func, cst.Attribute)
+            differentiated = call.func.value
+        if differentiated is not None:
+            names |= {name.value for name in _operands(differentiated) if may_carry_graph(visitor, name)}
+    return frozenset(names)
+
+
+def _operands(node: cst.CSTNode) -> list[cst.Name]:
+    """The Name operands a value is computed from: ``loss`` and ``steps`` in ``(loss / steps).mean()``."""
+    if isinstance(node, cst.Name):
+        return [node]
+    if isinstance(node, cst.BinaryOperation):
+        return _operands(node.left) + _operands(node.right)
+    if isinstance(node, cst.UnaryOperation):
+        return _operands(node.expression)
+    if isinstance(node, cst.Subscript):
+        return _operands(node.value)
+    if isinstance(node, cst.Call):
+        operands = [name for arg in node.args for name in _operands(arg.value)]
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRAPH_KEEPING_METHODS:
+            operands += _operands(node.func.value)
+        return operands
+    return []
+
+
+def may_carry_graph(visitor: MetadataDependent, name: cst.Name) -> bool:
+    """Whether some binding of ``name`` in its scope may give it an autograd graph.
+
+    A binding whose value is evidently graph-free (a number, ``len()``, ``.item()``...) or a parameter (whose
+    value this function cannot see) is not evidence; a loop or ``with`` target, or any other value, is.
+    """
+    scope = scope_of(visitor, name)
+    if scope is None or name.value not in scope:
+        return False
+    for assignment in scope.assignments[name.value]:
+        target = getattr(assignment, "node", None)
+        if isinstance(target, cst.Param) or not isinstance(target, cst.CSTNode):
+            continue
+        value = _assigned_value(visitor, target)
+        if value is None or not is_graph_free(visitor, value):
+            return True
+    return False
+
+
+def optimizer_steps(visitor: MetadataDependent, node: cst.CSTNode) -> list[cst.Call]:
+    """``opt.step()`` calls under ``node`` where ``opt`` is evidently a ``torch.optim`` optimizer.
+
+    Evidence: ``opt`` is bound from a ``torch.optim.*`` constructor or annotated with a ``torch.optim``
+    type; ``scaler.step(opt)`` (AMP) counts through its argument.
+    """
+    found = []
+    for inner in walk_same_scope(node):
+        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "step":
+            candidates = [inner.func.value, *(arg.value for arg in inner.args)]
+            if any(_is_optimizer(visitor, candidate) for candidate in candidates):
+                found.append(inner)
+    return found
+
+
+def _is_optimizer(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
+    if not isinstance(node, cst.Name):
+        return False
+    values = _binding_values(visitor, node)
+    return bool(values) and all(
+        value is not None and _names_start_with(visitor, value, OPTIMIZER_PREFIX) for value in values
+    )
+
+
+def is_training_loop(visitor: MetadataDependent, loop: Loop) -> bool:
+    """Whether each iteration of ``loop`` backpropagates or steps an optimizer."""
+    return bool(backward_calls(visitor, loop.body) or optimizer_steps(visitor, loop.body))
+
+
+def graph_roots(node: cst.CSTNode) -> frozenset[str]:
+    """The names whose autograd graph the value of ``node`` stays attached to.
+
+    Followed through arithmetic (``+ - * / ** @``, unary minus), indexing and graph-keeping tensor methods
+    (``loss.mean()``, ``loss.to(device)``); anything else (a call of an unknown function, ``.item()``,
+    ``.detach()``) yields nothing.
+    """
+    if isinstance(node, cst.Name):
+        return frozenset({node.value})
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, GRAPH_KEEPING_OPERATORS):
+        return graph_roots(node.left) | graph_roots(node.right)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        return graph_roots(node.expression)
+    if isinstance(node, cst.Subscript):
+        return graph_roots(node.value)
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in GRAPH_KEEPING_METHODS
+    ):
+        roots = graph_roots(node.func.value)
+        for arg in node.args:
+            roots |= graph_roots(arg.value)
+        return roots
+    return frozenset()
+
+
+def is_graph_free(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
+    """Whether ``node`` evidently evaluates to something without an autograd graph.
+
+    Number literals, ``.item()`` / ``.tolist()`` / ``.numpy()`` / ``.detach()`` results, ``.data``, and
+    ``float()`` / ``int()`` / ``bool()`` / ``len()`` results.
+    """
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.UnaryOperation):
+        return is_graph_free(visitor, node.expression)
+    if isinstance(node, cst.Attribute) and node.attr.value == "data":
+        return True
+    if isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRAPH_FREE_METHODS:
+            return True
+        return not qualified_names(visitor, node.func).isdisjoint(GRAPH_FREE_BUILTINS)
+    return False
+
+
+def is_tensor(visitor: MetadataDependent, node: cst.BaseExpression, _depth: int = 0) -> bool:
+    """Whether the evidence in ``node``'s function says it evaluates to a tensor.
+
+    Evidence: a name that is backpropagated; the result of a ``torch.*`` function (not a ``torch.nn``
+    class), of calling a module (bound from a ``torch.nn`` class, annotated with one, or used with
+    ``.parameters()`` / ``.train()`` / ``.eval()`` ...), arithmetic, indexing or a tensor method on such a
+    value; a name every binding of which in its scope is such a value.
+    """
+    if _depth > 8:
+        return False
+    if isinstance(node, cst.Name):
+        return _is_tensor_name(visitor, node, _depth)
+    if isinstance(node, cst.BinaryOperation):
+        return is_tensor(visitor, node.left, _depth + 1) or is_tensor(visitor, node.right, _depth + 1)
+    if isinstance(node, cst.UnaryOperation):
+        return is_tensor(visitor, node.expression, _depth + 1)
+    if isinstance(node, cst.Subscript):
+        return is_tensor(visitor, node.value, _depth + 1)
+    if not isinstance(node, cst.Call):
+        return False
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRAPH_FREE_METHODS - {"detach"}:
+        return False
+    if _is_torch_function(visitor, node.func) or is_module(visitor, node.func):
+        return True
+    return isinstance(node.func, cst.Attribute) and is_tensor(visitor, node.func.value, _depth + 1)
+
+
+def _is_tensor_name(visitor: MetadataDependent, name: cst.Name, depth: int) -> bool:
+    if name.value in backpropagated_names(visitor, enclosing_scope(visitor, name)):
+        return True
+    values = _binding_values(visitor, name)
+    return bool(values) and all(value is not None and is_tensor(visitor, value, depth + 1) for value in values)
+
+
+def _is_torch_function(visitor: MetadataDependent, func: cst.BaseExpression) -> bool:
+    names = qualified_names(visitor, func)
+    return any(name.startswith("torch.") and not _is_nn_class(name) for name in names)
+
+
+def _is_nn_class(qualified_name: str) -> bool:
+    parts = qualified_name.split(".")
+    return qualified_name.startswith(MODULE_ANNOTATION_PREFIX) and "functional" not in parts and parts[-1][:1].isupper()
+
+
+def is_module(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
+    """Whether ``node`` (a name or ``self.attr`` chain) is evidently an ``nn.Module`` in its module."""
+    spelled = dotted_name(node)
+    if spelled is None:
+        return False
+    if _has_module_method_calls(visitor, node, spelled):
+        return True
+    if not isinstance(node, cst.Name):
+        return False
+    values = _binding_values(visitor, node)
+    return bool(values) and all(value is not None and _is_nn_construction(visitor, value) for value in values)
+
+
+def _has_module_method_calls(visitor: MetadataDependent, node: cst.CSTNode, spelled: str) -> bool:
+    return spelled in _module_method_receivers(_root(visitor, node))
+
+
+@lru_cache(maxsize=4)
+def _module_method_receivers(module: cst.CSTNode) -> frozenset[str]:
+    """Spellings of every ``X`` in ``X.parameters()``, ``X.train()``, ``X.eval()``... anywhere in ``module``."""
+    receivers = set()
+    for inner in walk_all(module):
+        if (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in MODULE_EVIDENCE_METHODS
+        ):
+            spelled = dotted_name(inner.func.value)
+            if spelled is not None:
+                receivers.add(spelled)
+    return frozenset(receivers)
+
+
+def _is_nn_construction(visitor: MetadataDependent, value: cst.CSTNode) -> bool:
+    if isinstance(value, cst.Annotation):
+        return _names_start_with(visitor, value.annotation, MODULE_ANNOTATION_PREFIX)
+    if isinstance(value, cst.Call):
+        return any(_is_nn_class(name) for name in qualified_names(visitor, value.func))
+    return False
+
+
+def _names_start_with(visitor: MetadataDependent, node: cst.CSTNode, prefix: str) -> bool:
+    target = node.func if isinstance(node, cst.Call) else node
+    return any(name.startswith(prefix) for name in qualified_names(visitor, target))
+
+
+def _binding_values(visitor: MetadataDependent, name: cst.Name) -> list[Optional[cst.CSTNode]]:
+    """What each binding of ``name`` in its scope assigns: the assigned expression, a parameter's annotation,
+    or None for a binding whose value is not one expression (a loop target, an import, ``with ... as``)."""
+    scope = scope_of(visitor, name)
+    if scope is None or name.value not in scope:
+        return []
+    values: list[Optional[cst.CSTNode]] = []
+    for assignment in scope.assignments[name.value]:
+        values.append(_assigned_value(visitor, getattr(assignment, "node", None)))
+    return values
+
+
+def _assigned_value(visitor: MetadataDependent, target: object) -> Optional[cst.CSTNode]:
+    if isinstance(target, cst.Param):
+        return target.annotation
+    if not isinstance(target, cst.CSTNode):
+        return None
+    parent = _parent(visitor, target)
+    if isinstance(parent, cst.AssignTarget):
+        statement = _parent(visitor, parent)
+        if isinstance(statement, cst.Assign) and parent.target is target:
+            return statement.value
+    if isinstance(parent, cst.AnnAssign) and parent.target is target:
+        return parent.value
+    return None
+
+
+def scope_of(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Scope]:
+    """The LibCST scope ``node`` is evaluated in, or None when the metadata has none for it."""
+    try:
+        return visitor.get_metadata(ScopeProvider, node)
+    except KeyError:
+        return None
+
+
+def _root(visitor: MetadataDependent, node: cst.CSTNode) -> cst.CSTNode:
+    current = node
+    while True:
+        parent = _parent(visitor, current)
+        if parent is None:
+            return current
+        current = parent
+
+
+def _parent(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    try:
+        return visitor.get_metadata(ParentNodeProvider, node)
+    except KeyError:
+        return None

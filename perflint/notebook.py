@@ -1,0 +1,303 @@
+"""Jupyter notebooks: the code cells are checked and fixed as ONE module, and findings are mapped back to cells.
+
+Why one module: a notebook runs top to bottom in one namespace, so ``import torch`` in cell 1 is what makes
+``torch.no_grad()`` in cell 3 resolve (qualified names need the import). The module is the code cells in order,
+each after a boundary line (a bare string statement, so that a fix inserting statements before a cell's first
+statement keeps them in that cell, and imports added at the top land in the first cell). Cell numbers are the
+1-based position among *all* cells, as Jupyter shows them and as ruff's ``cell`` field counts.
+
+IPython syntax is left alone: ``%%`` cell magics (``%%bash``, ``%%time``) skip the whole cell; line magics,
+shell escapes and help lines (``%time f()``, ``!pip install x``, ``obj?``) are replaced by a placeholder
+statement with a marker comment before parsing, and put back (re-indented if a fix re-indented them) after
+fixing. ``x = !ls`` keeps its binding as ``x = ...``. A cell that still does not parse is skipped with a note.
+A fixed notebook is written back with the formatting it had (indent, key order, escapes, final newline):
+only the ``source`` of changed cells differs. A notebook whose formatting cannot be reproduced is not rewritten.
+
+Known limits: code inside a magic (``%time y = f(x)``) is invisible to the rules; and since every fix is compiled
+as one module before it is kept, a notebook using top-level ``await`` or a late ``from __future__`` import is
+checked but not fixed (the fix is refused with an error, the notebook left as it was).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import libcst as cst
+
+from perflint.types import Edit, ErrorKind, FileError, FileResult, Location, Violation
+
+NOTEBOOK_SUFFIX = ".ipynb"
+BOUNDARY = '"__perflint_cell_boundary__"\n'
+MAGIC_MARKER = re.compile(r"  # __perflint_magic_(\d+)__$")
+# A cell already holding these texts could not be told apart from perflint's own markers: it is skipped.
+RESERVED = ("__perflint_cell_boundary__", "__perflint_magic_")
+_ASSIGNED_MAGIC = re.compile(r"^(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%]")
+_HELP = re.compile(r"^\?|\?\s*$")
+
+
+class NotebookError(ValueError):
+    """A file that is not a notebook perflint can read, or a fixed notebook it cannot write back faithfully."""
+
+
+def is_notebook(path: Path) -> bool:
+    """Whether ``path`` is checked as a Jupyter notebook."""
+    return path.suffix == NOTEBOOK_SUFFIX
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    """One code cell taking part in the module: its number, where its text came from, and what was masked."""
+
+    number: int
+    ends_with_newline: bool
+    masked: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _JsonStyle:
+    indent: Optional[int]
+    ensure_ascii: bool
+    final_newline: bool
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A parsed notebook and the Python module built from its code cells."""
+
+    document: dict
+    cells: tuple[CodeCell, ...]
+    source: str
+    notes: tuple[str, ...]
+
+
+def load(data: bytes) -> Notebook:
+    """Parse notebook bytes and build the module of its code cells; raises NotebookError."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise NotebookError(f"not a valid notebook (JSON): {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+        raise NotebookError("not a valid notebook: no list of cells")
+    language = _language(document)
+    if language not in (None, "python"):
+        return Notebook(document, (), "", (f"the notebook's language is {language!r}, not Python: not checked",))
+    cells: list[CodeCell] = []
+    texts: list[str] = []
+    notes: list[str] = []
+    for number, cell in enumerate(document["cells"], start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        text = _cell_text(cell)
+        if text.lstrip().startswith("%%"):
+            continue
+        prepared = _prepare(text, first_magic=sum(len(c.masked) for c in cells))
+        if prepared is None:
+            notes.append(f"cell {number} skipped: it does not parse as Python, even with IPython magics set aside")
+            continue
+        python, masked = prepared
+        cells.append(CodeCell(number, text.endswith("\n") or not text, masked))
+        texts.append(python)
+    source = "".join(text if index == 0 else BOUNDARY + text for index, text in enumerate(texts))
+    return Notebook(document, tuple(cells), source, tuple(notes))
+
+
+def _language(document: dict) -> Optional[str]:
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    for key in ("language_info", "kernelspec"):
+        section = metadata.get(key)
+        if isinstance(section, dict):
+            name = section.get("name" if key == "language_info" else "language")
+            if isinstance(name, str):
+                return name.lower()
+    return None
+
+
+def _cell_text(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _prepare(text: str, first_magic: int) -> Optional[tuple[str, tuple[str, ...]]]:
+    """The cell as parseable Python (magics masked only if it needs it) and the masked lines, or None."""
+    python = text if text.endswith("\n") or not text else text + "\n"
+    if any(reserved in python for reserved in RESERVED):
+        return None
+    if _parses(python):
+        return python, ()
+    lines = _lines(python)
+    masked: list[str] = []
+    for index, line in enumerate(lines):
+        if _is_magic(line):
+            lines[index] = _placeholder(line, first_magic + len(masked))
+            masked.append(line.rstrip("\r\n"))
+    python = "".join(lines)
+    return (python, tuple(masked)) if masked and _parses(python) else None
+
+
+def _lines(text: str) -> list[str]:
+    """Lines with their endings, split where Python splits them (not at form feeds, as str.splitlines does)."""
+    return io.StringIO(text, newline="").readlines()
+
+
+def _parses(text: str) -> bool:
+    try:
+        cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return False
+    return True
+
+
+def _is_magic(line: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(("%", "!")) or bool(_HELP.search(stripped)) or bool(_ASSIGNED_MAGIC.match(stripped))
+
+
+def _placeholder(line: str, number: int) -> str:
+    indent = line[: len(line) - len(line.lstrip())]
+    assigned = _ASSIGNED_MAGIC.match(line.strip())
+    statement = f"{assigned.group('target')} = ..." if assigned else "pass"
+    return f"{indent}{statement}  # __perflint_magic_{number}__\n"
+
+
+def check(data: bytes, path: Path, check_python: Callable[[bytes], FileResult]) -> FileResult:
+    """Check (and fix) a notebook through ``check_python``, which checks module source as if read from ``path``."""
+    try:
+        notebook = load(data)
+    except NotebookError as error:
+        return FileResult(path, original=data, errors=(FileError(path, ErrorKind.SYNTAX, str(error)),))
+    if not notebook.cells:
+        return FileResult(path, original=data, fixed=data, notes=notebook.notes)
+    module = notebook.source.encode("utf-8")
+    result = check_python(module)
+    layout = _layout((result.fixed or module).decode("utf-8"), notebook.cells)
+    violations = tuple(sorted((_to_cell(v, layout) for v in result.violations), key=lambda v: v.sort_key))
+    errors, fixed = result.errors, data
+    if result.fixed is not None and result.fixed != module:
+        try:
+            fixed = write(notebook, data, result.fixed.decode("utf-8"))
+        except NotebookError as error:
+            errors = (*errors, FileError(path, ErrorKind.FIX, f"{error}; notebook left unchanged"))
+    return replace(
+        result,
+        violations=violations,
+        errors=errors,
+        original=data,
+        fixed=fixed,
+        fixes_applied=result.fixes_applied if fixed != data else 0,
+        notes=(*notebook.notes, *result.notes),
+    )
+
+
+@dataclass(frozen=True)
+class _Span:
+    cell: int
+    first_row: int
+    rows: int
+    # Jupyter stores a cell without its final newline; the module line has one, which edits must not add.
+    open_end: Optional[int] = None
+
+
+def _layout(source: str, cells: tuple[CodeCell, ...]) -> tuple[_Span, ...]:
+    """Where each cell's lines sit in ``source`` (1-based module rows), found from the boundary lines."""
+    spans: list[_Span] = []
+    for cell, text in zip(cells, source.split(BOUNDARY)):
+        lines = _lines(text)
+        first_row = spans[-1].first_row + spans[-1].rows + 1 if spans else 1
+        open_end = None if cell.ends_with_newline or not lines else len(lines[-1].rstrip("\r\n"))
+        spans.append(_Span(cell.number, first_row, len(lines), open_end))
+    return tuple(spans)
+
+
+def _span_of(row: int, layout: tuple[_Span, ...]) -> _Span:
+    return next((span for span in reversed(layout) if span.first_row <= row), layout[0])
+
+
+def _to_cell(violation: Violation, layout: tuple[_Span, ...]) -> Violation:
+    span = _span_of(violation.location.row, layout)
+    fix = violation.fix
+    if fix is not None and fix.edits:
+        edits = tuple(_edit_in_cell(edit, span) for edit in fix.edits)
+        fix = replace(fix, edits=edits if all(edits) else ())  # type: ignore[arg-type]
+    return replace(
+        violation,
+        location=_in_cell(violation.location, span),
+        end_location=_in_cell(violation.end_location, span),
+        cell=span.cell,
+        fix=fix,
+    )
+
+
+def _in_cell(location: Location, span: _Span) -> Location:
+    # An end position can sit one past the cell's last row (an exclusive end); clamp anything further.
+    row = min(max(location.row - span.first_row + 1, 1), span.rows + 1)
+    return Location(row, location.column)
+
+
+def _edit_in_cell(edit: Edit, span: _Span) -> Optional[Edit]:
+    last_exclusive = span.first_row + span.rows
+    if not (span.first_row <= edit.location.row and edit.end_location.row <= last_exclusive):
+        return None
+    end = _in_cell(edit.end_location, span)
+    content = edit.content
+    if span.open_end is not None and end.row == span.rows + 1:
+        # The edit runs to the end of a cell stored without a final newline: end it on the last line instead.
+        end = Location(span.rows, span.open_end + 1)
+        content = content[:-1] if content.endswith("\n") else content
+    return replace(edit, content=content, location=_in_cell(edit.location, span), end_location=end)
+
+
+def write(notebook: Notebook, original: bytes, fixed_source: str) -> bytes:
+    """The notebook with each code cell's source taken from ``fixed_source``, formatted as ``original`` was."""
+    style = _style_of(notebook.document, original)
+    magics = [line for cell in notebook.cells for line in cell.masked]
+    pieces = _restore_magics(fixed_source, magics).split(BOUNDARY)
+    if len(pieces) != len(notebook.cells):
+        raise NotebookError("a fix moved a cell boundary")
+    document = json.loads(original)
+    for cell, text in zip(notebook.cells, pieces):
+        if not cell.ends_with_newline and text.endswith("\n"):
+            text = text[:-1]
+        entry = document["cells"][cell.number - 1]
+        if text != _cell_text(entry):
+            entry["source"] = _lines(text) if isinstance(entry.get("source"), list) else text
+    return _render(document, style)
+
+
+def _restore_magics(source: str, magics: list[str]) -> str:
+    """Put each masked line back where its placeholder is now, with the placeholder's (maybe new) indentation."""
+    lines = _lines(source)
+    restored: list[int] = []
+    for index, line in enumerate(lines):
+        match = MAGIC_MARKER.search(line.rstrip("\r\n"))
+        if match is not None:
+            number = int(match.group(1))
+            indent = line[: len(line) - len(line.lstrip())]
+            lines[index] = indent + magics[number].lstrip() + line[len(line.rstrip("\r\n")) :]
+            restored.append(number)
+    if sorted(restored) != list(range(len(magics))):
+        raise NotebookError("a fix removed or duplicated an IPython magic line")
+    return "".join(lines)
+
+
+def _style_of(document: dict, original: bytes) -> _JsonStyle:
+    """The json.dumps settings that reproduce ``original`` exactly; NotebookError if none does."""
+    text = original.decode("utf-8")
+    second_line = text.split("\n", 2)[1] if text.count("\n") >= 2 else ""
+    indent = len(second_line) - len(second_line.lstrip(" ")) if "\n" in text.rstrip("\n") else None
+    for ensure_ascii in (False, True):
+        style = _JsonStyle(indent, ensure_ascii, text.endswith("\n"))
+        if _render(document, style) == original:
+            return style
+    raise NotebookError("its JSON formatting cannot be reproduced, so it is not rewritten")
+
+
+def _render(document: dict, style: _JsonStyle) -> bytes:
+    text = json.dumps(document, indent=style.indent, ensure_ascii=style.ensure_ascii)
+    return (text + ("\n" if style.final_newline else "")).encode("utf-8")

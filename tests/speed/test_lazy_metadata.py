@@ -1,0 +1,67 @@
+"""Metadata resolved on first use gives the findings that resolving everything up front gives."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+from libcst.metadata import MetadataWrapper
+
+from perflint import api, engine
+from perflint.registry import rule_by_code
+from tests.speed.samples import all_inputs, every_rule
+
+INPUTS = all_inputs()
+
+
+@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
+def test_lazy_and_eager_metadata_give_the_same_results(name: str, source: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, path = every_rule(), Path(name.replace("/", "_") + ".py")
+    lazy = api.check_source(source, path, settings)
+    monkeypatch.setattr(engine, "lint", partial(engine.lint, eager_metadata=True))
+    assert api.check_source(source, path, settings) == lazy
+
+
+def _resolutions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    resolved: list[object] = []
+    real_resolve = MetadataWrapper.resolve
+
+    def counting_resolve(self: MetadataWrapper, provider):
+        resolved.append(provider)
+        return real_resolve(self, provider)
+
+    monkeypatch.setattr(MetadataWrapper, "resolve", counting_resolve)
+    return resolved
+
+
+def test_no_provider_runs_when_no_rule_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = engine.parse(b"import torch\nfor x in loader:\n    print(len(x), x.to(device))\n")
+    resolved = _resolutions(monkeypatch)
+    outcome = engine.lint(module, [rule_by_code("PFL101")], "x.py", {})
+    assert outcome.findings == () and resolved == []
+
+
+def test_providers_run_once_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = engine.parse(b"import torch\nfor x in loader:\n    kept.append(model(x).cpu())\n")
+    resolved = _resolutions(monkeypatch)
+    outcome = engine.lint(module, [rule_by_code("PFL101")], "x.py", {})
+    assert len(outcome.findings) == 1
+    assert resolved and len(resolved) == len(set(resolved))
+
+
+def test_recursion_while_resolving_mid_visit_redoes_the_visit_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = b"import torch\nwith torch.no_grad():\n    kept.append(model(x).cpu())\n"
+    expected = engine.lint(engine.parse(source), [rule_by_code("PFL101")], "x.py", {}, eager_metadata=True)
+
+    def too_deep(self: MetadataWrapper, provider):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(MetadataWrapper, "resolve", too_deep)
+    outcome = engine.lint(engine.parse(source), [rule_by_code("PFL101")], "x.py", {})
+    assert [(f.code, f.message, f.range) for f in outcome.findings] == [
+        (f.code, f.message, f.range) for f in expected.findings
+    ]
+    # Had the rule's crash guard caught the request to resolve eagerly, PFL101 would have failed here.
+    assert outcome.failures == ()
+
