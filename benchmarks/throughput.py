@@ -14,7 +14,10 @@ under ``benchmarks/.venvs/`` (git-ignored; TorchFix 0.7 pins libcst < 1.6), crea
 Usage: ``python benchmarks/throughput.py FOLDER [--sample N] [--runs 3] [--output benchmarks/results/throughput.md]``.
 FOLDER is walked for ``*.py`` files (e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or a
 site-packages folder); ``--sample`` picks N of them at random (seeded), since the peers take ~20x the CPU
-of a parse. Every tool is given the same explicit list of files.
+of a parse. The files are copied to a scratch folder outside any repository (Fixit skips git-ignored files,
+and ``corpus/`` is git-ignored) and every tool is given the same explicit list of them. perflint runs from
+a snapshot of its package taken at the start, so that edits made meanwhile neither mix versions nor
+invalidate the warm cache.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,26 +91,39 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "throughput.md")
     args = parser.parse_args(argv)
 
-    files = _files(args.folder, args.sample, args.seed)
-    with tempfile.TemporaryDirectory(prefix="perflint-throughput-") as scratch:
-        listing = Path(scratch) / "files.txt"
+    originals = _files(args.folder, args.sample, args.seed)
+    with tempfile.TemporaryDirectory(prefix="perflint-throughput-") as directory:
+        scratch = Path(directory)
+        files = _copy_files(originals, args.folder, scratch / "files")
+        shutil.copytree(REPO / "perflint", scratch / "perflint", ignore=shutil.ignore_patterns("__pycache__"))
+        listing = scratch / "files.txt"
         listing.write_text("".join(f"{path}\n" for path in files), encoding="utf-8")
-        commands = _commands(files, listing, Path(scratch) / "cache", args.jobs, peers=not args.no_peers)
-        _measure(commands[2])  # fills the cache for the warm runs; not timed
-        samples, loads = _rounds(commands, args.runs)
-    report = _report(args, files, commands, samples, loads)
+        commands = _commands(files, listing, scratch / "cache", args.jobs, peers=not args.no_peers)
+        _measure(commands[2], scratch)  # fills the cache for the warm runs; not timed
+        samples, loads = _rounds(commands, args.runs, scratch)
+    report = _report(args, originals, commands, samples, loads)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")
     print(report)
 
 
 def _files(folder: Path, sample: int, seed: int) -> list[Path]:
-    files = sorted(path.resolve() for path in folder.rglob("*.py") if path.is_file() and not path.is_symlink())
+    files = sorted(path for path in folder.rglob("*.py") if path.is_file() and not path.is_symlink())
     if sample and sample < len(files):
         files = sorted(random.Random(seed).sample(files, sample))
     if not files:
         raise SystemExit(f"no .py files under {folder}")
     return files
+
+
+def _copy_files(files: Sequence[Path], folder: Path, destination: Path) -> list[Path]:
+    copies = []
+    for path in files:
+        copy = destination / path.relative_to(folder)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+        copies.append(copy)
+    return copies
 
 
 def _commands(files: Sequence[Path], listing: Path, cache_dir: Path, jobs: int, peers: bool) -> list[Command]:
@@ -137,23 +154,27 @@ def _peer(name: str) -> Path:
     return script
 
 
-def _rounds(commands: Sequence[Command], runs: int) -> tuple[dict[str, list[Sample]], list[float]]:
+def _rounds(commands: Sequence[Command], runs: int, scratch: Path) -> tuple[dict[str, list[Sample]], list[float]]:
     samples: dict[str, list[Sample]] = {command.name: [] for command in commands}
     loads = [os.getloadavg()[0]]
     for round_number in range(runs):
         # Rotate the order each round so that no command always runs first after a pause or last.
         shift = round_number % len(commands)
         for command in [*commands[shift:], *commands[:shift]]:
-            samples[command.name].append(_measure(command))
+            samples[command.name].append(_measure(command, scratch))
         loads.append(os.getloadavg()[0])
         print(f"round {round_number + 1}/{runs} done", file=sys.stderr)
     return samples, loads
 
 
-def _measure(command: Command) -> Sample:
-    """Run ``command`` under a fresh wrapper process, so that its rusage covers that command's tree alone."""
+def _measure(command: Command, scratch: Path) -> Sample:
+    """Run ``command`` under a fresh wrapper process, so that its rusage covers that command's tree alone.
+
+    It runs in ``scratch``, with ``scratch`` first on PYTHONPATH: ``python -m perflint`` is the snapshot.
+    """
     wrapper = [sys.executable, str(Path(__file__).resolve()), "--wrapped", "--", *command.argv]
-    done = subprocess.run(wrapper, capture_output=True, check=True)
+    environment = {**os.environ, "PYTHONPATH": str(scratch)}
+    done = subprocess.run(wrapper, capture_output=True, check=True, cwd=scratch, env=environment)
     return Sample(**json.loads(done.stdout))
 
 

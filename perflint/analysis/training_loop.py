@@ -37,7 +37,7 @@ GRAPH_KEEPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.
 GRAPH_FREE_METHODS = frozenset({"item", "tolist", "numpy", "detach"})
 GRAPH_FREE_BUILTINS = frozenset({"builtins.float", "builtins.int", "builtins.bool", "builtins.len"})
 # Calling one of these on an object is evidence that it is an nn.Module (an optimizer has none of them).
-MODULE_EVIDENCE_METHODS = frozenset({"parameters", "named_parameters", "train", "eval", "state_dict", "modules"})
+MODULE_EVIDENCE_METHODS = frozenset({"parameters", "named_parameters", "train", "eval", "modules"})
 MODULE_ANNOTATION_PREFIX = "torch.nn."
 OPTIMIZER_PREFIX = "torch.optim."
 
@@ -298,6 +298,9 @@ def _is_nn_construction(visitor: MetadataDependent, value: cst.CSTNode) -> bool:
 
 
 def _names_start_with(visitor: MetadataDependent, node: cst.CSTNode, prefix: str) -> bool:
+    """Whether a call's callee, an annotation or an expression resolves to a name under ``prefix``."""
+    if isinstance(node, cst.Annotation):
+        node = node.annotation
     target = node.func if isinstance(node, cst.Call) else node
     return any(name.startswith(prefix) for name in qualified_names(visitor, target))
 

@@ -76,6 +76,7 @@ class _Verdict:
     region: Optional[Region]
     applicability: Optional[Applicability]
     reason: str = ""
+    same_value: bool = True
 
 
 class RepeatedHostConversion(Rule):
@@ -83,8 +84,8 @@ class RepeatedHostConversion(Rule):
     ## What it does
     Finds a tensor converted to the host more than once: in one function, the same chain
     (`x.numpy()`, `x.cpu().numpy()`, `x.detach().cpu().numpy()`, `x.cpu()`, `x.tolist()`, also after
-    `view(...)`, `reshape(...)`, `flatten()`, `ravel()`) applied to the same unchanged local name two or more
-    times; and, within a module, one tensor handed to two or more local helpers that each convert that
+    `view(...)`, `reshape(...)`, `flatten()`, `ravel()`) applied two or more times to a name that is neither
+    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between; and, within a module, one tensor handed to two or more local helpers that each convert that
     parameter (the helpers are named in the message).
 
     ## Why is this bad?
@@ -144,7 +145,8 @@ class RepeatedHostConversion(Rule):
     branch, loop, comprehension or conditional expression (when a later conversion runs unconditionally) is
     unsafe: a conversion that raises (grad, bf16, CUDA) now raises where it did not, or earlier. No fix when
     the conversions are in different branches with none unconditional, in `try`/`with` bodies, lambdas or
-    generators, or when the name is rebound or its storage swapped in between.
+    generators, or when a nested function may rebind the name (`nonlocal`). When the name is rebound or its
+    storage swapped between the conversions they convert different values: nothing is reported.
     The interprocedural fix is **safe** for bare `.numpy()` helpers that are private module-level functions
     (not in `__all__`, undecorated, only ever called directly), that use the parameter only as the receiver of
     that conversion, when the caller's side meets the conditions above and the first helper converts before
@@ -213,6 +215,14 @@ class RepeatedHostConversion(Rule):
                 return x.numpy(), x.tolist()
             """
         ),
+        Valid(
+            """
+            def f(x):
+                a = x.numpy().sum()
+                x = x * 2
+                return a + x.numpy().sum()
+            """
+        ),
     )
     invalid = (
         Invalid(
@@ -262,14 +272,6 @@ class RepeatedHostConversion(Rule):
                 return x_np
             """,
             applicability=Applicability.UNSAFE,
-        ),
-        Invalid(
-            """
-            def f(x):
-                a = x.numpy().sum()
-                x = x * 2
-                return a + x.numpy().sum()
-            """,
         ),
         Invalid(
             """
@@ -433,14 +435,15 @@ class RepeatedHostConversion(Rule):
         region = hoist_region(self, nodes, function)
         if region is None:
             return _Verdict(None, None, "the conversions are not in one block")
+        if self._changes_between(variable, region, nodes):
+            return _Verdict(None, None, same_value=False)
         first_reach = reach(self, nodes[0], region.anchor)
         if first_reach >= Reach.GUARDED:
             return _Verdict(None, None, "the first conversion is inside `try`/`with`, a lambda or a generator")
         if any(reach(self, node, function) is Reach.LATER for node in nodes[1:]):
             return _Verdict(None, None, "a conversion runs later, inside a lambda or a generator")
-        blocker = self._blocker(function, variable, region, nodes)  # type: ignore[arg-type]
-        if blocker:
-            return _Verdict(None, None, blocker)
+        if nonlocal_rebinders(function, variable):  # type: ignore[arg-type]
+            return _Verdict(None, None, f"a nested function may rebind `{variable}`")
         if first_reach is Reach.MAYBE:
             if not any(reach(self, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
                 return _Verdict(None, None, "no conversion runs unconditionally")
@@ -454,16 +457,10 @@ class RepeatedHostConversion(Rule):
         )
         return _Verdict(region, Applicability.SAFE if exact else Applicability.UNSAFE)
 
-    def _blocker(self, function: cst.FunctionDef, variable: str, region: Region, nodes: Sequence[cst.CSTNode]) -> str:
-        """Why no fix can keep the meaning, or ''."""
+    def _changes_between(self, variable: str, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
+        """``x`` rebound, or its storage/shape swapped, between the conversions: they convert different values."""
         late = [node for node in bindings(region.statements, variable) if not self._after_last_use(node, region, nodes)]
-        if late:
-            return f"`{variable}` is rebound between the conversions"
-        if storage_change(region.statements, variable):
-            return f"the storage or shape of `{variable}` changes in place between the conversions"
-        if nonlocal_rebinders(function, variable):
-            return f"a nested function rebinds `{variable}`"
-        return ""
+        return bool(late) or storage_change(region.statements, variable)
 
     def _after_last_use(self, binding: cst.CSTNode, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
         """``x = x.numpy() ...`` as the last statement: the target is stored after every conversion ran."""
@@ -507,6 +504,8 @@ class RepeatedHostConversion(Rule):
 
     def _report_local(self, scope: FunctionScope, variable: str, sample: Conversion, uses: Sequence[_Use]) -> None:
         verdict = self._verdict(scope, variable, uses)
+        if not verdict.same_value:
+            return
         applicability = verdict.applicability
         if applicability is Applicability.SAFE and sample.copies:
             steps = {id(step) for conversion in self._conversions[scope] for step in conversion.steps}
@@ -535,7 +534,10 @@ class RepeatedHostConversion(Rule):
             f"`{variable}` is converted to the host separately by {_enumerate(helpers)} (`{chain}`)"
             f"{_cost_of_chain(chain)}; convert it once in `{caller}` and pass the array"
         )
-        verdict = self._helpers_verdict(module, scope, self._verdict(scope, variable, uses), uses)
+        caller_verdict = self._verdict(scope, variable, uses)
+        if not caller_verdict.same_value:
+            return
+        verdict = self._helpers_verdict(module, scope, caller_verdict, uses)
         if verdict.applicability is None:
             self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
             return

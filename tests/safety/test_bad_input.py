@@ -32,6 +32,11 @@ def error_lines(result: Result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("error:")]
 
 
+def error_kinds(result: Result) -> list[str]:
+    """The kind of each error line: ``error: PATH: KIND: reason``."""
+    return [line.split(": ")[2] for line in error_lines(result)]
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder with one good file (one PFL101 finding) and no configuration above it that matters."""
@@ -95,10 +100,10 @@ def test_directory_named_like_a_source_file(project: Path) -> None:
     """A folder called x.py is a folder: walked (its files checked), never read as a file."""
     folder = project / "x.py"
     (folder / "inner").mkdir(parents=True)
-    (folder / "inner" / "broken.py").write_text("def f(:\n")
+    (folder / "inner" / "broken.py").write_text("def f(:\n    kept.append(x.cpu())\n")
     for named in (str(project), str(folder)):
         result = perflint("check", named)
-        assert [line.split(": ")[1] for line in error_lines(result)] == ["syntax-error"], result.stderr
+        assert error_kinds(result) == ["syntax-error"], result.stderr
         assert result.exit_code == 1
 
 
@@ -114,8 +119,8 @@ def test_named_pipe_is_not_read(project: Path) -> None:
     "config, reason",
     [
         ("[tool.perflint\nselect = 1\n", "cannot read configuration"),
-        ("[tool.perflint]\nselect = 'PFL101'\n", "select must be a list of strings"),
-        ("[tool.perflint]\nunsafe-fixes = 'yes'\n", "unsafe-fixes must be true or false"),
+        ("[tool.perflint]\nselect = 'PFL101'\n", "[tool.perflint] select must be a list of strings"),
+        ("[tool.perflint]\nunsafe-fixes = 'yes'\n", "[tool.perflint] unsafe-fixes must be true or false"),
     ],
     ids=["not-toml", "wrong-type", "wrong-boolean"],
 )
@@ -131,7 +136,7 @@ def test_fix_apply_writes_the_good_files_and_reports_the_bad(project: Path) -> N
     result = perflint("fix", "--apply", str(project))
     assert (project / "good.py").read_text() == FIXED
     assert broken.read_text() == "def f(:\n    kept.append(x.cpu())\n"
-    assert [line.split(": ")[1] for line in error_lines(result)] == ["syntax-error"]
+    assert error_kinds(result) == ["syntax-error"]
     assert result.exit_code == 1
 
 
