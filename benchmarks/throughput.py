@@ -52,6 +52,25 @@ for line in open(sys.argv[1], encoding="utf-8"):
     except Exception:
         pass
 """
+# Per default rule: files with a required token, files left after could_match, CPU of a run with that rule alone.
+PER_RULE_PROGRAM = """
+import json, sys, time
+from pathlib import Path
+from perflint import api, engine
+from perflint.config import Settings
+datas = [(Path(line.rstrip("\\n")), Path(line.rstrip("\\n")).read_bytes()) for line in open(sys.argv[1], encoding="utf-8")]
+settings = Settings(root=Path.cwd())
+rows = []
+for rule in settings.rules():
+    tokens = sum(any(token.encode() in data for token in rule.required_tokens) for _, data in datas)
+    left = sum(bool(engine.prefilter(data, (rule,))) for _, data in datas)
+    alone = settings.with_overrides(select=(rule.code,))
+    start = time.process_time()
+    for path, data in datas:
+        api.check_source(data, path, alone)
+    rows.append([rule.code, rule.name, tokens, left, time.process_time() - start])
+print(json.dumps(rows))
+"""
 # Targets of the task that asked for this benchmark, checked in the report.
 TARGET_PEER_RATIO = 15.0
 TARGET_PARSE_RATIO = 1.0
@@ -101,7 +120,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         commands = _commands(files, listing, scratch / "cache", args.jobs, peers=not args.no_peers)
         _measure(commands[2], scratch)  # fills the cache for the warm runs; not timed
         samples, loads = _rounds(commands, args.runs, scratch)
-    report = _report(args, originals, commands, samples, loads)
+        per_rule = _per_rule(listing, scratch)
+    report = _report(args, originals, commands, samples, loads) + _per_rule_table(per_rule, samples[commands[3].name])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")
     print(report)
@@ -193,6 +213,29 @@ def _wrapped(argv: Sequence[str]) -> None:
         "returncode": done.returncode,
         "output_digest": hashlib.sha256(done.stdout).hexdigest(),
     }))
+
+
+def _per_rule(listing: Path, scratch: Path) -> list[list]:
+    """Run PER_RULE_PROGRAM with the perflint snapshot (one run, in one process: a guide, not a figure)."""
+    environment = {**os.environ, "PYTHONPATH": str(scratch)}
+    done = subprocess.run([sys.executable, "-c", PER_RULE_PROGRAM, str(listing)], capture_output=True, check=True,
+                          cwd=scratch, env=environment)
+    return json.loads(done.stdout)
+
+
+def _per_rule_table(rows: Sequence[list], parse_samples: Sequence[Sample]) -> str:
+    parse_cpu = _median(parse_samples, "cpu")
+    lines = [
+        "",
+        "Where the time goes, per default rule (each rule run alone over the same files in one process, once;",
+        "a file is LibCST-parsed for a rule only if it holds one of the rule's tokens and `could_match` keeps it):",
+        "",
+        "| rule | files with a token | files left after `could_match` | CPU s alone | ÷ bare parse CPU |",
+        "|---|---|---|---|---|",
+    ]
+    for code, name, tokens, left, cpu in rows:
+        lines.append(f"| {code} {name} | {tokens} | {left} | {cpu:.2f} | {cpu / parse_cpu:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _median(samples: Sequence[Sample], attribute: str) -> float:

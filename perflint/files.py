@@ -90,7 +90,7 @@ def decode_source(data: bytes) -> str:
 
 
 def write_atomically(path: Path, data: bytes, expected_original: bytes) -> None:
-    """Replace ``path`` with ``data`` via a temporary file and rename, keeping its mode.
+    """Replace ``path`` with ``data`` via a temporary file and rename, keeping its mode (and, run as root, owner).
 
     Raises FileChangedError if the file no longer holds ``expected_original`` (changed since it was read),
     ReadOnlyError if it has no write permission bit (even for root, who could replace it: read-only is a
@@ -100,7 +100,8 @@ def write_atomically(path: Path, data: bytes, expected_original: bytes) -> None:
     target = path.resolve()
     if target.read_bytes() != expected_original:
         raise FileChangedError("the file changed since perflint read it; not written")
-    mode = stat.S_IMODE(target.stat().st_mode)
+    info = target.stat()
+    mode = stat.S_IMODE(info.st_mode)
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
         raise ReadOnlyError("the file is read-only; not written")
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".perflint")
@@ -110,10 +111,17 @@ def write_atomically(path: Path, data: bytes, expected_original: bytes) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, mode)
+        if _is_root() and (info.st_uid, info.st_gid) != (0, 0):
+            # Root fixing someone's file must not hand it over to root (only root may chown).
+            os.chown(temporary, info.st_uid, info.st_gid)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0  # no geteuid (or root) on Windows
 
 
 class FileChangedError(OSError):

@@ -36,6 +36,15 @@ def train(model, loader, optimizer):
         log.append(outputs.cpu())
     return log
 """
+EVAL_WITHOUT_NO_GRAD = """\
+import torch
+
+
+def evaluate(model, loader, log):
+    model.eval()
+    for x in loader:
+        log.append(model(x).cpu())
+"""
 CLEAN = """\
 import torch
 
@@ -52,6 +61,7 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "validate.py").write_text(NO_GRAD_SITE)
     (tmp_path / "train.py").write_text(GRAD_ON_SITE)
     (tmp_path / "clean.py").write_text(CLEAN)
+    (tmp_path / "eval_log.py").write_text(EVAL_WITHOUT_NO_GRAD)
     return tmp_path
 
 
@@ -64,7 +74,9 @@ def test_check_reports_both_cases_with_their_messages(project: Path) -> None:
     assert result.exit_code == 1
     assert "validate.py:9:32: PFL101 [*]" in result.output
     assert "inside torch.no_grad(): no graph is kept" in result.output
-    assert "train.py:10:20: PFL101 keeps" not in result.output
+    assert "train.py:10:20: PFL101 `.cpu()` result kept with autograd recording" in result.output
+    assert "keeps every batch's autograd graph nodes alive (backward() frees their saved tensors)" in result.output
+    assert "eval_log.py:7:20: PFL101" in result.output
     assert "keeps the autograd graph of every batch alive" in result.output
     assert "clean.py" not in result.output
 
@@ -87,7 +99,7 @@ def test_fix_apply_writes_safe_fix_only_and_second_run_changes_nothing(project: 
     result = run("fix", "--apply", str(project), "--select", "PFL101")
     assert "outputs.detach().cpu()" in (project / "validate.py").read_text()
     assert (project / "train.py").read_text() == GRAD_ON_SITE
-    assert "1 unsafe fix available but not applied" in result.output
+    assert "2 unsafe fixes available but not applied" in result.output
     snapshot = {p: p.read_bytes() for p in project.iterdir()}
     run("fix", "--apply", str(project), "--select", "PFL101")
     assert {p: p.read_bytes() for p in project.iterdir()} == snapshot

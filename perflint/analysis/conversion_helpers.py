@@ -228,7 +228,10 @@ def _is_asarray_of(visitor: MetadataDependent, call: cst.Call, param: str) -> bo
 
 def _other_use(helper: str, param: str, node: cst.CSTNode, above: cst.CSTNode, derived: Optional[Conversion]) -> str:
     if derived is not None and isinstance(above, cst.Attribute):
-        return f"`{helper}` computes `{param}.{above.attr.value}(...)` in torch before converting; moving it to numpy can change results"
+        return (
+            f"`{helper}` computes `{param}.{above.attr.value}(...)` in torch before converting;"
+            " moving it to numpy can change results"
+        )
     if derived is not None:
         return f"`{helper}` works on `{param}` as a tensor before converting"
     if isinstance(above, cst.Attribute) and above.value is node:

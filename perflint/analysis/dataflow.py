@@ -150,9 +150,10 @@ def hoist_region(visitor: MetadataDependent, uses: Sequence[cst.CSTNode], top: c
             continue
         siblings = list(block.body)
         start = _index(siblings, first[depth])
-        ends = [_position_in_block(visitor, chain, block, siblings) for chain in chains[1:]]
-        if all(end is not None and end >= start for end in ends):
-            last = max([start, *ends])  # type: ignore[list-item]
+        found = [_position_in_block(visitor, chain, block, siblings) for chain in chains[1:]]
+        ends = [end for end in found if end is not None and end >= start]
+        if len(ends) == len(found):
+            last = max([start, *ends])
             anchor = first[depth]
             if isinstance(block, cst.SimpleStatementLine) and len(siblings) == 1:
                 return Region(block, (block,))  # the line's only statement: insert a line, not `a = ...; stmt`

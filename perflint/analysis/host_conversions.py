@@ -35,7 +35,10 @@ PURE_NUMPY = frozenset(
 )  # fmt: skip
 PURE_FUNCTIONS = frozenset(
     {f"numpy.{name}" for name in PURE_NUMPY}
-    | {f"builtins.{name}" for name in ("float", "int", "bool", "len", "abs", "round", "sum", "min", "max", "sorted", "list", "tuple", "str", "repr", "print")}
+    | {
+        f"builtins.{name}"
+        for name in ("float", "int", "bool", "len", "abs", "round", "sum", "min", "max", "sorted", "list", "tuple", "str", "repr", "print")
+    }
     | {f"math.{name}" for name in ("sqrt", "isnan", "isfinite", "log", "exp", "fabs", "isclose", "fsum")}
     | {
         f"scipy.stats.{name}"
@@ -72,6 +75,11 @@ class Conversion:
     node: cst.Call
     receiver: cst.BaseExpression
     steps: tuple[cst.Call, ...]
+
+    @property
+    def receiver_name(self) -> Optional[str]:
+        """The receiver's identifier when it is a plain name (``x`` in ``x.numpy()``), else None."""
+        return self.receiver.value if isinstance(self.receiver, cst.Name) else None
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -176,7 +184,7 @@ def copies_are_unobservable(
         _harmless_mention(visitor, name, steps)
         for small in smalls
         for name in _found(small, cst.Name)
-        if name.value == variable  # type: ignore[attr-defined]
+        if isinstance(name, cst.Name) and name.value == variable
     )
 
 

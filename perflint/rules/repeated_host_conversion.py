@@ -85,8 +85,9 @@ class RepeatedHostConversion(Rule):
     Finds a tensor converted to the host more than once: in one function, the same chain
     (`x.numpy()`, `x.cpu().numpy()`, `x.detach().cpu().numpy()`, `x.cpu()`, `x.tolist()`, also after
     `view(...)`, `reshape(...)`, `flatten()`, `ravel()`) applied two or more times to a name that is neither
-    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between; and, within a module, one tensor handed to two or more local helpers that each convert that
-    parameter (the helpers are named in the message).
+    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between; and, within a module, one
+    tensor handed to two or more local helpers that each convert that parameter (the helpers are named in
+    the message).
 
     ## Why is this bad?
     On a CUDA tensor every `.cpu()` is a device-to-host copy plus a synchronisation, and each one returns a
@@ -168,7 +169,9 @@ class RepeatedHostConversion(Rule):
     `.reshape(...).tolist()`) are reported only with evidence: a parameter annotated `torch.Tensor` or a
     value built by a `torch.*` call. Helpers are followed one level deep, through plain calls and `self.`
     method calls with the tensor passed as a bare name. Type annotations of rewritten helpers still say
-    `Tensor`: a runtime type checker would reject the array.
+    `Tensor`: a runtime type checker would reject the array. The rule is on by default although on a CPU
+    it is about tidiness: the seed's metric code is why it exists, and on a GPU each extra `.cpu()` is a
+    real copy and sync.
 
     ## Options
     None.
@@ -313,6 +316,8 @@ class RepeatedHostConversion(Rule):
         self._calls: dict[FunctionScope, list[cst.Call]] = defaultdict(list)
         self._local_calls: dict[FunctionScope, dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]] = {}
         self._helpers: dict[tuple[int, str], Optional[ParameterUse]] = {}
+        # Names given to new locals in this visit: two fixes applied in one pass must not pick the same one.
+        self._handed_out: dict[FunctionScope, set[str]] = defaultdict(set)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._definitions.append(node)
@@ -351,13 +356,13 @@ class RepeatedHostConversion(Rule):
 
     def _may_report(self) -> bool:
         """A cheap syntactic test: one name converted twice in a def, or a def converting its parameter called."""
-        per_definition = Counter((id(definition), conversion.receiver.value) for definition, conversion in self._found)  # type: ignore[attr-defined]
+        per_definition = Counter((id(definition), conversion.receiver_name) for definition, conversion in self._found)
         if any(count > 1 for count in per_definition.values()):
             return True
         helpers = {
             definition.name.value
             for definition, conversion in self._found
-            if definition is not None and conversion.receiver.value in _parameter_names(definition)  # type: ignore[attr-defined]
+            if definition is not None and conversion.receiver_name in _parameter_names(definition)
         }
         return any(_callee_name(call) in helpers for _definition, call in self._found_calls)
 
@@ -366,7 +371,7 @@ class RepeatedHostConversion(Rule):
     def _names_passed_to_local_functions(self, scope: FunctionScope) -> dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]:
         passed: dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]] = defaultdict(list)
         for call in self._calls[scope]:
-            function = called_function(self, call, scope.node)  # type: ignore[arg-type]
+            function = called_function(self, call, _definition(scope))
             if function is not None:
                 for arg in call.args:
                     if isinstance(arg.value, cst.Name):
@@ -374,7 +379,7 @@ class RepeatedHostConversion(Rule):
         return passed
 
     def _variables(self, scope: FunctionScope) -> list[str]:
-        names = [conversion.receiver.value for conversion in self._conversions[scope]]  # type: ignore[attr-defined]
+        names = [conversion.receiver_name for conversion in self._conversions[scope]]
         names += list(self._local_calls[scope])
         return [name for name in dict.fromkeys(names) if not holds_array(self, scope, name)]
 
@@ -394,7 +399,7 @@ class RepeatedHostConversion(Rule):
         direct = [
             conversion
             for conversion in self._conversions[scope]
-            if conversion.receiver.value == variable and _is_variable_of(self, conversion.receiver, scope)  # type: ignore[attr-defined]
+            if conversion.receiver_name == variable and _is_variable_of(self, conversion.receiver, scope)
         ]
         through_helpers = self._helper_uses(scope, variable)
         if through_helpers:
@@ -416,7 +421,7 @@ class RepeatedHostConversion(Rule):
         for call, arg, function in self._local_calls[scope].get(variable, ()):
             param = parameter_for(function, call, arg)
             helper = self._helper(function, param) if param is not None else None
-            if helper is not None and _is_variable_of(self, arg.value, scope):  # type: ignore[arg-type]
+            if helper is not None and _is_variable_of(self, arg.value, scope):
                 uses.append(_Use(call, arg.value, helper))
         return uses
 
@@ -430,7 +435,7 @@ class RepeatedHostConversion(Rule):
 
     def _verdict(self, scope: FunctionScope, variable: str, uses: Sequence[_Use]) -> _Verdict:
         """Where one local serves every use, and whether hoisting is exact (before any copy question)."""
-        function = scope.node
+        function = _definition(scope)
         nodes = [use.node for use in uses]
         region = hoist_region(self, nodes, function)
         if region is None:
@@ -442,7 +447,7 @@ class RepeatedHostConversion(Rule):
             return _Verdict(None, None, "the first conversion is inside `try`/`with`, a lambda or a generator")
         if any(reach(self, node, function) is Reach.LATER for node in nodes[1:]):
             return _Verdict(None, None, "a conversion runs later, inside a lambda or a generator")
-        if nonlocal_rebinders(function, variable):  # type: ignore[arg-type]
+        if nonlocal_rebinders(function, variable):
             return _Verdict(None, None, f"a nested function may rebind `{variable}`")
         if first_reach is Reach.MAYBE:
             if not any(reach(self, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
@@ -452,7 +457,7 @@ class RepeatedHostConversion(Rule):
             first_effect(self, nodes[0], region.anchor)
             and not (isinstance(nodes[0], cst.Call) and uses[0].helper and _arguments_have_effects(nodes[0]))
             and bool(scope.assignments[variable])
-            and not declared_global(function, variable)  # type: ignore[arg-type]
+            and not declared_global(function, variable)
             and not introspects_frame(self, function)
         )
         return _Verdict(region, Applicability.SAFE if exact else Applicability.UNSAFE)
@@ -468,7 +473,8 @@ class RepeatedHostConversion(Rule):
         if not isinstance(statement, (cst.Assign, cst.AugAssign, cst.AnnAssign)) or statement.value is None:
             return False
         last = region.statements[-1]
-        if statement is not last and (parent(self, statement) is not last or last.body[-1] is not statement):  # type: ignore[union-attr]
+        last_line_ends_with_it = isinstance(last, cst.SimpleStatementLine) and last.body[-1] is statement
+        if statement is not last and not last_line_ends_with_it:
             return False
         inside = [node for node in nodes if self._is_within(node, statement)]
         return bool(inside) and all(self._is_within(node, statement.value) for node in inside) and all(
@@ -496,7 +502,7 @@ class RepeatedHostConversion(Rule):
         exact = (
             all(helper.function.owner is None for helper in helpers)
             and all(helper.template is None or not helper.template.copies for helper in helpers)
-            and (first is None or converts_first(self, first, uses[0].node, scope))  # type: ignore[arg-type]
+            and (first is None or (isinstance(uses[0].node, cst.Call) and converts_first(self, first, uses[0].node, scope)))
         )
         return verdict if exact else _Verdict(verdict.region, Applicability.UNSAFE)
 
@@ -506,21 +512,20 @@ class RepeatedHostConversion(Rule):
         verdict = self._verdict(scope, variable, uses)
         if not verdict.same_value:
             return
-        applicability = verdict.applicability
-        if applicability is Applicability.SAFE and sample.copies:
-            steps = {id(step) for conversion in self._conversions[scope] for step in conversion.steps}
-            statements = verdict.region.statements  # type: ignore[union-attr]
-            if not copies_are_unobservable(self, statements, [use.replaced for use in uses], variable, steps):
-                applicability = Applicability.UNSAFE
         message = (
-            f"`{variable}{sample.text}` is computed {len(uses)} times in `{scope.node.name.value}`"  # type: ignore[attr-defined]
+            f"`{variable}{sample.text}` is computed {len(uses)} times in `{_definition(scope).name.value}`"
             f"{_cost(sample)}; convert once and reuse the result"
         )
-        if applicability is None:
+        region, applicability = verdict.region, verdict.applicability
+        if region is None or applicability is None:
             self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
             return
-        name = fresh_name(self, verdict.region.anchor, f"{variable}_{_suffix(sample)}")  # type: ignore[union-attr]
-        changes = [_insert_binding(verdict.region.anchor, name, sample.node.deep_clone())]  # type: ignore[union-attr]
+        if applicability is Applicability.SAFE and sample.copies:
+            steps = {id(step) for conversion in self._conversions[scope] for step in conversion.steps}
+            if not copies_are_unobservable(self, region.statements, [use.replaced for use in uses], variable, steps):
+                applicability = Applicability.UNSAFE
+        name = self._new_local(scope, region.anchor, f"{variable}_{_suffix(sample)}")
+        changes = [_insert_binding(region.anchor, name, sample.node.deep_clone())]
         changes += [Rewrite.replace(use.replaced, cst.Name(name)) for use in uses]
         title = f"Convert `{variable}` once into `{name}`"
         self.report(uses[0].node, message, rewrite=Rewrite(applicability, tuple(changes), title=title))
@@ -528,7 +533,7 @@ class RepeatedHostConversion(Rule):
     def _report_helpers(self, module: cst.Module, scope: FunctionScope, variable: str, uses: Sequence[_Use]) -> None:
         helpers = list(dict.fromkeys(use.helper.function.name for use in uses if use.helper is not None))
         sample = next(use.helper for use in uses if use.helper is not None)
-        caller = scope.node.name.value  # type: ignore[attr-defined]
+        caller = _definition(scope).name.value
         chain = sample.chain or ".numpy()"
         message = (
             f"`{variable}` is converted to the host separately by {_enumerate(helpers)} (`{chain}`)"
@@ -538,18 +543,22 @@ class RepeatedHostConversion(Rule):
         if not caller_verdict.same_value:
             return
         verdict = self._helpers_verdict(module, scope, caller_verdict, uses)
-        if verdict.applicability is None:
+        region = verdict.region
+        if region is None or verdict.applicability is None:
             self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
             return
-        region = verdict.region
-        assert region is not None
-        name = fresh_name(self, region.anchor, f"{variable}_np")
+        name = self._new_local(scope, region.anchor, f"{variable}_np")
         value = _rebased(sample.template, variable) if sample.template else _call(cst.Name(variable), "numpy")
         changes = [_insert_binding(region.anchor, name, value)]
         changes += [Rewrite.replace(use.replaced, cst.Name(name)) for use in uses]
         changes += self._polymorphic_helpers(module, [use.helper for use in uses if use.helper is not None])
         title = f"Convert `{variable}` once into `{name}` and let {_enumerate(helpers)} accept arrays"
         self.report(uses[0].node, message, rewrite=Rewrite(verdict.applicability, tuple(changes), title=title))
+
+    def _new_local(self, scope: FunctionScope, anchor: cst.CSTNode, base: str) -> str:
+        name = fresh_name(self, anchor, base, avoid=self._handed_out[scope])
+        self._handed_out[scope].add(name)
+        return name
 
     def _polymorphic_helpers(self, module: cst.Module, helpers: Iterable[ParameterUse]) -> list[Change]:
         """Rewrite each helper's conversions so that it accepts an array as well as a tensor."""
@@ -576,7 +585,7 @@ class RepeatedHostConversion(Rule):
             for alias in small.names:
                 if _dotted(alias.name) != "numpy":
                     continue
-                bound = alias.asname.name.value if alias.asname is not None else "numpy"  # type: ignore[union-attr]
+                bound = _dotted(alias.asname.name) if alias.asname is not None else "numpy"
                 if all(self._sees_import(definition, bound, small) for definition in definitions):
                     return bound, None
         name = fresh_name(self, module.body[0], "np")
@@ -638,8 +647,16 @@ def _owner_scope(visitor: Rule, node: cst.CSTNode) -> Optional[FunctionScope]:
     return None
 
 
-def _is_variable_of(visitor: Rule, name: cst.Name, scope: FunctionScope) -> bool:
-    """Whether ``name`` means the variable of ``scope`` (not a lambda/comprehension/class binding in between)."""
+def _definition(scope: FunctionScope) -> cst.FunctionDef:
+    """The ``def`` of a scope collected by ``_owner_scope`` (never a lambda's)."""
+    assert isinstance(scope.node, cst.FunctionDef)
+    return scope.node
+
+
+def _is_variable_of(visitor: Rule, name: cst.BaseExpression, scope: FunctionScope) -> bool:
+    """Whether ``name`` is a Name meaning the variable of ``scope`` (no lambda/comprehension/class binding between)."""
+    if not isinstance(name, cst.Name):
+        return False
     current = visitor.get_metadata(ScopeProvider, name, None)
     while current is not scope:
         if current is None or isinstance(current, GlobalScope) or current.assignments[name.value]:
@@ -680,7 +697,8 @@ def _rebased(template: Conversion, variable: str) -> cst.BaseExpression:
     """The chain of ``template`` applied to ``variable``."""
     value: cst.BaseExpression = cst.Name(variable)
     for step in template.steps:
-        value = step.with_changes(func=step.func.with_changes(value=value))  # type: ignore[attr-defined]
+        assert isinstance(step.func, cst.Attribute)
+        value = step.with_changes(func=step.func.with_changes(value=value))
     return value
 
 
@@ -695,7 +713,8 @@ def _insert_binding(anchor: cst.CSTNode, name: str, value: cst.BaseExpression) -
         return (anchor, lambda updated: cst.FlattenSentinel([assign, updated]))
 
     def change(updated: cst.CSTNode) -> cst.FlattenSentinel:
-        line = cst.SimpleStatementLine([assign], leading_lines=updated.leading_lines)  # type: ignore[attr-defined]
+        assert isinstance(updated, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+        line = cst.SimpleStatementLine([assign], leading_lines=updated.leading_lines)
         return cst.FlattenSentinel([line, updated.with_changes(leading_lines=())])
 
     return (anchor, change)

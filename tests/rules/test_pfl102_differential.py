@@ -112,8 +112,7 @@ def _callable_in_both(original: dict[str, Any], fixed: dict[str, Any]) -> list[t
     fixed_callables = dict(_callables(fixed))
     pairs = []
     for name, function in _callables(original):
-        takes_tensors = _tensor_only(function) or all(p != "self" for p in inspect.signature(function).parameters)
-        if name in fixed_callables and takes_tensors and not _needs_other_arguments(function):
+        if name in fixed_callables and not _needs_other_arguments(function):
             pairs.append((name, function, fixed_callables[name]))
     return pairs
 
@@ -291,13 +290,6 @@ def test_copying_conversion_consumed_by_pure_calls_is_safe_and_exact() -> None:
     assert before == after
 
 
-RAISE_AFTER_SIDE_EFFECT = """
-def logged(x, log):
-    log.append(len(log) + x.numpy().sum())
-    return x.numpy().max()
-"""
-
-
 def test_unsafe_exception_hoisted_above_a_side_effect() -> None:
     """The conversion is no longer the first thing with a side effect: a raising one now raises before `len(log)`."""
     source = """
@@ -395,3 +387,24 @@ def test_seed_moved_reduction_changes_sharpe_and_perflint_declines() -> None:
     assert findings and all(v.fix is None for v in findings)
     assert "mean(...)` in torch" in findings[0].message
     assert "np.mean" not in _fix(source, unsafe=True)
+
+
+RESHAPE_THEN_MUTATE = """
+import numpy as np
+
+def before_and_after(x):
+    before = float(np.sum(x.reshape(-1).numpy()))
+    x.mul_(2)
+    return before, float(np.sum(x.reshape(-1).numpy()))
+"""
+
+
+def test_reshape_copies_a_non_contiguous_tensor_so_it_is_a_copying_chain() -> None:
+    """RULES calls reshape/flatten/ravel value-preserving views; they copy when the strides do not allow a view."""
+    assert _single_fix(RESHAPE_THEN_MUTATE) is Applicability.UNSAFE
+    original = _load(textwrap.dedent(RESHAPE_THEN_MUTATE), "m")["before_and_after"]
+    fixed = _load(_fix(RESHAPE_THEN_MUTATE, unsafe=True), "m")["before_and_after"]
+    contiguous = lambda: torch.arange(6.0).reshape(2, 3)  # noqa: E731
+    assert original(contiguous()) == fixed(contiguous()) == (15.0, 30.0)
+    transposed = lambda: torch.arange(6.0).reshape(2, 3).t()  # noqa: E731
+    assert original(transposed()) == (15.0, 30.0) and fixed(transposed()) == (15.0, 15.0)

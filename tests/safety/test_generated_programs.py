@@ -21,6 +21,8 @@ from perflint.types import ErrorKind, FileResult
 from tests.safety.programs import pattern_programs
 from tests.support import settings_for
 
+# hypothesmith compiles what it generates; CPython's warnings about that code are noise here.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 ALL_RULES = settings_for(["ALL"])
 FIX_ALL = api.RunOptions(fix=True, unsafe_fixes=True)
 # Budgets for the default run (a few seconds each on an idle machine) and for -m slow.

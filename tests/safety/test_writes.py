@@ -48,6 +48,13 @@ def test_fix_replaces_the_file_and_keeps_its_mode(fixable: Path) -> None:
     assert leftovers(fixable.parent) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can give a file to another user")
+def test_root_keeps_the_owner(fixable: Path) -> None:
+    os.chown(fixable, 12345, 23456)
+    assert apply_fixes(fixable).written
+    assert (fixable.stat().st_uid, fixable.stat().st_gid) == (12345, 23456)
+
+
 def test_symlink_fixes_the_target_and_keeps_the_link(tmp_path: Path, fixable: Path) -> None:
     link = tmp_path / "link.py"
     link.symlink_to(fixable.name)

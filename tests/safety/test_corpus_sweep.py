@@ -1,0 +1,37 @@
+"""The real-world sweep (benchmarks/corpus/sweep.py) as a slow test: zero crashes, unparsable outputs,
+non-idempotent fixes and changes outside reported fixes over the corpus that build_corpus.py downloads.
+
+Skipped where the corpus has not been built. It takes hours on two cores; ``PERFLINT_SWEEP_LIMIT=N`` sweeps a
+seeded sample of N files instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "corpus" / "src"
+SWEEP = REPO / "benchmarks" / "corpus" / "sweep.py"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="no corpus: run benchmarks/corpus/build_corpus.py")
+def test_corpus_sweep_finds_no_problem(tmp_path: Path) -> None:
+    report = tmp_path / "sweep_report.txt"
+    command = [sys.executable, str(SWEEP), "--corpus", str(CORPUS), "--work", str(tmp_path / "copy"), "--report", str(report)]
+    limit = os.environ.get("PERFLINT_SWEEP_LIMIT")
+    if limit:
+        command += ["--limit", limit]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert report.exists(), completed.stderr
+    totals = json.loads(completed.stdout[: completed.stdout.rindex("}") + 1])
+    assert totals["files"] > 0
+    problems = {key: totals[key] for key in ("crashes", "unparsable_outputs", "non_idempotent_fixes", "changes_outside_fixes")}
+    assert problems == dict.fromkeys(problems, 0), report.read_text()[:20_000]
+    assert completed.returncode == 0, completed.stderr
