@@ -163,7 +163,8 @@ def _placeholder(line: str, number: int) -> str:
     indent = line[: len(line) - len(line.lstrip())]
     assigned = _ASSIGNED_MAGIC.match(line.strip())
     statement = f"{assigned.group('target')} = ..." if assigned else "pass"
-    return f"{indent}{statement}  # __perflint_magic_{number}__\n"
+    ending = line[len(line.rstrip("\r\n")) :] or "\n"  # keep `\r\n` so an unchanged cell round-trips
+    return f"{indent}{statement}  # __perflint_magic_{number}__{ending}"
 
 
 def check(data: bytes, path: Path, check_python: Callable[[bytes], FileResult]) -> FileResult:

@@ -178,3 +178,18 @@ def test_any_notebook_round_trips_and_maps_every_cell(data: bytes) -> None:
     assert [span.cell for span in layout] == [cell.number for cell in loaded.cells]
     boundaries = len(layout) - 1
     assert sum(span.rows for span in layout) + boundaries == len(notebook._lines(loaded.source))
+
+
+def test_masked_magic_keeps_its_crlf_ending() -> None:
+    """Found by hypothesis: a magic line ending in \\r\\n came back as \\n in an otherwise unchanged notebook."""
+    data = json.dumps(
+        {
+            "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["%\r\n"]}],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    ).encode()
+    loaded = notebook.load(data)
+    assert notebook.write(loaded, data, loaded.source) == data
