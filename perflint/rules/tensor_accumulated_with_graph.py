@@ -190,7 +190,7 @@ class TensorAccumulatedWithGraph(Rule):
                     total_loss += loss.detach()
                 return total_loss.item() / len(loader)
             """,
-            message_contains="keeps the autograd graph of every step alive",
+            message_contains="chains one autograd node per step",
         ),
         Invalid(
             """
@@ -258,7 +258,7 @@ class TensorAccumulatedWithGraph(Rule):
         shown_target = _code(target)
         message = (
             f"`{shown_target}` accumulates `{_code(added)}` undetached while `{loss}` is backpropagated in this "
-            "loop: this keeps the autograd graph of every step alive"
+            "loop: it chains one autograd node per step onto the total (backward() frees their saved tensors)"
         )
         if reason is not None:
             message += f" (fix unsafe: `{shown_target}` {reason})"
