@@ -50,7 +50,7 @@ def _execution_options(function):
     options = [
         click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: one per CPU; 1 checks in this process)."),
         click.option("--no-cache", is_flag=True, help="Check every file again instead of reusing results cached for unchanged files."),
-        click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help=f"Where results are cached (default: {cache.DEFAULT_DIRECTORY} beside the configuration)."),
+        click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help=f"Where results are cached (default: {cache.DEFAULT_DIRECTORY} beside pyproject.toml, else in the current folder)."),
     ]
     for option in reversed(options):
         function = option(function)

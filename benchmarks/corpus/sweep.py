@@ -22,10 +22,12 @@ import argparse
 import difflib
 import json
 import random
+import re
 import shutil
 import sys
 import time
 import traceback
+import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -110,21 +112,30 @@ def _record_errors(result: FileResult, report: FileReport, skip_known: Optional[
             continue
         if error.kind is ErrorKind.RULE:
             report.crashes.append(error.describe())
+        elif error.kind is ErrorKind.FIX and error.reason.startswith("a fix produced code that does not parse"):
+            # The safety net kept the file, but a rule's rewrite produced broken code: a bug all the same.
+            report.unparsable_outputs.append(error.reason)
+        elif error.kind is ErrorKind.FIX and "did not converge" in error.reason:
+            report.non_idempotent_fixes.append(error.reason)
         else:
             report.errors.append(f"{error.kind.value}: {error.reason}")
 
 
 def _source_lines(data: bytes) -> list[str]:
+    """The file's lines as LibCST and perflint count them (str.splitlines would also split at form feeds)."""
     try:
-        return decode_source(data).splitlines()
+        text = decode_source(data)
     except ValueError:
-        return data.decode("utf-8", "replace").splitlines()
+        text = data.decode("utf-8", "replace")
+    return re.split(r"\r\n|\r|\n", text)
 
 
 def _verify_output(written: bytes, path: Path, report: FileReport) -> None:
     try:
         engine.parse(written)
-        compile(written, str(path), "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the corpus's own SyntaxWarnings are not the sweep's business
+            compile(written, str(path), "exec", dont_inherit=True)
     except (engine.SourceError, SyntaxError, ValueError) as error:
         report.unparsable_outputs.append(f"{type(error).__name__}: {error}")
 

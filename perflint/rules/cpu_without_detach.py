@@ -312,7 +312,13 @@ class CpuWithoutDetach(Rule):
         if isinstance(parent, cst.AugAssign):
             return parent.value is node and isinstance(parent.operator, cst.AddAssign)
         if isinstance(parent, cst.Assign) and parent.value is node:
-            return any(isinstance(target.target, (cst.Subscript, cst.Attribute)) for target in parent.targets)
+            # `a[i] = a[i].cpu()` puts the copy back where the tensor (and any graph of it) already was: it
+            # keeps nothing that was not kept before (RNG states, `deparallelize`, a batch moved in place).
+            source = receiver(node)
+            return any(
+                isinstance(target.target, (cst.Subscript, cst.Attribute)) and not target.target.deep_equals(source)
+                for target in parent.targets
+            )
         return False
 
     def _kept_in_attribute(self, node: cst.BaseExpression) -> bool:

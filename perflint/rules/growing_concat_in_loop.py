@@ -181,11 +181,13 @@ class GrowingConcatInLoop(Rule):
         """Whether another statement in ``loop`` assigns ``target`` (so it does not grow across iterations)."""
         for node in walk_same_scope(loop):
             if isinstance(node, cst.Assign) and node is not statement:
-                if any(dotted_name(t.target) == target for t in node.targets) and not self._grown_by_same(node, target):
+                bound = {name for t in node.targets for name in _bound_spellings(t.target)}
+                if target in bound and not self._grown_by_same(node, target):
                     return True
             elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and dotted_name(node.target) == target:
                 return True
-            elif isinstance(node, cst.For) and node is not loop and dotted_name(node.target) == target:
+            elif isinstance(node, cst.For) and target in _bound_spellings(node.target):
+                # Also ``loop`` itself: `for row in rows: row = np.append(row, pad)` extends each row once.
                 return True
         return False
 
@@ -195,3 +197,12 @@ class GrowingConcatInLoop(Rule):
             return False
         grown = self._grown_by(node.value)
         return grown is not None and target in grown[0]
+
+
+def _bound_spellings(target: cst.BaseExpression) -> list[str]:
+    """The names and attributes an assignment target binds, through tuple and list unpacking
+    (`samples, mid = controlnet(...)` rebinds `mid`, seen in diffusers' pipelines)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _bound_spellings(element.value)]
+    name = dotted_name(target)
+    return [name] if name is not None else []

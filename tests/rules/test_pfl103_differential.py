@@ -7,6 +7,8 @@ the rule documents (a total that no longer requires grad). A last test checks th
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -131,11 +133,13 @@ def test_format_spec_reads_zero_dim_tensors_through_item() -> None:
 
 
 def test_float_of_a_graph_tensor_warns_but_item_does_not() -> None:
-    """Why ``float(total)`` makes the fix unsafe while ``total.item()`` does not."""
-    with_graph = torch.tensor(1.25, requires_grad=True) * 2
-    with pytest.warns(UserWarning, match="requires_grad=True"):
-        float(with_graph)
-    with_graph.item()
+    """Why ``float(total)`` makes the fix unsafe while ``total.item()`` does not: under ``-W error`` the warning
+    is an exception. Run in a fresh process, since torch emits this warning once per process."""
+    program = "import torch\nt = torch.tensor(1.25, requires_grad=True) * 2\nt.item()\nfloat({})\n"
+    item_only = subprocess.run([sys.executable, "-W", "error", "-c", program.format("t.detach()")], capture_output=True)
+    assert item_only.returncode == 0, item_only.stderr
+    with_float = subprocess.run([sys.executable, "-W", "error", "-c", program.format("t")], capture_output=True, text=True)
+    assert with_float.returncode != 0 and "requires_grad=True" in with_float.stderr
 
 
 def test_reference_trainer_total_loss_gets_a_safe_fix() -> None:

@@ -7,6 +7,7 @@ seeded sample of N files instead.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,9 +16,36 @@ from pathlib import Path
 
 import pytest
 
+from perflint import api
+from tests.safety.samples import FIXABLE, FIXED
+from tests.support import settings_for
+
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "corpus" / "src"
 SWEEP = REPO / "benchmarks" / "corpus" / "sweep.py"
+
+
+def load_sweep():
+    """The sweep script as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("corpus_sweep", SWEEP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sweep_accepts_the_fix_and_flags_a_stray_change() -> None:
+    """The sweep's "changed lines lie inside a reported fix" check, on a real fix and on a stray edit."""
+    sweep = load_sweep()
+    original = ("# header\n" + FIXABLE).encode()
+    checked = api.check_source(original, Path("x.py"), settings_for(["ALL"]), api.RunOptions(with_edits=True))
+    fixed = ("# header\n" + FIXED).encode()
+    assert sweep.changes_outside_edits(original, fixed, checked) == []
+    stray = fixed.replace(b"# header", b"# HEADER")
+    assert sweep.changes_outside_edits(original, stray, checked) == ["line 1: '# header' -> '# HEADER'"]
+    inserted = fixed + b"print('extra')\n"
+    assert len(sweep.changes_outside_edits(original, inserted, checked)) == 1
 
 
 @pytest.mark.slow

@@ -6,11 +6,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from libcst.metadata import MetadataWrapper
+from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
 from perflint import api, engine
+from perflint.metadata import parent_nodes
 from perflint.registry import rule_by_code
-from tests.speed.samples import all_inputs, every_rule
+from tests.speed.samples import all_inputs, corpus_sample, every_rule
 
 INPUTS = all_inputs()
 
@@ -65,3 +66,21 @@ def test_recursion_while_resolving_mid_visit_redoes_the_visit_eagerly(monkeypatc
     # Had the rule's crash guard caught the request to resolve eagerly, PFL101 would have failed here.
     assert outcome.failures == ()
 
+
+
+@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
+def test_parent_nodes_equal_libcst_provider(name: str, source: bytes) -> None:
+    module = engine.parse(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+    assert parent_nodes(module) == dict(expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", corpus_sample(60, seed=1), ids=str)
+def test_parent_nodes_equal_libcst_provider_on_corpus(path: Path) -> None:
+    try:
+        module = engine.parse(path.read_bytes())
+    except engine.SourceError:
+        pytest.skip("LibCST cannot parse this file")
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+    assert parent_nodes(module) == dict(expected)
