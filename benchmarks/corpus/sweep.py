@@ -208,10 +208,12 @@ def load_journal(journal: Path) -> list[FileReport]:
         return []
     reports = []
     for line in journal.read_text().splitlines():
-        if line.strip():
+        try:
             fields = json.loads(line)
-            fields["findings"] = [tuple(finding) for finding in fields["findings"]]
-            reports.append(FileReport(**fields))
+        except json.JSONDecodeError:
+            continue  # a run killed mid-write leaves a partial line: that file is swept again
+        fields["findings"] = [tuple(finding) for finding in fields["findings"]]
+        reports.append(FileReport(**fields))
     return reports
 
 
@@ -260,19 +262,24 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
                         help="the readable report; each file's record goes to the same name with .jsonl")
     parser.add_argument("--resume", action="store_true",
                         help="keep the copy and the .jsonl records of an interrupted run, sweep the rest")
+    parser.add_argument("--summarize", action="store_true",
+                        help="sweep nothing: write the report from the .jsonl records so far (safe during a run)")
     arguments = parser.parse_args(None if argv is None else list(argv))
     if not arguments.corpus.is_dir():
         parser.error(f"no corpus at {arguments.corpus}: run benchmarks/corpus/build_corpus.py first")
     journal = arguments.report.with_suffix(".jsonl")
     arguments.report.parent.mkdir(parents=True, exist_ok=True)
-    if not arguments.resume:
-        copy_corpus(arguments.corpus, arguments.work)
-        journal.unlink(missing_ok=True)
-    earlier = load_journal(journal)
-    files = pending_files(arguments.corpus, arguments.work, {report.path for report in earlier})
-    if arguments.limit:
-        files = files[: max(0, arguments.limit - len(earlier))]
-    reports = earlier + run(files, arguments.work, arguments.jobs, journal)
+    if arguments.summarize:
+        reports = load_journal(journal)
+    else:
+        if not arguments.resume:
+            copy_corpus(arguments.corpus, arguments.work)
+            journal.unlink(missing_ok=True)
+        earlier = load_journal(journal)
+        files = pending_files(arguments.corpus, arguments.work, {report.path for report in earlier})
+        if arguments.limit:
+            files = files[: max(0, arguments.limit - len(earlier))]
+        reports = earlier + run(files, arguments.work, arguments.jobs, journal)
     totals = summary(reports)
     arguments.report.write_text(render(reports, totals, arguments.samples))
     print(json.dumps(totals, indent=2))

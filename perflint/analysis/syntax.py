@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Iterator, Optional
 
 import libcst as cst
+from libcst import MetadataDependent
+from libcst.metadata import ParentNodeProvider
 
 # Bodies of these run later or elsewhere, not as part of the statement that contains them.
 DEFERRED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -47,3 +49,20 @@ def variable_names(root: cst.CSTNode, name: Optional[str] = None) -> list[cst.Na
         for node in walk_all(root)
         if isinstance(node, cst.Name) and id(node) not in skipped and (name is None or node.value == name)
     ]
+
+
+def is_plain_read(visitor: MetadataDependent, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+    """``node`` is loaded (not a store or delete target) when ``ancestor`` runs, not deferred into a nested
+    ``def``, ``lambda`` or class between them. The visitor must depend on ParentNodeProvider."""
+    parent = visitor.get_metadata(ParentNodeProvider, node)
+    if isinstance(parent, (cst.AssignTarget, cst.Del)) or (
+        isinstance(parent, (cst.AugAssign, cst.AnnAssign, cst.For, cst.WithItem, cst.NamedExpr))
+        and getattr(parent, "target", None) is node
+    ):
+        return False
+    current = parent
+    while current is not ancestor:
+        if isinstance(current, DEFERRED):
+            return False
+        current = visitor.get_metadata(ParentNodeProvider, current)
+    return True

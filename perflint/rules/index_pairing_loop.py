@@ -9,7 +9,7 @@ from libcst.metadata import BuiltinAssignment, ParentNodeProvider, PositionProvi
 
 from perflint.analysis.dataflow import fresh_name, read_after
 from perflint.analysis.names import is_call_to, qualified_names
-from perflint.analysis.syntax import DEFERRED, variable_names, walk_same_scope
+from perflint.analysis.syntax import DEFERRED, is_plain_read, variable_names, walk_same_scope
 from perflint.analysis.training_loop import scope_of
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
@@ -244,7 +244,7 @@ class IndexPairingLoop(Rule):
         if subscript is None or not isinstance(subscript.value, cst.Name) or subscript.value.value != sequence:
             return None
         role = _role(subscript, index)
-        if role is None or not self._is_plain_read(subscript, loop):
+        if role is None or not is_plain_read(self, subscript, loop):
             return None
         return subscript, role
 
@@ -254,21 +254,6 @@ class IndexPairingLoop(Rule):
         element = self.get_metadata(ParentNodeProvider, node)
         subscript = self.get_metadata(ParentNodeProvider, element)
         return subscript if isinstance(subscript, cst.Subscript) else None
-
-    def _is_plain_read(self, subscript: cst.Subscript, loop: cst.For) -> bool:
-        """A load (not a store or delete target) evaluated in the loop, not deferred into a nested scope."""
-        parent = self.get_metadata(ParentNodeProvider, subscript)
-        if isinstance(parent, (cst.AssignTarget, cst.Del)) or (
-            isinstance(parent, (cst.AugAssign, cst.AnnAssign, cst.For, cst.WithItem, cst.NamedExpr))
-            and getattr(parent, "target", None) is subscript
-        ):
-            return False
-        current = parent
-        while current is not loop:
-            if isinstance(current, DEFERRED):
-                return False
-            current = self.get_metadata(ParentNodeProvider, current)
-        return True
 
     def _zip_visible(self, node: cst.CSTNode) -> bool:
         scope = scope_of(self, node)

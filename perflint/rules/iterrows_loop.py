@@ -11,7 +11,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 from perflint.analysis.iterrows import is_dict_build_loop, iterrows_frame
 from perflint.analysis.names import literal_string
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
-from perflint.analysis.syntax import DEFERRED, variable_names
+from perflint.analysis.syntax import is_plain_read, variable_names
 from perflint.rule import Invalid, Rule, Valid
 from perflint.types import FixSafety, MetricImpact
 
@@ -158,23 +158,9 @@ class IterrowsLoop(Rule):
             label = None if attribute.startswith("_") or attribute in SERIES_ATTRIBUTES else attribute
         else:
             return None
-        if label is None or not self._is_plain_read(parent, loop):
+        if label is None or not is_plain_read(self, parent, loop):
             return None
         return label
-
-    def _is_plain_read(self, access: cst.CSTNode, loop: cst.For) -> bool:
-        """Not a store or delete target, and not deferred into a nested function, lambda or class."""
-        parent = self.get_metadata(ParentNodeProvider, access)
-        if isinstance(parent, (cst.AssignTarget, cst.Del)) or (
-            isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is access
-        ):
-            return False
-        current = parent
-        while current is not loop:
-            if isinstance(current, DEFERRED):
-                return False
-            current = self.get_metadata(ParentNodeProvider, current)
-        return True
 
     def _index_used(self, loop: cst.For, index: str) -> bool:
         return index != "_" and any(variable_names(block, index) for block in (loop.body, loop.orelse) if block is not None)
