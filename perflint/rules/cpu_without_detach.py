@@ -68,6 +68,9 @@ class CpuWithoutDetach(Rule):
     Identical: the values copied to the host are the same bits.
 
     ## Known problems
+    A value is not reported when it is provably graph-free: detached, from `.data`, or a local whose every
+    binding is made inside a grad-disabling block or from such values (e.g. `out = model(x)` under `no_grad`,
+    then `out = out / out.norm()` and `kept.append(out.cpu())` after the block).
     Grad mode is dynamic and thread-local: a `no_grad` in a caller is invisible here, so such sites get
     the "graph kept" message and an unsafe fix. `.detach()` does not exist on every object with `.cpu()`:
     receivers produced by `pack_padded_sequence` / `pack_sequence` are reported without a fix, and
@@ -134,6 +137,16 @@ class CpuWithoutDetach(Rule):
             for x in loader:
                 out = model(x)
                 y = out.cpu()
+            """
+        ),
+            Valid(
+            """
+            import torch
+            for batch in loader:
+                with torch.no_grad():
+                    out = model(batch)
+                out = out / out.norm(dim=-1, keepdim=True)
+                kept.append(out.cpu())
             """
         ),
     )
@@ -290,6 +303,10 @@ class CpuWithoutDetach(Rule):
         if kind is ReceiverKind.MODULE or (self._kept_in_attribute(node) and kind is not ReceiverKind.TENSOR):
             return
         context = grad_context(self, node)
+        if context.mode is not GradMode.DISABLED and self._graph_free(source, set()):
+            # `with torch.no_grad(): out = model(x)` then `kept.append(out.cpu())` after the block, or a local
+            # built from `w.data`: the value never had a graph, so nothing is kept.
+            return
         if context.mode is GradMode.DISABLED:
             message = f"`.cpu()` result kept inside {context.source}: no graph is kept; detach is defensive"
             applicability = Applicability.SAFE if kind is ReceiverKind.TENSOR else Applicability.UNSAFE
@@ -301,6 +318,37 @@ class CpuWithoutDetach(Rule):
             change = (node, lambda updated: updated.with_changes(func=updated.func.with_changes(value=_detached(updated.func.value))))
             rewrite = Rewrite(applicability, (change,))
         self.report(node, message, rewrite=rewrite)
+
+    def _graph_free(self, node: cst.BaseExpression, seen: set[str]) -> bool:
+        """Provably outside autograd: detached, a constant, or computed only from such values (a name counts
+        when every binding of it is made under a grad-disabling context or from graph-free values)."""
+        if _is_already_detached(node) or isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+            return True
+        if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+            return True
+        if isinstance(node, cst.UnaryOperation):
+            return self._graph_free(node.expression, seen)
+        if isinstance(node, cst.BinaryOperation):
+            return self._graph_free(node.left, seen) and self._graph_free(node.right, seen)
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            arguments = [argument.value for argument in node.args]
+            return self._graph_free(node.func.value, seen) and all(self._graph_free(a, seen) for a in arguments)
+        if isinstance(node, cst.Name):
+            return node.value in seen or self._bindings_graph_free(node, seen | {node.value})
+        return False
+
+    def _bindings_graph_free(self, name: cst.Name, seen: set[str]) -> bool:
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None or not scope.assignments[name.value]:
+            return False
+        for assignment in scope.assignments[name.value]:
+            target = getattr(assignment, "node", None)
+            statement = self.get_metadata(ParentNodeProvider, self.get_metadata(ParentNodeProvider, target, None), None)
+            if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or statement.targets[0].target is not target:
+                return False
+            if grad_context(self, statement).mode is not GradMode.DISABLED and not self._graph_free(statement.value, seen):
+                return False
+        return True
 
     def _is_kept(self, node: cst.BaseExpression) -> bool:
         parent = self.get_metadata(ParentNodeProvider, node)
