@@ -16,7 +16,7 @@ from perflint.engine import LintOutcome, SourceError
 from perflint.files import Discovered, FileChangedError, decode_source, discover, write_atomically
 from perflint.rule import Finding, Rule
 from perflint.suppress import is_suppressed, noqa_lines
-from perflint.types import Applicability, ErrorKind, FileError, FileResult, Fix, Location, Violation
+from perflint.types import Applicability, Edit, ErrorKind, FileError, FileResult, Fix, Location, Violation
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,9 @@ def _lint_and_fix(
         try:
             outcome = fixes.fix_to_fixpoint(module, run_rules, _wanted(unsafe), str(path), data)
             fixed, applied, remaining = outcome.module, outcome.applied, outcome.remaining
+        except fixes.RewriteError as error:
+            errors.append(FileError(path, ErrorKind.RULE, error.reason, error.code))
+            remaining = run_rules(module)
         except fixes.FixError as error:
             errors.append(FileError(path, ErrorKind.FIX, str(error)))
             remaining = run_rules(module)
@@ -151,7 +154,7 @@ def _lint_and_fix(
     errors.extend(FileError(path, ErrorKind.RULE, failure.reason, failure.code) for failure in remaining.failures)
     suppressions = noqa_lines(fixed.code)
     kept = [f for f in remaining.findings if not is_suppressed(suppressions, f.range.start.line, f.code)]
-    violations = tuple(sorted((_violation(f, path, fixed, options.with_edits) for f in kept), key=lambda v: v.sort_key))
+    violations = tuple(sorted((_violation(f, path, fixed, options.with_edits, errors) for f in kept), key=lambda v: v.sort_key))
     unsafe_left = sum(1 for f in kept if f.rewrite is not None and f.rewrite.applicability is Applicability.UNSAFE and not unsafe)
     return FileResult(
         path,
@@ -178,10 +181,18 @@ def _wanted(unsafe: bool):
     return wanted
 
 
-def _violation(finding: Finding, path: Path, module: cst.Module, with_edits: bool) -> Violation:
+def _violation(finding: Finding, path: Path, module: cst.Module, with_edits: bool, errors: list[FileError]) -> Violation:
+    """The finding as reported; a rule whose fix crashes while its edits are computed goes into ``errors``."""
     fix = None
     if finding.rewrite is not None:
-        edits = fixes.edits_for(module, finding) if with_edits else ()
+        edits: tuple[Edit, ...] = ()
+        if with_edits:
+            try:
+                edits = fixes.edits_for(module, finding)
+            except fixes.RewriteError as error:
+                failure = FileError(path, ErrorKind.RULE, error.reason, error.code)
+                if failure not in errors:
+                    errors.append(failure)
         fix = Fix(finding.rewrite.applicability, finding.fix_title or "", edits)
     start, end = finding.range.start, finding.range.end
     return Violation(

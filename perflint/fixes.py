@@ -11,16 +11,28 @@ from typing import Callable, Sequence
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
+from libcst.helpers import get_full_name_for_node
 
 from perflint.engine import LintOutcome, SourceError, parse
 from perflint.rule import Finding, NodeChange
 from perflint.types import Applicability, Edit, Location
 
 MAX_ITERATIONS = 10
+# Module-level statements whose imports run (or may run) when the module is imported.
+CONDITIONAL_BLOCKS = (cst.If, cst.Try, cst.With)
 
 
 class FixError(RuntimeError):
     """Fixing a file failed (no convergence, or output that does not parse); the file stays untouched."""
+
+
+class RewriteError(FixError):
+    """A rule's rewrite raised while being applied: that rule's internal error, not the file's."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -76,15 +88,85 @@ def apply_once(module: cst.Module, findings: Sequence[Finding]) -> cst.Module:
     imports: set[tuple[str, str | None]] = set()
     for finding in findings:
         assert finding.rewrite is not None
-        changes.update(dict(finding.rewrite.changes))
+        changes.update((node, _attributed(change, finding.code)) for node, change in finding.rewrite.changes)
         imports.update(finding.rewrite.imports)
     fixed = module.visit(_ApplyChanges(changes))
+    imports -= _imported_conditionally(module)
     if imports:
         context = CodemodContext()
         for module_name, name in sorted(imports, key=lambda item: (item[0], item[1] or "")):
             AddImportsVisitor.add_needed_import(context, module_name, name)
         fixed = AddImportsVisitor(context).transform_module(fixed)
     return fixed
+
+
+def _imported_conditionally(module: cst.Module) -> set[tuple[str, str | None]]:
+    """Unaliased imports made inside module-level `if` / `try` / `with` blocks (not `if TYPE_CHECKING:`).
+
+    AddImportsVisitor sees only top-level imports: for `if has_torch: import torch` it would add a second,
+    unconditional `import torch`, turning an optional dependency into a hard one (found in sktime by the
+    corpus sweep). The fixed code uses the existing binding instead.
+    """
+    found: set[tuple[str, str | None]] = set()
+    blocks: list[cst.CSTNode] = [statement for statement in module.body if isinstance(statement, CONDITIONAL_BLOCKS)]
+    while blocks:
+        block = blocks.pop()
+        if isinstance(block, cst.If) and _is_type_checking(block.test):
+            blocks.extend([block.orelse] if block.orelse is not None else [])
+            continue
+        for child in block.children:
+            if isinstance(child, cst.BaseSuite):
+                for statement in child.body:
+                    if isinstance(statement, cst.SimpleStatementLine):
+                        found.update(_unaliased_imports(statement))
+                    elif isinstance(statement, CONDITIONAL_BLOCKS):
+                        blocks.append(statement)
+            elif isinstance(child, (cst.If, cst.Else, cst.ExceptHandler, cst.Finally)):
+                blocks.append(child)
+    return found
+
+
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    return cst.Module(body=[]).code_for_node(test).strip() in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _unaliased_imports(line: cst.SimpleStatementLine) -> set[tuple[str, str | None]]:
+    found: set[tuple[str, str | None]] = set()
+    for statement in line.body:
+        if isinstance(statement, cst.Import):
+            found.update((get_full_name_for_node(alias.name) or "", None) for alias in statement.names if alias.asname is None)
+        elif isinstance(statement, cst.ImportFrom) and statement.module is not None and not statement.relative:
+            if not isinstance(statement.names, cst.ImportStar):
+                source = get_full_name_for_node(statement.module) or ""
+                found.update((source, alias.name.value) for alias in statement.names if alias.asname is None and isinstance(alias.name, cst.Name))
+    return found
+
+
+def _attributed(change: NodeChange, code: str) -> NodeChange:
+    """``change``, with any exception it raises turned into the RewriteError of rule ``code``."""
+
+    def call(updated: cst.CSTNode) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel:
+        try:
+            return change(updated)
+        except Exception as error:  # noqa: BLE001 - a rule's bug, reported as its internal error
+            raise RewriteError(code, f"{type(error).__name__} in its fix: {error}") from error
+
+    return call
+
+
+def _apply_verified(module: cst.Module, findings: Sequence[Finding], path: str) -> cst.Module:
+    """Apply ``findings``' rewrites and verify the result; a crash while doing so is reported, not raised
+    through: a rewrite can also build a tree that LibCST fails to place or to print."""
+    try:
+        return verified_reparse(apply_once(module, findings), path)
+    except FixError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        codes = sorted({finding.code for finding in findings})
+        reason = f"{type(error).__name__} while applying its fix: {error}"
+        if len(codes) == 1:
+            raise RewriteError(codes[0], reason) from error
+        raise FixError(f"the fixes of {', '.join(codes)} failed ({reason}); file left unchanged") from error
 
 
 def _compile(source: bytes, path: str) -> None:
@@ -132,7 +214,7 @@ def fix_to_fixpoint(module: cst.Module, lint: Lint, wanted: IsWanted, path: str,
             return FixOutcome(module, applied, outcome)
         if applied == 0:
             _ensure_fixable(module, original, path)
-        module = verified_reparse(apply_once(module, candidates), path)
+        module = _apply_verified(module, candidates, path)
         applied += len(candidates)
     raise FixError(f"fixes did not converge after {MAX_ITERATIONS} passes; file left unchanged")
 
@@ -140,7 +222,12 @@ def fix_to_fixpoint(module: cst.Module, lint: Lint, wanted: IsWanted, path: str,
 def edits_for(module: cst.Module, finding: Finding) -> tuple[Edit, ...]:
     """The text edits that applying ``finding``'s rewrite alone would make, line-granular."""
     before = module.code.splitlines(keepends=True)
-    after = apply_once(module, [finding]).code.splitlines(keepends=True)
+    try:
+        after = apply_once(module, [finding]).code.splitlines(keepends=True)
+    except RewriteError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a rewrite that builds a tree LibCST cannot place or print
+        raise RewriteError(finding.code, f"{type(error).__name__} while applying its fix: {error}") from error
     edits = []
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():

@@ -139,7 +139,7 @@ class CpuWithoutDetach(Rule):
                 y = out.cpu()
             """
         ),
-            Valid(
+        Valid(
             """
             import torch
             for batch in loader:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Optional
 
@@ -15,6 +16,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after
 from perflint.analysis.names import argument, method_call, qualified_names, receiver
 from perflint.analysis.pandas_evidence import KeyDtype, Label, column_dtype, is_dataframe, label_value
@@ -248,6 +250,12 @@ class EnumerateAppendGrouping(Rule):
         ),
     )
 
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether ``tree`` has ``_match``'s shape with the callee unresolved: ``for a, b in f(<subscript>):``
+        whose body is one statement, ``<expr>.append(a)``."""
+        return any(_ast_may_match(site.node) for site in ast_shapes.shapes(tree).of(ast.For, ast.AsyncFor))
+
     def visit_For(self, node: cst.For) -> None:
         loop = self._match(node)
         if loop is None or not is_dataframe(self, loop.frame):
@@ -434,6 +442,26 @@ def _is_preamble(statement: cst.BaseStatement) -> bool:
         isinstance(small, (cst.Import, cst.ImportFrom))
         or (isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)))
         for small in statement.body
+    )
+
+
+def _ast_may_match(loop: ast.For | ast.AsyncFor) -> bool:
+    call, target = loop.iter, loop.target
+    if not (
+        isinstance(call, ast.Call)
+        and any(isinstance(value, ast.Subscript) for value in ast_shapes.argument_values(call))
+        and isinstance(target, (ast.Tuple, ast.List))
+        and len(target.elts) == 2
+        and all(isinstance(element, ast.Name) for element in target.elts)
+        and len(loop.body) == 1
+        and isinstance(loop.body[0], ast.Expr)
+        and ast_shapes.method_name(loop.body[0].value) == "append"
+    ):
+        return False
+    append = loop.body[0].value
+    position = target.elts[0].id
+    return any(
+        isinstance(value, ast.Name) and value.id == position for value in ast_shapes.argument_values(append)
     )
 
 

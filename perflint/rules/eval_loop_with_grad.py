@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Optional
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.names import dotted_name, is_call_to, literal_string
 from perflint.analysis.syntax import walk_same_scope
 from perflint.analysis.torch_context import SET_GRAD_ENABLED, GradMode, grad_context
@@ -197,6 +199,16 @@ class EvalLoopWithGrad(Rule):
         ),
     )
 
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and calls ``m(...)``
+        in a loop: ``_unguarded_model_call``'s shape, in any order and scope."""
+        calls = ast_shapes.shapes(tree).calls()
+        models = {model for site in calls if (model := _ast_eval_switch(site.node)) is not None}
+        return bool(models) and any(
+            ast_shapes.dotted_name(site.node.func) in models for site in ast_shapes.in_loops(calls)
+        )
+
     def visit_Module(self, node: cst.Module) -> None:
         self._torch_alias = _torch_alias(node)
 
@@ -293,6 +305,18 @@ def _mode_switch(node: cst.CSTNode) -> Optional[tuple[str, bool]]:
     if method == "train":
         is_eval = len(node.args) == 1 and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "False"
         return (model, is_eval)
+    return None
+
+
+def _ast_eval_switch(call: ast.Call) -> Optional[str]:
+    """``"model"`` for ``model.eval()`` / ``model.train(False)`` (``_mode_switch``'s evals), else None."""
+    method = ast_shapes.method_name(call)
+    if method == "eval" and not ast_shapes.argument_count(call):
+        return ast_shapes.dotted_name(call.func.value)
+    if method == "train" and ast_shapes.argument_count(call) == 1:
+        value = next(ast_shapes.argument_values(call))
+        if isinstance(value, ast.Constant) and value.value is False:
+            return ast_shapes.dotted_name(call.func.value)
     return None
 
 

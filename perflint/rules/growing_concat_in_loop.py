@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Optional
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.names import argument, dotted_name, qualified_names
 from perflint.analysis.syntax import walk_same_scope
 from perflint.analysis.training_loop import enclosing_loops
@@ -30,6 +32,8 @@ SEQUENCE_CONCATS = {
 PIECES_KEYWORD = {"pandas": "objs", "torch": "tensors"}
 # np.append(arr, values): the grown array is either argument.
 APPEND = {"numpy.append": "np.concatenate"}
+# The last names of all of them, for ``could_match``.
+GROWING_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (*SEQUENCE_CONCATS, *APPEND))
 
 
 class GrowingConcatInLoop(Rule):
@@ -144,6 +148,26 @@ class GrowingConcatInLoop(Rule):
             count=2,
         ),
     )
+
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether ``tree`` assigns, in a loop, a call ending in one of the concatenating names (or an import
+        alias of one) whose target is spelled like something among the call's arguments."""
+        calls = {id(site.node) for site in ast_shapes.calls_named(tree, GROWING_NAMES)}
+        if not calls:
+            return False
+        for site in ast_shapes.in_loops(ast_shapes.shapes(tree).of(ast.Assign)):
+            node = site.node
+            if len(node.targets) != 1 or id(node.value) not in calls:
+                continue
+            target = ast_shapes.dotted_name(node.targets[0])
+            if target is not None and any(
+                ast_shapes.dotted_name(inner) == target
+                for value in ast_shapes.argument_values(node.value)
+                for inner in ast.walk(value)
+            ):
+                return True
+        return False
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) != 1 or not isinstance(node.value, cst.Call):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Optional
 
 import libcst as cst
 from libcst.metadata import BuiltinAssignment, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import fresh_name, read_after
 from perflint.analysis.names import is_call_to, qualified_names
 from perflint.analysis.syntax import DEFERRED, is_plain_read, variable_names, walk_same_scope
@@ -177,6 +179,15 @@ class IndexPairingLoop(Rule):
             message_contains="not known to be a list or tuple",
         ),
     )
+
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether ``tree`` has a plain ``for <name> in f(<a>, <b> - ...)`` / ``f(<b> - ...)`` whose ``<b>`` is a
+        one-argument call of a name: ``_ranged_sequence``'s shape with neither callee resolved."""
+        return any(
+            isinstance(site.node.target, ast.Name) and _ast_may_be_ranged(site.node.iter)
+            for site in ast_shapes.shapes(tree).of(ast.For)
+        )
 
     def visit_For(self, node: cst.For) -> None:
         if node.asynchronous is not None or not isinstance(node.target, cst.Name):
@@ -406,6 +417,20 @@ def _singular(plural: str) -> Optional[str]:
     if len(plural) > 3 and plural.endswith("s") and plural[-2] not in "siu" and plural not in IRREGULAR:
         return plural[:-1]
     return None
+
+
+def _ast_may_be_ranged(iterable: ast.expr) -> bool:
+    if not isinstance(iterable, ast.Call) or iterable.keywords or not 1 <= len(iterable.args) <= 2:
+        return False
+    stop = iterable.args[-1]
+    if not (isinstance(stop, ast.BinOp) and isinstance(stop.op, ast.Sub)):
+        return False
+    length = stop.left
+    return (
+        isinstance(length, ast.Call)
+        and ast_shapes.argument_count(length) == 1
+        and isinstance(next(ast_shapes.argument_values(length)), ast.Name)
+    )
 
 
 def _is_one(node: cst.BaseExpression) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
@@ -41,7 +42,9 @@ from perflint.analysis.conversion_helpers import (
     is_docstring,
     parameter_use,
 )
+from perflint.analysis import ast_shapes
 from perflint.analysis.host_conversions import (
+    STEPS,
     COPYING_VIEWS,
     VIEWS,
     Conversion,
@@ -305,6 +308,34 @@ class RepeatedHostConversion(Rule):
             message_contains="`_ic` and `_hit`",
         ),
     )
+
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """``_may_report`` on Python's ast, looser: every maximal chain of conversion steps counts (well formed
+        or not), and any call of a name passing a name counts as a call of a helper."""
+        calls = ast_shapes.shapes(tree).calls()
+        inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
+        per_definition: Counter[tuple[int, str]] = Counter()
+        helpers: set[str] = set()
+        for site in calls:
+            if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
+                continue
+            start = site.node
+            while ast_shapes.method_name(start) in STEPS:
+                start = start.func.value
+            if not isinstance(start, ast.Name):
+                continue
+            key = (id(site.function), start.id)
+            per_definition[key] += 1
+            if per_definition[key] > 1:
+                return True
+            if site.function is not None and start.id in _ast_parameter_names(site.function):
+                helpers.add(site.function.name)
+        return bool(helpers) and any(
+            ast_shapes.last_name(site.node.func) in helpers
+            and any(isinstance(value, ast.Name) for value in ast_shapes.argument_values(site.node))
+            for site in calls
+        )
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
@@ -629,6 +660,11 @@ class RepeatedHostConversion(Rule):
 def _parameter_names(definition: cst.FunctionDef) -> set[str]:
     params = definition.params
     return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
+
+
+def _ast_parameter_names(definition: ast_shapes.Function) -> set[str]:
+    arguments = definition.args
+    return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
 
 def _callee_name(call: cst.Call) -> Optional[str]:

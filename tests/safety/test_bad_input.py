@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 
 from perflint import registry
 from perflint.cli import cli
-from perflint.rule import Invalid, Rule, Valid
-from perflint.types import FixSafety, MetricImpact
+from perflint.rule import Invalid, Rewrite, Rule, Valid
+from perflint.types import Applicability, FixSafety, MetricImpact
 from tests.safety.samples import FIXABLE, FIXED
 
 FINDING = "good.py:8:25: PFL101"
@@ -178,10 +178,54 @@ class CrashingRule(Rule):
             raise ZeroDivisionError("deliberate crash")
 
 
+class CrashingFixRule(CrashingRule):
+    """
+    A rule whose fix crashes when applied to a call in boom.py (the visit itself works).
+
+    ## What it does
+    Offers a fix that raises.
+    ## Why is this bad?
+    It stands for a bug in a real rule's rewrite.
+    ## Example
+    `f()`
+    ## Use instead
+    Nothing.
+    ## Fix safety
+    Safe, in name only.
+    ## Metric impact
+    None.
+    ## Known problems
+    Always fails.
+    ## Options
+    None.
+    ## References
+    None.
+    """
+
+    code = "PFL998"
+    name = "crashing-fix"
+    fix_title = "Crash"
+    fix_safety = FixSafety.SAFE
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.context.path.endswith("boom.py"):
+            self.report(node, rewrite=Rewrite(Applicability.SAFE, ((node, self.crash),)))
+
+    @staticmethod
+    def crash(updated: cst.CSTNode) -> cst.CSTNode:
+        raise KeyError("deliberate crash in a fix")
+
+
 @pytest.fixture
 def crashing_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     rules = registry.all_rules()
     monkeypatch.setattr(registry, "all_rules", lambda: (*rules, CrashingRule))
+
+
+@pytest.fixture
+def crashing_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = registry.all_rules()
+    monkeypatch.setattr(registry, "all_rules", lambda: (*rules, CrashingFixRule))
 
 
 @pytest.mark.usefixtures("crashing_rule")
@@ -203,4 +247,20 @@ def test_crashing_rule_blocks_writing_that_file_only(project: Path) -> None:
     result = perflint("fix", "--apply", str(project), "--select", "ALL")
     assert boom.read_text() == FIXABLE
     assert (project / "good.py").read_text() == FIXED
+    assert result.exit_code == 2
+
+
+@pytest.mark.usefixtures("crashing_fix")
+@pytest.mark.parametrize("command", [("fix", "--apply"), ("check", "--output-format", "json")], ids=["fix", "check-json"])
+def test_crashing_fix_is_the_rules_error_and_the_run_goes_on(project: Path, command: tuple[str, ...]) -> None:
+    """A rewrite that raises (applied by `fix`, or to compute the edits of JSON output) is its rule's error."""
+    boom = project / "boom.py"
+    boom.write_text(FIXABLE)
+    result = perflint(*command, str(project), "--select", "PFL101,PFL998")
+    assert error_lines(result) == [f"error: {boom}: rule-error in rule PFL998: KeyError in its fix: 'deliberate crash in a fix'"]
+    assert boom.read_text() == FIXABLE
+    if command[0] == "fix":
+        assert (project / "good.py").read_text() == FIXED
+    else:
+        assert '"code": "PFL101"' in result.stdout
     assert result.exit_code == 2
