@@ -162,7 +162,7 @@ class GrowingConcatInLoop(Rule):
                 continue
             target = ast_shapes.dotted_name(node.targets[0])
             if target is not None and any(
-                ast_shapes.dotted_name(inner) == target
+                ast_shapes.dotted_name(inner, max_parts=target.count(".") + 1) == target
                 for value in ast_shapes.argument_values(node.value)
                 for inner in ast.walk(value)
             ):

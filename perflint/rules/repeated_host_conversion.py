@@ -44,8 +44,8 @@ from perflint.analysis.conversion_helpers import (
 )
 from perflint.analysis import ast_shapes
 from perflint.analysis.host_conversions import (
-    STEPS,
     COPYING_VIEWS,
+    STEPS,
     VIEWS,
     Conversion,
     conversion_of,
@@ -645,10 +645,33 @@ class RepeatedHostConversion(Rule):
         return node is container or any(ancestor is container for ancestor in ancestors(self, node))
 
     def _exclusive(self, uses: Sequence[_Use]) -> bool:
-        """Whether at most one of the uses can run (all in different arms of the same ifs)."""
+        """Whether at most one of the uses can run: all in different arms of the same ifs, or each in a
+        `return` of its own (the first `return` that runs ends the call: keras' `get_value`)."""
+        returns = [self._own_return(use.node) for use in uses]
+        if all(returns) and len({id(statement) for statement in returns}) == len(returns):
+            return True
         return all(
             mutually_exclusive(self, first.node, second.node) for i, first in enumerate(uses) for second in uses[i + 1 :]
         )
+
+    def _own_return(self, node: cst.CSTNode) -> Optional[cst.Return]:
+        """The `return` statement whose value holds ``node``, if ``node`` runs as part of it (not later, in a
+        lambda or a generator) and the function surely ends there: inside `try` / `with`, an exception raised
+        after the conversion (`return float(x.numpy().sum())`) may be caught and the function go on, so there
+        the conversion must be the whole returned value."""
+        for ancestor in ancestors(self, node):
+            if isinstance(ancestor, cst.Return):
+                guarded = any(isinstance(outer, (cst.Try, cst.TryStar, cst.With)) for outer in self._ancestors_in_function(ancestor))
+                return ancestor if ancestor.value is node or not guarded else None
+            if isinstance(ancestor, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda, cst.BaseComp)):
+                return None
+        return None
+
+    def _ancestors_in_function(self, node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+        for ancestor in ancestors(self, node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return
+            yield ancestor
 
     def _region_statement(self, node: cst.CSTNode, region: Region) -> cst.CSTNode:
         for candidate in (node, *ancestors(self, node)):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Optional, Union
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import declared_global, introspects_frame, nonlocal_rebinders
 from perflint.analysis.names import qualified_names
 from perflint.analysis.torch_context import GradMode, grad_context
@@ -33,6 +35,8 @@ GRAPH_BLIND_METHODS = frozenset({"item", "tolist", "detach"})
 # and not after, which `-W error` turns into an exception.
 GRAPH_BLIND_BUILTINS = frozenset({"builtins.int"})
 ARITHMETIC = (cst.BinaryOperation, cst.UnaryOperation)
+# The last names of ``E.backward()``, ``torch.autograd.backward`` and ``torch.autograd.grad``, for ``could_match``.
+BACKWARD_NAMES = frozenset({"backward", "grad"})
 
 
 class TensorAccumulatedWithGraph(Rule):
@@ -235,6 +239,19 @@ class TensorAccumulatedWithGraph(Rule):
         ),
     )
 
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether some loop holds both an accumulation (``x += e``, ``x -= e``, ``x = x + e``, ``x = e + x``) and a
+        call of ``backward`` / ``grad`` (any qualification, or an import alias of one): the loops
+        ``_backpropagated_root`` looks at, in any scope inside them."""
+        found = ast_shapes.shapes(tree)
+        accumulating = {
+            id(site.loop) for site in found.of(ast.AugAssign, ast.Assign) if site.loop and _ast_accumulates(site.node)
+        }
+        return bool(accumulating) and any(
+            id(site.loop) in accumulating for site in ast_shapes.calls_named(tree, BACKWARD_NAMES) if site.loop
+        )
+
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
             self._check(node, node.target, node.value)
@@ -413,3 +430,13 @@ def _detached(value: cst.BaseExpression) -> cst.Call:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+def _ast_accumulates(node: ast.AugAssign | ast.Assign) -> bool:
+    """``visit_AugAssign`` / ``visit_Assign``'s shapes on Python's ast."""
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, (ast.Add, ast.Sub))
+    if len(node.targets) != 1 or not isinstance(node.value, ast.BinOp) or not isinstance(node.value.op, ast.Add):
+        return False
+    target = node.targets[0]
+    return ast_shapes.same_expression(node.value.left, target) or ast_shapes.same_expression(node.value.right, target)

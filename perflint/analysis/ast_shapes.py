@@ -1,0 +1,141 @@
+"""Shapes of a module read from Python's ``ast``, for rules' cheap, conservative ``could_match`` checks.
+
+One walk per tree (cached like ``perflint.analysis.imports.import_table``) records the nodes the checks look
+at, each with the outermost loop it runs in and the innermost ``def`` it is in, so that every rule's check
+is a few passes over short lists instead of a walk of its own. The checks built on it must stay supersets of
+what their rules report: these helpers answer loosely (any qualification, no scoping) where ast cannot tell.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable, Iterator, Optional, Union
+
+LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+Function = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+# The node types recorded by ``shapes``.
+RECORDED = (ast.Call, ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.While, ast.Import, ast.ImportFrom)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A recorded node, the outermost loop whose body or header holds it (None outside loops), and the
+    innermost ``def`` it is in (None at module or class level outside any def; lambdas do not count)."""
+
+    node: ast.AST
+    loop: Optional[ast.AST]
+    function: Optional[Function]
+
+
+@dataclass
+class Shapes:
+    """The recorded nodes of one module, by type, in source-walk order."""
+
+    sites: dict[type, list[Site]] = field(default_factory=dict)
+
+    def of(self, *types: type) -> list[Site]:
+        """The sites of nodes of ``types``."""
+        if len(types) == 1:
+            return self.sites.get(types[0], [])
+        return [site for kind in types for site in self.sites.get(kind, [])]
+
+    def calls(self) -> list[Site]:
+        return self.of(ast.Call)
+
+    def loops(self) -> list[Site]:
+        return self.of(*LOOP_TYPES)
+
+
+@lru_cache(maxsize=1)
+def shapes(tree: ast.Module) -> Shapes:
+    """The Shapes of ``tree``, computed once per tree however many rules ask (ast nodes hash by identity)."""
+    result = Shapes()
+    stack: list[tuple[ast.AST, Optional[ast.AST], Optional[Function]]] = [(tree, None, None)]
+    while stack:
+        node, loop, function = stack.pop()
+        if isinstance(node, RECORDED):
+            result.sites.setdefault(type(node), []).append(Site(node, loop, function))
+        inner_loop = loop if loop is not None or not isinstance(node, LOOP_TYPES) else node
+        inner_function = node if isinstance(node, FUNCTION_TYPES) else function
+        children = list(ast.iter_child_nodes(node))
+        stack.extend((child, inner_loop, inner_function) for child in reversed(children))
+    return result
+
+
+def dotted_name(node: ast.AST, max_parts: Optional[int] = None) -> Optional[str]:
+    """``a.b.c`` for a chain of Names and Attributes, else None (as ``perflint.analysis.names.dotted_name``);
+    also None past ``max_parts`` parts (a cheap "not this name" for long chains)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        if max_parts is not None and len(parts) >= max_parts:
+            return None
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def last_name(func: ast.AST) -> Optional[str]:
+    """``f`` of ``f(...)`` / ``a.b.f(...)``: the name or last attribute a call's func ends with, else None."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def method_name(node: ast.AST) -> Optional[str]:
+    """``m`` when ``node`` is a call ``<expr>.m(...)``, else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def argument_values(call: ast.Call) -> Iterator[ast.expr]:
+    """The values passed to ``call``, positional (unwrapping ``*x``) and keyword (including ``**x``)."""
+    for arg in call.args:
+        yield arg.value if isinstance(arg, ast.Starred) else arg
+    for keyword in call.keywords:
+        yield keyword.value
+
+
+def argument_count(call: ast.Call) -> int:
+    return len(call.args) + len(call.keywords)
+
+
+def import_aliases(tree: ast.Module, names: Iterable[str]) -> frozenset[str]:
+    """The local names that imports of any of ``names`` bind: ``ap`` for ``from numpy import append as ap``,
+    ``import x.append as ap``; also the plain names (``from torch import cat`` binds ``cat``)."""
+    wanted = frozenset(names)
+    bound: set[str] = set()
+    for site in shapes(tree).of(ast.Import, ast.ImportFrom):
+        for alias in site.node.names:
+            if alias.name.rsplit(".", 1)[-1] in wanted:
+                bound.add(alias.asname or alias.name.rsplit(".", 1)[-1])
+    return frozenset(bound)
+
+
+def calls_named(tree: ast.Module, names: Iterable[str]) -> list[Site]:
+    """Calls whose func ends with one of ``names`` or with a name an import of one of them binds
+    (any qualification: ``np.append``, ``numpy.append``, ``append``, ``ap`` after ``from numpy import append as ap``)."""
+    wanted = frozenset(names) | import_aliases(tree, names)
+    return [site for site in shapes(tree).calls() if last_name(site.node.func) in wanted]
+
+
+def same_expression(left: ast.AST, right: ast.AST) -> bool:
+    """Whether two expressions read alike, ignoring load/store context and parentheses (LibCST's
+    ``deep_equals`` of two nodes implies this)."""
+    try:
+        return ast.unparse(left) == ast.unparse(right)
+    except RecursionError:
+        return True  # too deep to tell: keep the file
+
+
+def in_loops(sites: Iterable[Site]) -> list[Site]:
+    """The sites that run inside some loop."""
+    return [site for site in sites if site.loop is not None]

@@ -1,0 +1,134 @@
+"""Rules' ``could_match`` prefilters keep every module their rule reports in (an over-eager filter fails here)."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from perflint import engine
+from perflint.registry import all_rules, rule_by_code
+from tests.speed.samples import all_inputs
+
+FILTERING = [rule for rule in all_rules() if engine._checks_structure(rule)]
+INVALID = [
+    pytest.param(rule, example, id=f"{rule.code}-invalid-{number}")
+    for rule in FILTERING
+    for number, example in enumerate(rule.invalid)
+]
+INPUTS = all_inputs()
+
+
+def _tree(code: str) -> ast.Module:
+    return ast.parse(textwrap.dedent(code))
+
+
+def test_the_costly_rules_have_a_structural_check() -> None:
+    codes = {rule.code for rule in FILTERING}
+    assert {"PFL101", "PFL102", "PFL103", "PFL104", "PFL202", "PFL204", "PFL301"} <= codes
+
+
+@pytest.mark.parametrize(("rule", "example"), INVALID)
+def test_invalid_examples_pass_could_match(rule, example) -> None:
+    assert rule.could_match(_tree(example.code))
+
+
+@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
+def test_every_reporting_input_passes_could_match(name: str, source: bytes) -> None:
+    tree = ast.parse(source)
+    module = engine.parse(source)
+    for rule in FILTERING:
+        outcome = engine.lint(module, [rule], f"{name}.py", {})
+        if outcome.findings:
+            assert rule.could_match(tree), rule.code
+
+
+# Shapes the rules report that none of their own examples spells this way.
+REPORTED_ELSEWHERE = [
+    (
+        "PFL204",
+        """
+        from numpy import append as grow
+        def f(xs, values):
+            while xs:
+                values = grow(values, xs.pop())
+            return values
+        """,
+    ),
+    (
+        "PFL204",
+        """
+        import torch
+        async def f(batches, self):
+            async for x in batches:
+                self.kept = torch.cat(tensors=[self.kept, x])
+        """,
+    ),
+    (
+        "PFL301",
+        """
+        def steps(x):
+            for i in range(0, len(x) - 1):
+                print(x[i], x[i + 1])
+        """,
+    ),
+    (
+        "PFL102",
+        """
+        import torch
+        def f(t: torch.Tensor):
+            a = t.cpu().numpy()
+            b = t.cpu().numpy()
+            return a, b
+        """,
+    ),
+    (
+        "PFL103",
+        """
+        from torch.autograd import backward as bw
+        def train(model, loader):
+            total = 0.0
+            for x in loader:
+                loss = model(x).mean()
+                bw(loss)
+                total = total + loss
+            return total
+        """,
+    ),
+    (
+        "PFL104",
+        """
+        import torch
+        def score(self, batches):
+            self.net.train(mode=False)
+            while batches:
+                self.net(batches.pop())
+        """,
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "source"), REPORTED_ELSEWHERE, ids=[code for code, _ in REPORTED_ELSEWHERE])
+def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
+    rule = rule_by_code(code)
+    dedented = textwrap.dedent(source)
+    outcome = engine.lint(engine.parse(dedented.encode()), [rule], "shape.py", {})
+    assert outcome.failures == () and outcome.findings, "the shape is meant to be reported"
+    assert rule.could_match(_tree(source))
+
+
+@pytest.mark.parametrize(
+    ("code", "source"),
+    [
+        ("PFL204", "import numpy as np\nvalues = np.append(values, x)\nfor x in xs:\n    print('concat', x)\n"),
+        ("PFL301", "for i in range(10):\n    print(len(x))\n"),
+        ("PFL202", "for i, row in enumerate(rows):\n    print(row)\n    out.append(i)\n"),
+        ("PFL104", "model.eval()\nscore = model(x)\nfor x in xs:\n    print(x)\n"),
+        ("PFL102", "def f(x):\n    return x.cpu().numpy()\n"),
+        ("PFL103", "for x in xs:\n    total += x\nloss.backward()\n"),
+    ],
+    ids=lambda value: value if value.startswith("PFL") else "",
+)
+def test_files_without_the_shape_are_ruled_out(code: str, source: str) -> None:
+    assert not rule_by_code(code).could_match(ast.parse(source))
