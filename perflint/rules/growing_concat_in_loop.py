@@ -176,6 +176,9 @@ class GrowingConcatInLoop(Rule):
         grown = self._grown_by(node.value)
         if target is None or grown is None or target not in grown[0]:
             return
+        if grown[0] == {target}:
+            # `audio = np.concatenate([audio, audio])` doubles it: geometric growth copies O(n) in all.
+            return
         loops = enclosing_loops(self, node)
         if not loops or self._rebound_elsewhere(loops[0], node, target):
             return
