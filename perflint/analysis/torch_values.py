@@ -58,12 +58,13 @@ def _value_kind(visitor: MetadataDependent, value: cst.BaseExpression) -> Receiv
     names = qualified_names(visitor, value.func)
     if not names.isdisjoint(PACKING_FUNCTIONS):
         return ReceiverKind.PACKED_SEQUENCE
-    if any(_is_module_class(name) for name in names):
+    if any(is_module_class(name) for name in names):
         return ReceiverKind.MODULE
     return ReceiverKind.TENSOR
 
 
-def _is_module_class(qualified_name: str) -> bool:
+def is_module_class(qualified_name: str) -> bool:
+    """Whether a qualified name is a ``torch.nn`` class (``torch.nn.Linear``), not a functional op."""
     parts = qualified_name.split(".")
     return qualified_name.startswith("torch.nn.") and "functional" not in parts and parts[-1][:1].isupper()
 

@@ -17,6 +17,7 @@ from libcst.metadata import ParentNodeProvider, Scope, ScopeProvider
 
 from perflint.analysis.names import dotted_name, qualified_names
 from perflint.analysis.syntax import DEFERRED, walk_all, walk_same_scope
+from perflint.analysis.torch_values import is_module_class
 
 Loop = Union[cst.For, cst.While]
 ScopeNode = Union[cst.FunctionDef, cst.Module]
@@ -248,12 +249,7 @@ def _is_tensor_name(visitor: MetadataDependent, name: cst.Name, depth: int) -> b
 
 def _is_torch_function(visitor: MetadataDependent, func: cst.BaseExpression) -> bool:
     names = qualified_names(visitor, func)
-    return any(name.startswith("torch.") and not _is_nn_class(name) for name in names)
-
-
-def _is_nn_class(qualified_name: str) -> bool:
-    parts = qualified_name.split(".")
-    return qualified_name.startswith(MODULE_ANNOTATION_PREFIX) and "functional" not in parts and parts[-1][:1].isupper()
+    return any(name.startswith("torch.") and not is_module_class(name) for name in names)
 
 
 def is_module(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
@@ -293,7 +289,7 @@ def _is_nn_construction(visitor: MetadataDependent, value: cst.CSTNode) -> bool:
     if isinstance(value, cst.Annotation):
         return _names_start_with(visitor, value.annotation, MODULE_ANNOTATION_PREFIX)
     if isinstance(value, cst.Call):
-        return any(_is_nn_class(name) for name in qualified_names(visitor, value.func))
+        return any(is_module_class(name) for name in qualified_names(visitor, value.func))
     return False
 
 
