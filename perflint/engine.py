@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
+from perflint.analysis.imports import NO_IMPORTED_NAMES, ImportedNames, imported_names
 from perflint.metadata import NeedsEagerResolution, visit_lazily
 from perflint.rule import Finding, Rule, RuleContext
 
@@ -117,7 +118,7 @@ def _checks_structure(rule: type[Rule]) -> bool:
     return rule.could_match.__func__ is not Rule.could_match.__func__
 
 
-def _python_ast(source: bytes) -> Optional[ast.Module]:
+def _python_ast(source: Union[bytes, str]) -> Optional[ast.Module]:
     """CPython's ast of ``source``, or None where it cannot build one (LibCST then decides, as without this)."""
     try:
         with warnings.catch_warnings():
@@ -134,16 +135,19 @@ def lint(
     path: str,
     options: Mapping[str, Mapping[str, object]],
     *,
+    tree: Optional[ast.Module] = None,
     eager_metadata: bool = False,
 ) -> LintOutcome:
     """Run ``rules`` over ``module`` in one visit; each metadata provider runs once, when a rule first needs it.
 
-    ``eager_metadata`` resolves every declared provider before the visit instead (same findings, slower).
+    ``tree`` is Python's ast of the same source, if the caller has it (else it is parsed when needed).
+    ``eager_metadata`` resolves every declared provider before the visit and answers every qualified-name
+    question with LibCST's provider instead (same findings, slower).
     """
     if not rules:
         return LintOutcome((), ())
     try:
-        instances = _visit(module, rules, path, options, eager_metadata)
+        instances = _visit(module, rules, path, options, None if eager_metadata else ImportTableOf(module, tree))
     except RecursionError:
         # The traversal itself, not one rule, ran out of stack: a property of the file, reported once.
         raise SourceError("too deeply nested to analyse (recursion limit reached)") from None
@@ -161,16 +165,36 @@ def _visit(
     rules: Sequence[type[Rule]],
     path: str,
     options: Mapping[str, Mapping[str, object]],
-    eager_metadata: bool,
+    import_table: Optional["ImportTableOf"],
 ) -> list[Rule]:
+    """The rule instances after one visit: lazy metadata with ``import_table``, eager and provider-only without."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    if not eager_metadata:
-        instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}))) for rule in rules]
+
+    def instantiate(table: Optional[ImportTableOf]) -> list[Rule]:
+        return [rule(RuleContext(path=path, options=options.get(rule.code, {}), imported_names=table)) for rule in rules]
+
+    if import_table is not None:
+        instances = instantiate(import_table)
         try:
             visit_lazily(wrapper, instances)
             return instances
         except NeedsEagerResolution:
             pass  # a provider needed more stack than is left mid-visit: redo the visit eagerly below
-    instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}))) for rule in rules]
+    instances = instantiate(import_table)
     wrapper.visit_batched(instances)
     return instances
+
+
+class ImportTableOf:
+    """The ImportedNames of a module, built on the first call from its ast (parsed then if not given)."""
+
+    def __init__(self, module: cst.Module, tree: Optional[ast.Module]) -> None:
+        self._module = module
+        self._tree = tree
+        self._names: Optional[ImportedNames] = None
+
+    def __call__(self) -> ImportedNames:
+        if self._names is None:
+            tree = self._tree if self._tree is not None else _python_ast(self._module.code)
+            self._names = NO_IMPORTED_NAMES if tree is None else imported_names(tree)
+        return self._names

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.helpers import get_full_name_for_node
 
 from perflint.engine import LintOutcome, SourceError, parse
@@ -93,6 +91,11 @@ def apply_once(module: cst.Module, findings: Sequence[Finding]) -> cst.Module:
     fixed = module.visit(_ApplyChanges(changes))
     imports -= _imported_conditionally(module)
     if imports:
+        # Imported here: libcst.codemod pulls in libcst.matchers, a fifth of a second at every start-up,
+        # and only fixes that add imports need it.
+        from libcst.codemod import CodemodContext
+        from libcst.codemod.visitors import AddImportsVisitor
+
         context = CodemodContext()
         for module_name, name in sorted(imports, key=lambda item: (item[0], item[1] or "")):
             AddImportsVisitor.add_needed_import(context, module_name, name)

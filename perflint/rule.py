@@ -12,6 +12,7 @@ import libcst as cst
 from libcst import BatchableCSTVisitor
 from libcst.metadata import CodeRange, PositionProvider
 
+from perflint.analysis.imports import ImportedNames
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 DOC_SECTIONS = (
@@ -96,6 +97,9 @@ class RuleContext:
     path: str
     options: Mapping[str, object] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # The module's import-only names (built on first call, shared by the rules of one visit); None makes
+    # every qualified-name lookup go to LibCST's provider.
+    imported_names: Optional[Callable[[], ImportedNames]] = None
 
 
 class Rule(BatchableCSTVisitor):

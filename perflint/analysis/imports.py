@@ -8,8 +8,11 @@ provider builds names only from imports and from bindings of the package's own n
 from __future__ import annotations
 
 import ast
+import builtins
 from dataclasses import dataclass
+from collections import Counter
 from functools import lru_cache
+from typing import Collection, Iterator, Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,160 @@ def import_table(tree: ast.Module) -> ImportTable:
         elif isinstance(node, ast.MatchMapping) and node.rest is not None:
             identifiers.add(node.rest)
     return ImportTable(frozenset(modules), frozenset(identifiers))
+
+
+@dataclass(frozen=True)
+class ImportedNames:
+    """What a module's bindings say, without scope analysis, about the names LibCST's QualifiedNameProvider
+    gives an expression (``tests/speed/test_imported_names.py`` compares the two on real code).
+
+    A name bound anywhere in the module only by imports of one module, one of them in the module's own
+    scope, gets exactly the imported name at every use (and the attribute chains on it). A name bound only
+    by imports (in any scopes) gets some of those imports' names, or its builtin's. The provider builds
+    every other name from the expression's own first name, a scope path (whose first part is a function
+    or class defined in the module, or ``<locals>``/``<comprehension>``) or ``builtins``, so an expression
+    whose first name no import binds cannot refer to a package whose name the module never binds.
+    """
+
+    exact: Mapping[str, str]
+    import_only: Mapping[str, frozenset[str]]
+    imported: frozenset[str]
+    bound: frozenset[str]
+    defined: frozenset[str]
+    # False after a star import, which may bind any name: then nothing is answered here.
+    complete: bool = True
+
+    def qualified_names(self, dotted: str) -> Optional[frozenset[str]]:
+        """The qualified names of ``a.b.c`` if ``a`` is one of the exact names above or nothing in the module
+        binds it (a builtin, or unknown), else None (ask the provider)."""
+        head, _, rest = dotted.partition(".")
+        if not self.complete:
+            return None
+        target = self.exact.get(head)
+        if target is not None:
+            return frozenset({_joined(target, rest)})
+        if head in self.bound:
+            return None
+        return _builtin(head)
+
+    def cannot_refer_to(self, dotted: str, targets: Collection[str]) -> bool:
+        """Whether ``a.b.c`` certainly refers to none of ``targets`` (fully qualified names)."""
+        if not self.complete:
+            return False
+        head, _, rest = dotted.partition(".")
+        if head in self.import_only:
+            possible = {_joined(target, rest) for target in self.import_only[head]} | _builtin(head)
+            return possible.isdisjoint(targets)
+        roots = {target.partition(".")[0] for target in targets}
+        return head not in self.imported and roots.isdisjoint({head, "builtins", *self.defined})
+
+
+def _joined(target: str, rest: str) -> str:
+    return f"{target}.{rest}" if rest else target
+
+
+def _builtin(head: str) -> frozenset[str]:
+    # The provider names a builtin's attribute chain by the builtin alone: `str.lower` -> builtins.str.
+    return frozenset({f"builtins.{head}"}) if head in BUILTIN_NAMES else frozenset()
+
+
+def imported_names(tree: ast.Module) -> ImportedNames:
+    """The ImportedNames of ``tree``."""
+    module_level_imports: set[str] = set()
+    import_targets: dict[str, set[str]] = {}
+    import_bindings: Counter[str] = Counter()
+    bindings: Counter[str] = Counter()
+    defined: set[str] = set()
+    complete = True
+    for node, module_level in _nodes_with_level(tree):
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+            complete = False
+        for name, target in _import_bindings(node):
+            bindings[name] += 1
+            import_bindings[name] += 1
+            import_targets.setdefault(name, set()).add(target)
+            if module_level:
+                module_level_imports.add(name)
+        bindings.update(_other_bindings(node))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+    import_only = {
+        name: frozenset(targets)
+        for name, targets in import_targets.items()
+        if bindings[name] == import_bindings[name]
+    }
+    # One target, and bound in the module's scope (a use in a scope without a binding of its own looks there).
+    exact = {name: next(iter(targets)) for name, targets in import_only.items() if len(targets) == 1 and name in module_level_imports}
+    return ImportedNames(exact, import_only, frozenset(import_targets), frozenset(bindings), frozenset(defined), complete)
+
+
+def _nodes_with_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
+    """Every node of ``tree``, with whether it runs in the module's own scope."""
+    stack: list[tuple[ast.AST, bool]] = [(tree, True)]
+    while stack:
+        node, module_level = stack.pop()
+        yield node, module_level
+        inner = module_level and not isinstance(node, SCOPES)
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+
+
+SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+def _import_bindings(node: ast.AST) -> Iterator[tuple[str, str]]:
+    """(bound name, the qualified name LibCST gives it) for each name an import binds. `import a.b` binds
+    `a`, named "a" as after `import a`; relative imports keep their dots (`from ..m import x`: "..m.x")."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname is not None:
+                yield alias.asname, alias.name
+            else:
+                head = alias.name.split(".")[0]
+                yield head, head
+    elif isinstance(node, ast.ImportFrom):
+        package = "." * node.level + (f"{node.module}." if node.module else "")
+        for alias in node.names:
+            yield alias.asname or alias.name, package + alias.name
+
+
+def _other_bindings(node: ast.AST) -> Iterator[str]:
+    """The names ``node`` binds (or declares global/nonlocal) other than by import."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        yield node.id
+    elif isinstance(node, ast.arg):
+        yield node.arg
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        yield from node.names
+    elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar, *NAMED_DEFINITIONS)):
+        if node.name is not None:
+            yield node.name
+    elif isinstance(node, ast.MatchMapping) and node.rest is not None:
+        yield node.rest
+
+
+# Statements and type parameters (Python 3.12+) that bind their ``name``.
+NAMED_DEFINITIONS = tuple(
+    kind
+    for kind in (
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        getattr(ast, "TypeVar", None),
+        getattr(ast, "ParamSpec", None),
+        getattr(ast, "TypeVarTuple", None),
+    )
+    if kind is not None
+)
+
+
+NO_IMPORTED_NAMES = ImportedNames({}, {}, frozenset(), frozenset(), frozenset(), complete=False)
+BUILTIN_NAMES = frozenset(dir(builtins))

@@ -6,11 +6,25 @@ from typing import Collection, Optional
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import QualifiedNameProvider
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import ParentNodeProvider, QualifiedNameProvider
+
+from perflint.analysis.imports import ImportedNames
 
 
 def qualified_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
-    """Every fully qualified name ``node`` may refer to, e.g. ``T.no_grad`` -> {"torch.no_grad"}."""
+    """Every fully qualified name ``node`` may refer to, e.g. ``T.no_grad`` -> {"torch.no_grad"}.
+
+    Names that only a module-level import binds, and names the module never binds, are answered from the
+    rule context's import table (the same answer, without scope analysis); the rest from LibCST's
+    QualifiedNameProvider.
+    """
+    lookup = _table_lookup(visitor, node)
+    if lookup is not None:
+        table, dotted = lookup
+        known = table.qualified_names(dotted)
+        if known is not None:
+            return known
     try:
         names = visitor.get_metadata(QualifiedNameProvider, node, set())
     except KeyError:
@@ -18,9 +32,46 @@ def qualified_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[
     return frozenset(name.name for name in names)
 
 
+def qualified_names_among(visitor: MetadataDependent, node: cst.CSTNode, targets: Collection[str]) -> frozenset[str]:
+    """The names among ``targets`` that ``node`` may refer to; no scope analysis runs where the module's
+    bindings already rule every target out."""
+    lookup = _table_lookup(visitor, node)
+    if lookup is not None and lookup[0].cannot_refer_to(lookup[1], targets):
+        return frozenset()
+    return qualified_names(visitor, node).intersection(targets)
+
+
 def refers_to(visitor: MetadataDependent, node: cst.CSTNode, targets: Collection[str]) -> bool:
     """Whether ``node`` may refer to one of ``targets`` (fully qualified names)."""
-    return not qualified_names(visitor, node).isdisjoint(targets)
+    return bool(qualified_names_among(visitor, node, targets))
+
+
+def _table_lookup(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[tuple[ImportedNames, str]]:
+    """The import table and ``node``'s dotted spelling, where the table can speak for ``node``."""
+    context = getattr(visitor, "context", None)
+    table = getattr(context, "imported_names", None)
+    if table is None or not isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        return None
+    if ParentNodeProvider not in visitor.get_inherited_dependencies():
+        return None
+    # The provider's own spelling: through calls and subscripts, `np.array(x).sum` is "np.array.sum".
+    dotted = get_full_name_for_node(node)
+    if dotted is None or not _is_access(visitor, node):
+        return None
+    return table(), dotted
+
+
+def _is_access(visitor: MetadataDependent, node: cst.CSTNode) -> bool:
+    """Whether ``node`` reads a variable: not the ``b`` of ``a.b``, a keyword's name, or a module named by an
+    import (the provider gives those no names)."""
+    parent = visitor.get_metadata(ParentNodeProvider, node, None)
+    if isinstance(parent, cst.Attribute) and parent.attr is node:
+        return False
+    if isinstance(parent, cst.Arg) and parent.keyword is node:
+        return False
+    while isinstance(parent, cst.Attribute):
+        parent = visitor.get_metadata(ParentNodeProvider, parent, None)
+    return parent is not None and not isinstance(parent, (cst.ImportAlias, cst.ImportFrom, cst.AsName))
 
 
 def callee_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:

@@ -9,7 +9,7 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.names import argument, dotted_name, qualified_names
+from perflint.analysis.names import argument, dotted_name, qualified_names_among
 from perflint.analysis.syntax import walk_same_scope
 from perflint.analysis.training_loop import enclosing_loops
 from perflint.rule import Invalid, Rule, Valid
@@ -32,8 +32,11 @@ SEQUENCE_CONCATS = {
 PIECES_KEYWORD = {"pandas": "objs", "torch": "tensors"}
 # np.append(arr, values): the grown array is either argument.
 APPEND = {"numpy.append": "np.concatenate"}
+GROWING_FUNCTIONS = frozenset({*SEQUENCE_CONCATS, *APPEND})
 # The last names of all of them, for ``could_match``.
 GROWING_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in (*SEQUENCE_CONCATS, *APPEND))
+# What ``walk_same_scope`` does not enter, on Python's ast.
+AST_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 class GrowingConcatInLoop(Rule):
@@ -152,7 +155,8 @@ class GrowingConcatInLoop(Rule):
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` assigns, in a loop, a call ending in one of the concatenating names (or an import
-        alias of one) whose target is spelled like something among the call's arguments."""
+        alias of one) whose target is spelled like something among the call's arguments, and the innermost
+        such loop does not certainly rebind the target otherwise (``_rebound_elsewhere`` on the ast)."""
         calls = {id(site.node) for site in ast_shapes.calls_named(tree, GROWING_NAMES)}
         if not calls:
             return False
@@ -161,11 +165,10 @@ class GrowingConcatInLoop(Rule):
             if len(node.targets) != 1 or id(node.value) not in calls:
                 continue
             target = ast_shapes.dotted_name(node.targets[0])
-            if target is not None and any(
-                ast_shapes.dotted_name(inner, max_parts=target.count(".") + 1) == target
-                for value in ast_shapes.argument_values(node.value)
-                for inner in ast.walk(value)
-            ):
+            if target is None or target not in _ast_argument_spellings(node.value):
+                continue
+            loop = _ast_innermost_loop(site.loop, node)
+            if loop is not None and not _ast_rebound_elsewhere(loop, node, target, calls):
                 return True
         return False
 
@@ -173,8 +176,11 @@ class GrowingConcatInLoop(Rule):
         if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
             return
         target = dotted_name(node.targets[0].target)
+        # A cheap spelling test first: resolving what the called function is costs far more.
+        if target is None or target not in _argument_spellings(node.value):
+            return
         grown = self._grown_by(node.value)
-        if target is None or grown is None or target not in grown[0]:
+        if grown is None or target not in grown[0]:
             return
         if grown[0] == {target}:
             # `audio = np.concatenate([audio, audio])` doubles it: geometric growth copies O(n) in all.
@@ -191,7 +197,7 @@ class GrowingConcatInLoop(Rule):
 
     def _grown_by(self, call: cst.Call) -> Optional[tuple[set[str], str]]:
         """The spellings of the objects ``call`` concatenates and the once-after-the-loop call to suggest."""
-        names = qualified_names(self, call.func)
+        names = qualified_names_among(self, call.func, GROWING_FUNCTIONS)
         for qualified, suggestion in SEQUENCE_CONCATS.items():
             if qualified in names:
                 pieces = argument(call, 0, PIECES_KEYWORD.get(qualified.split(".")[0], ""))
@@ -224,6 +230,78 @@ class GrowingConcatInLoop(Rule):
             return False
         grown = self._grown_by(node.value)
         return grown is not None and target in grown[0]
+
+
+def _argument_spellings(call: cst.Call) -> set[str]:
+    """The names and attributes passed to ``call``, alone or as elements of a list or tuple argument."""
+    spellings = set()
+    for arg in call.args:
+        values = [element.value for element in arg.value.elements] if isinstance(arg.value, (cst.List, cst.Tuple)) else [arg.value]
+        spellings.update(name for name in map(dotted_name, values) if name is not None)
+    return spellings
+
+
+def _ast_argument_spellings(call: ast.Call) -> set[str]:
+    """``_argument_spellings`` on Python's ast."""
+    spellings = set()
+    for value in ast_shapes.argument_values(call):
+        values = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        spellings.update(name for name in map(ast_shapes.dotted_name, values) if name is not None)
+    return spellings
+
+
+def _ast_innermost_loop(outermost: ast.AST, statement: ast.stmt) -> Optional[ast.AST]:
+    """The innermost loop under ``outermost`` whose body or ``else`` runs ``statement`` in the same scope
+    (the first of ``enclosing_loops`` on the ast), else None."""
+    path = _ast_path(outermost, statement)
+    for parent, child in zip(reversed(path[:-1]), reversed(path[1:])):
+        if isinstance(parent, AST_SCOPES):
+            return None
+        if isinstance(parent, ast_shapes.LOOP_TYPES) and (child in parent.body or child in parent.orelse):
+            return parent
+    return None
+
+
+def _ast_path(root: ast.AST, wanted: ast.AST) -> list[ast.AST]:
+    """The nodes from ``root`` down to ``wanted`` (empty if ``wanted`` is not under ``root``)."""
+    stack: list[tuple[ast.AST, list[ast.AST]]] = [(root, [root])]
+    while stack:
+        node, path = stack.pop()
+        if node is wanted:
+            return path
+        stack.extend((child, [*path, child]) for child in ast.iter_child_nodes(node))
+    return []
+
+
+def _ast_rebound_elsewhere(loop: ast.AST, statement: ast.Assign, target: str, growing_calls: set[int]) -> bool:
+    """Whether ``loop`` certainly rebinds ``target`` besides ``statement``, as ``_rebound_elsewhere`` decides:
+    an assignment that is not a concatenating call with ``target`` among its arguments, an annotated or
+    augmented assignment, or a ``for`` target."""
+    stack = [loop]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Assign) and node is not statement:
+            bound = {name for each in node.targets for name in _ast_bound_spellings(each)}
+            maybe_growing = id(node.value) in growing_calls and target in _ast_argument_spellings(node.value)
+            if target in bound and not maybe_growing:
+                return True
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and ast_shapes.dotted_name(node.target) == target:
+            return True
+        elif isinstance(node, (ast.For, ast.AsyncFor)) and target in _ast_bound_spellings(node.target):
+            return True
+        if node is loop or not isinstance(node, AST_SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _ast_bound_spellings(target: ast.expr) -> list[str]:
+    """``_bound_spellings`` on Python's ast."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _ast_bound_spellings(element)]
+    if isinstance(target, ast.Starred):
+        return _ast_bound_spellings(target.value)
+    name = ast_shapes.dotted_name(target)
+    return [name] if name is not None else []
 
 
 def _bound_spellings(target: cst.BaseExpression) -> list[str]:
