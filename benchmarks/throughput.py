@@ -63,7 +63,7 @@ settings = Settings(root=Path.cwd())
 rows = []
 for rule in settings.rules():
     tokens = sum(any(token.encode() in data for token in rule.required_tokens) for _, data in datas)
-    left = sum(bool(engine.prefilter(data, (rule,))) for _, data in datas)
+    left = sum(bool(engine.prefilter(data, (rule,)).rules) for _, data in datas)
     alone = settings.with_overrides(select=(rule.code,))
     start = time.process_time()
     for path, data in datas:

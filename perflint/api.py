@@ -14,7 +14,7 @@ from perflint import cache, engine, fixes, notebook, parallel
 from perflint.config import Settings
 from perflint.engine import LintOutcome, SourceError
 from perflint.files import Discovered, FileChangedError, decode_source, discover, write_atomically
-from perflint.rule import Finding, Rule
+from perflint.rule import Finding
 from perflint.suppress import is_suppressed, noqa_lines
 from perflint.types import Applicability, Edit, ErrorKind, FileError, FileResult, Fix, Location, Violation
 
@@ -110,15 +110,15 @@ def _check_python(data: bytes, path: Path, settings: Settings, options: RunOptio
         decode_source(data)
     except ValueError as error:
         return FileResult(path, original=data, errors=(FileError(path, ErrorKind.ENCODING, str(error)),))
-    rules = engine.prefilter(data, settings.rules_for(path))
-    if not rules:
+    prefiltered = engine.prefilter(data, settings.rules_for(path))
+    if not prefiltered.rules:
         return FileResult(path, original=data, fixed=data)
     try:
-        module = engine.parse(data)
+        module = engine.parse(data, prefiltered.tree)
     except SourceError as error:
         return FileResult(path, original=data, errors=(FileError(path, ErrorKind.SYNTAX, str(error)),))
     try:
-        return _lint_and_fix(module, data, path, rules, settings, options)
+        return _lint_and_fix(module, data, path, prefiltered, settings, options)
     except (SourceError, RecursionError) as error:
         # Nesting that parses can still exhaust the stack in metadata, the visit or code generation.
         reason = str(error) if isinstance(error, SourceError) else "too deeply nested to analyse (recursion limit reached)"
@@ -129,12 +129,14 @@ def _lint_and_fix(
     module: cst.Module,
     data: bytes,
     path: Path,
-    rules: Sequence[type[Rule]],
+    prefiltered: engine.Prefiltered,
     settings: Settings,
     options: RunOptions,
 ) -> FileResult:
     def run_rules(current: cst.Module) -> LintOutcome:
-        return engine.lint(current, rules, str(path), settings.rule_options)
+        # The ast describes the source as read; fixed modules get theirs parsed when a rule needs it.
+        tree = prefiltered.tree if current is module else None
+        return engine.lint(current, prefiltered.rules, str(path), settings.rule_options, tree=tree)
 
     unsafe = options.unsafe_fixes or settings.unsafe_fixes
     applied, errors = 0, []

@@ -40,9 +40,12 @@ class LintOutcome:
     failures: tuple[RuleFailure, ...]
 
 
-def parse(source: bytes) -> cst.Module:
-    """Parse source bytes (encoding from BOM or cookie, kept for code generation); raises SourceError."""
-    problem = _nesting_problem(source)
+def parse(source: bytes, tree: Optional[ast.Module] = None) -> cst.Module:
+    """Parse source bytes (encoding from BOM or cookie, kept for code generation); raises SourceError.
+
+    ``tree``, Python's ast of ``source`` if the caller has one, spares parsing it again for the nesting check.
+    """
+    problem = _nesting_problem(source) if tree is None else _depth_problem(tree)
     if problem is not None:
         raise SourceError(problem)
     try:
@@ -79,6 +82,10 @@ def _nesting_problem(source: bytes) -> Optional[str]:
         return f"too deeply nested to parse ({type(error).__name__})"
     except ValueError:
         return None  # e.g. null bytes: LibCST reports them
+    return _depth_problem(tree)
+
+
+def _depth_problem(tree: ast.Module) -> Optional[str]:
     depth = _tree_depth(tree)
     if depth > MAX_NESTING:
         return f"too deeply nested to analyse (nesting depth {depth}, at most {MAX_NESTING})"
@@ -98,7 +105,15 @@ def _tree_depth(tree: ast.AST) -> int:
     return deepest
 
 
-def prefilter(source: bytes, rules: Sequence[type[Rule]]) -> tuple[type[Rule], ...]:
+@dataclass(frozen=True)
+class Prefiltered:
+    """The rules that may match a source, and Python's ast of it if the check built one."""
+
+    rules: tuple[type[Rule], ...]
+    tree: Optional[ast.Module] = None
+
+
+def prefilter(source: bytes, rules: Sequence[type[Rule]]) -> Prefiltered:
     """The rules that may match ``source``; the others are not run, and LibCST parses no file none can match.
 
     First the rules' required tokens (a substring test), then, for the rules that define one, their
@@ -107,11 +122,11 @@ def prefilter(source: bytes, rules: Sequence[type[Rule]]) -> tuple[type[Rule], .
     """
     candidates = tuple(rule for rule in rules if any(token.encode() in source for token in rule.required_tokens))
     if not any(_checks_structure(rule) for rule in candidates):
-        return candidates
+        return Prefiltered(candidates)
     tree = _python_ast(source)
     if tree is None:
-        return candidates
-    return tuple(rule for rule in candidates if rule.could_match(tree))
+        return Prefiltered(candidates)
+    return Prefiltered(tuple(rule for rule in candidates if rule.could_match(tree)), tree)
 
 
 def _checks_structure(rule: type[Rule]) -> bool:

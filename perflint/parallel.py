@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -35,7 +36,14 @@ def map_in_order(function: Callable[[Item], Result], items: Sequence[Item], jobs
     _warm_up()
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=_context())
     try:
-        yield from pool.map(function, items, chunksize=CHUNK_SIZE)
+        # Forked workers keep the objects made so far out of their garbage collector's reach: its passes
+        # would otherwise write to every shared object's header and copy each page it is on.
+        gc.freeze()
+        try:
+            results = pool.map(function, items, chunksize=CHUNK_SIZE)  # submits every task: forks the workers
+        finally:
+            gc.unfreeze()
+        yield from results
     finally:
         # Also reached when the caller stops early or is interrupted: drop the work not started.
         pool.shutdown(wait=True, cancel_futures=True)

@@ -54,9 +54,9 @@ def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     parsed: list[bytes] = []
     real_parse = engine.parse
 
-    def counting_parse(source: bytes):
+    def counting_parse(source: bytes, tree=None):
         parsed.append(source)
-        return real_parse(source)
+        return real_parse(source, tree)
 
     monkeypatch.setattr(engine, "parse", counting_parse)
     return parsed
