@@ -1,8 +1,8 @@
 """Shapes of a module read from Python's ``ast``, for rules' cheap, conservative ``could_match`` checks.
 
-One walk per tree (cached like ``perflint.analysis.imports.import_table``) records the nodes the checks look
-at, each with the outermost loop it runs in and the innermost ``def`` it is in, so that every rule's check
-is a few passes over short lists instead of a walk of its own. The checks built on it must stay supersets of
+One walk per tree (cached) records the nodes the checks look at, each with the outermost loop it runs in
+and the innermost ``def`` it is in, so that every rule's check is a few passes over short lists instead of
+a walk of its own. The checks built on it must stay supersets of
 what their rules report: these helpers answer loosely (any qualification, no scoping) where ast cannot tell.
 """
 

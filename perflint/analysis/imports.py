@@ -1,61 +1,15 @@
-"""What a module imports, read from Python's ``ast`` for rules' cheap ``could_match`` checks (no LibCST).
-
-A rule whose every finding needs a qualified name in some package (``pandas.DataFrame``, ``torch.no_grad``)
-cannot match a module where LibCST's QualifiedNameProvider can give no name in that package, and that
-provider builds names only from imports and from bindings of the package's own name.
+"""What a module's imports and other bindings say about the qualified names of its expressions, read from
+Python's ``ast`` so that most qualified-name questions need no LibCST scope analysis (which costs several
+times the parse).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass
 from collections import Counter
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Collection, Iterator, Mapping, Optional
-
-
-@dataclass(frozen=True)
-class ImportTable:
-    """The modules a module imports and every identifier it uses (to catch ``torch = load()``)."""
-
-    modules: frozenset[str]
-    identifiers: frozenset[str]
-
-    def may_use(self, package: str) -> bool:
-        """Whether a qualified name in ``package`` (e.g. ``pandas.DataFrame`` for "pandas") can occur here."""
-        prefix = package + "."
-        return package in self.identifiers or any(
-            module == package or module.startswith(prefix) for module in self.modules
-        )
-
-
-@lru_cache(maxsize=1)
-def import_table(tree: ast.Module) -> ImportTable:
-    """The ImportTable of ``tree``, computed once per tree however many rules ask (ast nodes hash by identity)."""
-    modules: set[str] = set()
-    identifiers: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
-            # Relative imports resolve to ".name", never to an installed package's name.
-            modules.add(node.module)
-        elif isinstance(node, ast.Name):
-            identifiers.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            identifiers.add(node.name)
-        elif isinstance(node, ast.arg):
-            identifiers.add(node.arg)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            identifiers.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name is not None:
-            identifiers.add(node.name)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name is not None:
-            identifiers.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest is not None:
-            identifiers.add(node.rest)
-    return ImportTable(frozenset(modules), frozenset(identifiers))
 
 
 @dataclass(frozen=True)
@@ -110,7 +64,7 @@ def _joined(target: str, rest: str) -> str:
 
 def _builtin(head: str) -> frozenset[str]:
     # The provider names a builtin's attribute chain by the builtin alone: `str.lower` -> builtins.str.
-    return frozenset({f"builtins.{head}"}) if head in BUILTIN_NAMES else frozenset()
+    return frozenset({f"builtins.{head}"}) if hasattr(builtins, head) else frozenset()
 
 
 def imported_names(tree: ast.Module) -> ImportedNames:
@@ -212,4 +166,3 @@ NAMED_DEFINITIONS = tuple(
 
 
 NO_IMPORTED_NAMES = ImportedNames({}, {}, frozenset(), frozenset(), frozenset(), complete=False)
-BUILTIN_NAMES = frozenset(dir(builtins))

@@ -46,6 +46,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.host_conversions import (
     COPYING_VIEWS,
     STEPS,
+    TERMINALS,
     VIEWS,
     Conversion,
     conversion_of,
@@ -311,26 +312,29 @@ class RepeatedHostConversion(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """``_may_report`` on Python's ast, looser: every maximal chain of conversion steps counts (well formed
-        or not), and any call of a name passing a name counts as a call of a helper."""
+        """``_may_report`` on Python's ast, looser: every maximal chain of conversion steps with a terminal
+        (``numpy``/``tolist``/``cpu``) counts, well formed or not, one name's conversions in a def count together whatever their chains, and any call of a
+        name passing a name counts as a call of a helper. Conversions that all sit in different arms of
+        ifs (``_exclusive``'s first test, on the ast) cannot be reported."""
         calls = ast_shapes.shapes(tree).calls()
         inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
-        per_definition: Counter[tuple[int, str]] = Counter()
+        per_definition: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
         helpers: set[str] = set()
         for site in calls:
             if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
                 continue
-            start = site.node
+            start, methods = site.node, set()
             while ast_shapes.method_name(start) in STEPS:
+                methods.add(ast_shapes.method_name(start))
                 start = start.func.value
-            if not isinstance(start, ast.Name):
+            # Every conversion ends in a terminal, and one chain holds at most one conversion.
+            if not isinstance(start, ast.Name) or methods.isdisjoint(TERMINALS):
                 continue
-            key = (id(site.function), start.id)
-            per_definition[key] += 1
-            if per_definition[key] > 1:
-                return True
+            per_definition[(id(site.function), start.id)].append(site)
             if site.function is not None and start.id in _ast_parameter_names(site.function):
                 helpers.add(site.function.name)
+        if any(len(sites) > 1 and not _ast_all_exclusive(tree, sites) for sites in per_definition.values()):
+            return True
         return bool(helpers) and any(
             ast_shapes.last_name(site.node.func) in helpers
             and any(isinstance(value, ast.Name) for value in ast_shapes.argument_values(site.node))
@@ -688,6 +692,44 @@ def _parameter_names(definition: cst.FunctionDef) -> set[str]:
 def _ast_parameter_names(definition: ast_shapes.Function) -> set[str]:
     arguments = definition.args
     return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+
+
+def _ast_all_exclusive(tree: ast.Module, sites: Sequence[ast_shapes.Site]) -> bool:
+    """Whether every two of the sites (calls in one def) are in different arms of one ``if`` or conditional
+    expression: ``mutually_exclusive`` for each pair, on the ast."""
+    paths = _ast_paths(sites[0].function or tree, {id(site.node) for site in sites})
+    chains = [paths[id(site.node)] for site in sites]
+    return all(_ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
+
+
+def _ast_paths(root: ast.AST, wanted: set[int]) -> dict[int, list[ast.AST]]:
+    """The path from ``root`` down to each node whose id is in ``wanted``."""
+    paths: dict[int, list[ast.AST]] = {}
+    stack: list[tuple[ast.AST, list[ast.AST]]] = [(root, [root])]
+    while stack and len(paths) < len(wanted):
+        node, path = stack.pop()
+        if id(node) in wanted:
+            paths[id(node)] = path
+        stack.extend((child, [*path, child]) for child in ast.iter_child_nodes(node))
+    return paths
+
+
+def _ast_different_arms(first: list[ast.AST], second: list[ast.AST]) -> bool:
+    """Whether the nodes at the ends of two root paths meet at an ``if`` / conditional expression, one in its
+    body and the other in its ``else`` (or ``elif``) arm."""
+    common = 0
+    while common < min(len(first), len(second)) and first[common] is second[common]:
+        common += 1
+    if common in (0, len(first), len(second)):
+        return False  # one node holds the other
+    fork, one, other = first[common - 1], first[common], second[common]
+    if isinstance(fork, ast.If):
+        arms = {id(node): "body" for node in fork.body} | {id(node): "orelse" for node in fork.orelse}
+    elif isinstance(fork, ast.IfExp):
+        arms = {id(fork.body): "body", id(fork.orelse): "orelse"}
+    else:
+        return False
+    return id(one) in arms and id(other) in arms and arms[id(one)] != arms[id(other)]
 
 
 def _callee_name(call: cst.Call) -> Optional[str]:

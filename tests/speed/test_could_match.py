@@ -84,6 +84,41 @@ REPORTED_ELSEWHERE = [
         """,
     ),
     (
+        "PFL102",
+        """
+        import torch
+        def f(t: torch.Tensor):
+            a = t.cpu().numpy().reshape(3)
+            b = t.cpu().numpy()
+            return a, b
+        """,
+    ),
+    (
+        "PFL102",
+        """
+        import torch
+        def f(t: torch.Tensor, flag):
+            if flag:
+                a = t.cpu().numpy()
+            else:
+                a = None
+            return a, t.cpu().numpy()
+        """,
+    ),
+    (
+        "PFL204",
+        """
+        import numpy as np
+        def f(chunks):
+            out = np.zeros(0)
+            for chunk in chunks:
+                for piece in chunk:
+                    out = np.concatenate([out, piece])
+                kept = out
+            return out
+        """,
+    ),
+    (
         "PFL103",
         """
         from torch.autograd import backward as bw
@@ -127,6 +162,11 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL104", "model.eval()\nscore = model(x)\nfor x in xs:\n    print(x)\n"),
         ("PFL102", "def f(x):\n    return x.cpu().numpy()\n"),
         ("PFL103", "for x in xs:\n    total += x\nloss.backward()\n"),
+        ("PFL102", "def f(x):\n    a = x.reshape(2)\n    return a, x.reshape(3)\n"),
+        ("PFL102", "def f(x, flag):\n    if flag:\n        return x.cpu().numpy()\n    else:\n        return x.cpu().numpy().sum()\n"),
+        ("PFL102", "def f(x, flag):\n    return x.numpy() if flag else x.numpy().T\n"),
+        ("PFL204", "import torch\nfor block in blocks:\n    h = torch.cat([h, skip])\n    h = block(h)\n"),
+        ("PFL204", "import numpy as np\nfor row in rows:\n    row = np.append(row, pad)\n"),
     ],
     ids=lambda value: value if value.startswith("PFL") else "",
 )
