@@ -96,6 +96,20 @@ def method_name(node: ast.AST) -> Optional[str]:
     return None
 
 
+def is_iterrows_call(node: ast.AST) -> bool:
+    """``X.iterrows()`` without arguments (``perflint.analysis.iterrows.iterrows_frame`` on the ast)."""
+    return method_name(node) == "iterrows" and isinstance(node, ast.Call) and argument_count(node) == 0
+
+
+def blocks(tree: ast.Module) -> Iterator[list[ast.stmt]]:
+    """Every statement block of ``tree``: the module's, bodies, ``else`` and ``finally`` blocks, handlers, cases."""
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield block
+
+
 def argument_values(call: ast.Call) -> Iterator[ast.expr]:
     """The values passed to ``call``, positional (unwrapping ``*x``) and keyword (including ``**x``)."""
     for arg in call.args:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -15,6 +16,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import fresh_name, mentions, read_after
 from perflint.analysis.iterrows import fresh_dict_before, iterrows_frame, single_subscript_store
 from perflint.analysis.names import dotted_name, literal_string, qualified_names
@@ -225,6 +227,16 @@ class IterrowsDictBuild(Rule):
         ),
     )
 
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether ``tree`` has a dict comprehension or generator expression with an ``X.iterrows()`` generator,
+        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` right after ``D = {}`` / ``D = f()``."""
+        if any(_ast_comprehension_over_iterrows(node) for node in ast.walk(tree)):
+            return True
+        return any(
+            _ast_dict_build_loop(previous, loop) for block in ast_shapes.blocks(tree) for previous, loop in zip(block, block[1:])
+        )
+
     def visit_DictComp(self, node: cst.DictComp) -> None:
         self._check_comprehension(node, node.for_in, node.key, node.value)
 
@@ -390,6 +402,31 @@ class IterrowsDictBuild(Rule):
     def _report(self, node: cst.CSTNode, reason: Optional[str], rewrite: Optional[Rewrite] = None) -> None:
         message = self.message if reason is None else f"{self.message} (no fix: {reason})"
         self.report(node, message, rewrite=rewrite)
+
+
+def _ast_comprehension_over_iterrows(node: ast.AST) -> bool:
+    return isinstance(node, (ast.DictComp, ast.GeneratorExp)) and any(
+        ast_shapes.is_iterrows_call(generator.iter) for generator in node.generators
+    )
+
+
+def _ast_dict_build_loop(previous: ast.stmt, loop: ast.stmt) -> bool:
+    """``is_dict_build_loop`` on the ast, looser: any subscript of a name is a store, any call without
+    arguments may be ``dict()``."""
+    if not (isinstance(loop, ast.For) and ast_shapes.is_iterrows_call(loop.iter) and len(loop.body) == 1):
+        return False
+    store = loop.body[0]
+    if not (isinstance(store, ast.Assign) and len(store.targets) == 1 and isinstance(store.targets[0], ast.Subscript)):
+        return False
+    grown = store.targets[0].value
+    if isinstance(previous, ast.Assign) and len(previous.targets) == 1:
+        target, value = previous.targets[0], previous.value
+    elif isinstance(previous, ast.AnnAssign) and previous.value is not None:
+        target, value = previous.target, previous.value
+    else:
+        return False
+    empty = (isinstance(value, ast.Dict) and not value.keys) or (isinstance(value, ast.Call) and ast_shapes.argument_count(value) == 0)
+    return isinstance(grown, ast.Name) and isinstance(target, ast.Name) and target.id == grown.id and empty
 
 
 def _has_inner_iterrows(for_in: cst.CompFor) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import keyword
 from typing import Optional
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.iterrows import is_dict_build_loop, iterrows_frame
 from perflint.analysis.names import literal_string
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
@@ -122,6 +124,14 @@ class IterrowsLoop(Rule):
         ),
     )
 
+    @classmethod
+    def could_match(cls, tree: ast.Module) -> bool:
+        """Whether ``tree`` has a ``for`` over ``X.iterrows()`` whose target is a pair of names."""
+        return any(
+            ast_shapes.is_iterrows_call(site.node.iter) and _ast_index_and_row(site.node.target)
+            for site in ast_shapes.shapes(tree).of(ast.For)
+        )
+
     def visit_For(self, node: cst.For) -> None:
         frame = iterrows_frame(node.iter)
         names = _index_and_row(node.target)
@@ -172,6 +182,14 @@ def _index_and_row(target: cst.BaseExpression) -> Optional[tuple[str, str]]:
         if isinstance(first, cst.Name) and isinstance(second, cst.Name) and first.value != second.value:
             return first.value, second.value
     return None
+
+
+def _ast_index_and_row(target: ast.expr) -> bool:
+    """``_index_and_row`` on the ast (a starred name counts: LibCST's element value is the name)."""
+    if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2):
+        return False
+    first, second = (element.value if isinstance(element, ast.Starred) else element for element in target.elts)
+    return isinstance(first, ast.Name) and isinstance(second, ast.Name) and first.id != second.id
 
 
 def _message(frame: cst.BaseExpression, index: str, row: str, columns: list[str], index_used: bool) -> str:

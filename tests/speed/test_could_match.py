@@ -26,7 +26,7 @@ def _tree(code: str) -> ast.Module:
 
 def test_the_costly_rules_have_a_structural_check() -> None:
     codes = {rule.code for rule in FILTERING}
-    assert {"PFL101", "PFL102", "PFL103", "PFL104", "PFL202", "PFL204", "PFL301"} <= codes
+    assert {"PFL101", "PFL102", "PFL103", "PFL104", "PFL201", "PFL202", "PFL203", "PFL204", "PFL301"} <= codes
 
 
 @pytest.mark.parametrize(("rule", "example"), INVALID)
@@ -119,6 +119,24 @@ REPORTED_ELSEWHERE = [
         """,
     ),
     (
+        "PFL201",
+        """
+        from builtins import dict as new_dict
+        def build(frame):
+            names: dict = new_dict()
+            for label, row in frame.iterrows():
+                names[label] = row["name"]
+            return names
+        """,
+    ),
+    (
+        "PFL201",
+        """
+        def build(frame):
+            return {row["a"]: value for _, row in frame.iterrows() for value in row}
+        """,
+    ),
+    (
         "PFL103",
         """
         from torch.autograd import backward as bw
@@ -167,6 +185,11 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL102", "def f(x, flag):\n    return x.numpy() if flag else x.numpy().T\n"),
         ("PFL204", "import torch\nfor block in blocks:\n    h = torch.cat([h, skip])\n    h = block(h)\n"),
         ("PFL204", "import numpy as np\nfor row in rows:\n    row = np.append(row, pad)\n"),
+        ("PFL201", "for _, row in frame.iterrows():\n    process(row)\n"),
+        ("PFL201", "names = {}\nprint(names)\nfor _, row in frame.iterrows():\n    names[row.a] = row.b\n"),
+        ("PFL201", "names = load(path)\nfor _, row in frame.iterrows():\n    names[row.a] = row.b\n"),
+        ("PFL203", "for row in frame.iterrows():\n    print(row)\n"),
+        ("PFL203", "for row in frame.iterrows(10):\n    print(row)\n"),
     ],
     ids=lambda value: value if value.startswith("PFL") else "",
 )
