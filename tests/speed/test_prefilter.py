@@ -34,7 +34,7 @@ def test_corpus_same_without_prefilter(path: Path, monkeypatch: pytest.MonkeyPat
     for options in (api.RunOptions(with_edits=True), api.RunOptions(fix=True, unsafe_fixes=True)):
         filtered = api.check_source(source, path, settings, options)
         with monkeypatch.context() as patch:
-            patch.setattr(engine, "prefilter", lambda data, rules: tuple(rules))
+            patch.setattr(engine, "prefilter", lambda data, rules: engine.Prefiltered(tuple(rules)))
             unfiltered = api.check_source(source, path, settings, options)
         assert filtered == unfiltered, options
 
