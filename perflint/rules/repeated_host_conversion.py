@@ -312,13 +312,14 @@ class RepeatedHostConversion(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """``_may_report`` on Python's ast, looser: every maximal chain of conversion steps with a terminal
-        (``numpy``/``tolist``/``cpu``) counts, well formed or not, one name's conversions in a def count together whatever their chains, and any call of a
-        name passing a name counts as a call of a helper. Conversions that all sit in different arms of
-        ifs (``_exclusive``'s first test, on the ast) cannot be reported."""
+        """``_check``'s reach on Python's ast, looser: a name's uses in a def are its conversions (every
+        maximal chain of conversion steps with a terminal, ``numpy``/``tolist``/``cpu``, well formed or not,
+        whatever the chain) and the calls passing it to a helper (any function of that name converting its
+        parameter); a report needs two uses that are not all in different arms of ifs (``_exclusive``'s
+        first test, on the ast)."""
         calls = ast_shapes.shapes(tree).calls()
         inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
-        per_definition: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
+        uses: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
         helpers: set[str] = set()
         for site in calls:
             if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
@@ -330,16 +331,15 @@ class RepeatedHostConversion(Rule):
             # Every conversion ends in a terminal, and one chain holds at most one conversion.
             if not isinstance(start, ast.Name) or methods.isdisjoint(TERMINALS):
                 continue
-            per_definition[(id(site.function), start.id)].append(site)
+            uses[(id(site.function), start.id)].append(site)
             if site.function is not None and start.id in _ast_parameter_names(site.function):
                 helpers.add(site.function.name)
-        if any(len(sites) > 1 and not _ast_all_exclusive(tree, sites) for sites in per_definition.values()):
-            return True
-        return bool(helpers) and any(
-            ast_shapes.last_name(site.node.func) in helpers
-            and any(isinstance(value, ast.Name) for value in ast_shapes.argument_values(site.node))
-            for site in calls
-        )
+        for site in calls:
+            if ast_shapes.last_name(site.node.func) in helpers:
+                for value in ast_shapes.argument_values(site.node):
+                    if isinstance(value, ast.Name):
+                        uses[(id(site.function), value.id)].append(site)
+        return any(len(sites) > 1 and not _ast_all_exclusive(tree, sites) for sites in uses.values())
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)

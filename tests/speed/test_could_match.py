@@ -106,6 +106,18 @@ REPORTED_ELSEWHERE = [
         """,
     ),
     (
+        "PFL102",
+        """
+        import torch
+        def to_numpy(x):
+            return x.cpu().numpy()
+        def f(t: torch.Tensor):
+            a = to_numpy(t)
+            b = t.cpu().numpy()
+            return a, b
+        """,
+    ),
+    (
         "PFL204",
         """
         import numpy as np
@@ -185,6 +197,7 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL102", "def f(x, flag):\n    return x.numpy() if flag else x.numpy().T\n"),
         ("PFL204", "import torch\nfor block in blocks:\n    h = torch.cat([h, skip])\n    h = block(h)\n"),
         ("PFL204", "import numpy as np\nfor row in rows:\n    row = np.append(row, pad)\n"),
+        ("PFL102", "def to_numpy(x):\n    return x.cpu().numpy()\ndef f(t):\n    return to_numpy(t) + 1\n"),
         ("PFL201", "for _, row in frame.iterrows():\n    process(row)\n"),
         ("PFL201", "names = {}\nprint(names)\nfor _, row in frame.iterrows():\n    names[row.a] = row.b\n"),
         ("PFL201", "names = load(path)\nfor _, row in frame.iterrows():\n    names[row.a] = row.b\n"),
