@@ -8,6 +8,7 @@ from typing import Iterator, Optional
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
+from perflint.analysis import ast_shapes
 from perflint.analysis.names import argument, is_call_to, literal_string, method_call, receiver
 from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.torch_values import ReceiverKind, receiver_kind
@@ -414,7 +415,8 @@ def _is_packed_or_module(visitor: Rule, node: cst.BaseExpression) -> bool:
 def _ast_kept_values(tree: ast.Module) -> Iterator[ast.expr]:
     """Values in the places ``_is_kept`` accepts: keeping-method arguments (or their list/tuple/set
     elements), ``+=`` values, values assigned to a subscript or attribute."""
-    for node in ast.walk(tree):
+    for site in ast_shapes.shapes(tree).of(ast.Call, ast.AugAssign, ast.Assign):
+        node = site.node
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in KEEPING_METHODS:
             for value in (*node.args, *(keyword.value for keyword in node.keywords)):
                 value = value.value if isinstance(value, ast.Starred) else value

@@ -314,13 +314,14 @@ class RepeatedHostConversion(Rule):
     def could_match(cls, tree: ast.Module) -> bool:
         """``_check``'s reach on Python's ast, looser: a name's uses in a def are its conversions (every
         maximal chain of conversion steps with a terminal, ``numpy``/``tolist``/``cpu``, well formed or not,
-        whatever the chain) and the calls passing it to a helper (any function of that name converting its
-        parameter); a report needs two uses that are not all in different arms of ifs (``_exclusive``'s
-        first test, on the ast)."""
+        whatever the chain) and the calls passing it to a helper (any function of that name converting the
+        parameter it lands on, with or without ``self``); a report needs two uses of the def's variable that
+        may both run (``_ast_may_repeat``)."""
         calls = ast_shapes.shapes(tree).calls()
         inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
         uses: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
-        helpers: set[str] = set()
+        # Function name -> (its positional parameters, a parameter it converts), per def of that name.
+        helpers: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
         for site in calls:
             if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
                 continue
@@ -333,13 +334,11 @@ class RepeatedHostConversion(Rule):
                 continue
             uses[(id(site.function), start.id)].append(site)
             if site.function is not None and start.id in _ast_parameter_names(site.function):
-                helpers.add(site.function.name)
+                helpers[site.function.name].append((_ast_positional_names(site.function), start.id))
         for site in calls:
-            if ast_shapes.last_name(site.node.func) in helpers:
-                for value in ast_shapes.argument_values(site.node):
-                    if isinstance(value, ast.Name):
-                        uses[(id(site.function), value.id)].append(site)
-        return any(len(sites) > 1 and not _ast_all_exclusive(tree, sites) for sites in uses.values())
+            for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
+                uses[(id(site.function), name)].append(site)
+        return any(_ast_may_repeat(tree, name, sites) for (_definition, name), sites in uses.items())
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
@@ -689,17 +688,58 @@ def _parameter_names(definition: cst.FunctionDef) -> set[str]:
     return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
 
 
+def _ast_names_passed_to_converted_parameters(call: ast.Call, helpers: dict[str, list[tuple[list[str], str]]]) -> list[str]:
+    """The names ``call`` passes where a helper of its callee's name converts the parameter (``parameter_for``
+    on the ast; a call with ``*``/``**`` arguments binds no parameter there)."""
+    converting = helpers.get(ast_shapes.last_name(call.func) or "", [])
+    if not converting or any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+        return []
+    passed = []
+    for position, value in enumerate(call.args):
+        # The parameter at this position, or the next one when the helper is a method called on an object.
+        if isinstance(value, ast.Name) and any(param in positional[position : position + 2] for positional, param in converting):
+            passed.append(value.id)
+    for keyword in call.keywords:
+        if isinstance(keyword.value, ast.Name) and any(keyword.arg == param for _positional, param in converting):
+            passed.append(keyword.value.id)
+    return passed
+
+
+def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
+    return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
+
+
 def _ast_parameter_names(definition: ast_shapes.Function) -> set[str]:
     arguments = definition.args
     return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
 
-def _ast_all_exclusive(tree: ast.Module, sites: Sequence[ast_shapes.Site]) -> bool:
-    """Whether every two of the sites (calls in one def) are in different arms of one ``if`` or conditional
-    expression: ``mutually_exclusive`` for each pair, on the ast."""
+def _ast_may_repeat(tree: ast.Module, name: str, sites: Sequence[ast_shapes.Site]) -> bool:
+    """Whether two of the uses of ``name`` (sites in one def) may both run and read the def's variable: not
+    in a comprehension's element or a lambda's body that binds ``name`` itself (``_is_variable_of``), and
+    not in different arms of one ``if`` or conditional expression (``mutually_exclusive``)."""
+    if len(sites) < 2:
+        return False
     paths = _ast_paths(sites[0].function or tree, {id(site.node) for site in sites})
-    chains = [paths[id(site.node)] for site in sites]
-    return all(_ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
+    chains = [paths[id(site.node)] for site in sites if not _ast_bound_on_the_way(paths[id(site.node)], name)]
+    return any(not _ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
+
+
+def _ast_bound_on_the_way(path: list[ast.AST], name: str) -> bool:
+    """Whether a comprehension or lambda on ``path`` binds ``name`` for the part of it the path goes through."""
+    for node, child in zip(path, path[1:]):
+        if isinstance(node, ast.Lambda) and child is node.body:
+            arguments = node.args
+            if name in {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}:
+                return True
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            elements = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
+            targets = [target for generator in node.generators for target in ast.walk(generator.target)]
+            if any(child is element for element in elements) and any(
+                isinstance(target, ast.Name) and target.id == name for target in targets
+            ):
+                return True
+    return False
 
 
 def _ast_paths(root: ast.AST, wanted: set[int]) -> dict[int, list[ast.AST]]:
