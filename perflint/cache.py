@@ -31,6 +31,8 @@ DEFAULT_DIRECTORY = ".perflint_cache"
 # Marks a folder as perflint's cache (https://bford.info/cachedir/); `perflint clean` removes only such folders.
 TAG_NAME = "CACHEDIR.TAG"
 TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This folder is a cache created by perflint.\n"
+# The entry of a result with no findings, errors or notes (a JSON string: encoded results are objects).
+CLEAN = "clean"
 # Results with these errors may come out differently next time for the same bytes.
 TRANSIENT_ERRORS = frozenset({ErrorKind.READ, ErrorKind.WRITE})
 
@@ -71,7 +73,7 @@ class ResultCache:
         if digest != _digest(data):
             return None
         try:
-            result = _decode(FileResult, encoded)
+            result = FileResult(path) if encoded == CLEAN else _decode(FileResult, encoded)
         except (AttributeError, KeyError, TypeError, ValueError):
             return None  # an entry this perflint cannot read: check the file again
         # Only results that changed nothing are cached: "fixed" is absent (errors) or the original bytes.
@@ -83,8 +85,10 @@ class ResultCache:
             return
         if any(error.kind in TRANSIENT_ERRORS for error in result.errors):
             return
+        stored = replace(result, original=None, fixed=None)
         try:
-            encoded = _encode(replace(result, original=None, fixed=None))
+            # Most files have nothing to report: a marker, decoded without walking the type hints.
+            encoded = CLEAN if stored == FileResult(result.path) else _encode(stored)
         except TypeError:
             return  # a field this module cannot encode (yet): not cached, still correct
         self.entries[str(result.path)] = [_digest(result.original), encoded, result.fixed is not None]

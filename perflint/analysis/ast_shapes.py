@@ -116,6 +116,19 @@ def method_name(node: ast.AST) -> Optional[str]:
     return None
 
 
+def paths(root: ast.AST, wanted: Iterable[ast.AST]) -> dict[int, list[ast.AST]]:
+    """The path from ``root`` down to each of the ``wanted`` nodes under it (``root`` first), by node id."""
+    wanted_ids = {id(node) for node in wanted}
+    found: dict[int, list[ast.AST]] = {}
+    stack: list[tuple[ast.AST, list[ast.AST]]] = [(root, [root])]
+    while stack and len(found) < len(wanted_ids):
+        node, path = stack.pop()
+        if id(node) in wanted_ids:
+            found[id(node)] = path
+        stack.extend((child, [*path, child]) for child in _children(node))
+    return found
+
+
 def is_iterrows_call(node: ast.AST) -> bool:
     """``X.iterrows()`` without arguments (``perflint.analysis.iterrows.iterrows_frame`` on the ast)."""
     return method_name(node) == "iterrows" and isinstance(node, ast.Call) and argument_count(node) == 0

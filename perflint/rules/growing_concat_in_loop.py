@@ -253,24 +253,13 @@ def _ast_argument_spellings(call: ast.Call) -> set[str]:
 def _ast_innermost_loop(outermost: ast.AST, statement: ast.stmt) -> Optional[ast.AST]:
     """The innermost loop under ``outermost`` whose body or ``else`` runs ``statement`` in the same scope
     (the first of ``enclosing_loops`` on the ast), else None."""
-    path = _ast_path(outermost, statement)
+    path = ast_shapes.paths(outermost, [statement]).get(id(statement), [])
     for parent, child in zip(reversed(path[:-1]), reversed(path[1:])):
         if isinstance(parent, AST_SCOPES):
             return None
         if isinstance(parent, ast_shapes.LOOP_TYPES) and (child in parent.body or child in parent.orelse):
             return parent
     return None
-
-
-def _ast_path(root: ast.AST, wanted: ast.AST) -> list[ast.AST]:
-    """The nodes from ``root`` down to ``wanted`` (empty if ``wanted`` is not under ``root``)."""
-    stack: list[tuple[ast.AST, list[ast.AST]]] = [(root, [root])]
-    while stack:
-        node, path = stack.pop()
-        if node is wanted:
-            return path
-        stack.extend((child, [*path, child]) for child in ast.iter_child_nodes(node))
-    return []
 
 
 def _ast_rebound_elsewhere(loop: ast.AST, statement: ast.Assign, target: str, growing_calls: set[int]) -> bool:

@@ -720,7 +720,7 @@ def _ast_may_repeat(tree: ast.Module, name: str, sites: Sequence[ast_shapes.Site
     not in different arms of one ``if`` or conditional expression (``mutually_exclusive``)."""
     if len(sites) < 2:
         return False
-    paths = _ast_paths(sites[0].function or tree, {id(site.node) for site in sites})
+    paths = ast_shapes.paths(sites[0].function or tree, [site.node for site in sites])
     chains = [paths[id(site.node)] for site in sites if not _ast_bound_on_the_way(paths[id(site.node)], name)]
     return any(not _ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
 
@@ -740,18 +740,6 @@ def _ast_bound_on_the_way(path: list[ast.AST], name: str) -> bool:
             ):
                 return True
     return False
-
-
-def _ast_paths(root: ast.AST, wanted: set[int]) -> dict[int, list[ast.AST]]:
-    """The path from ``root`` down to each node whose id is in ``wanted``."""
-    paths: dict[int, list[ast.AST]] = {}
-    stack: list[tuple[ast.AST, list[ast.AST]]] = [(root, [root])]
-    while stack and len(paths) < len(wanted):
-        node, path = stack.pop()
-        if id(node) in wanted:
-            paths[id(node)] = path
-        stack.extend((child, [*path, child]) for child in ast.iter_child_nodes(node))
-    return paths
 
 
 def _ast_different_arms(first: list[ast.AST], second: list[ast.AST]) -> bool:

@@ -46,6 +46,18 @@ def test_warm_run_parses_nothing_and_returns_the_cold_results(tree: Path, tmp_pa
     assert any(result.violations for result in cold) and any(result.errors for result in cold)
 
 
+def test_results_without_findings_are_stored_as_a_marker(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "clean.py").write_bytes(CLEAN)
+    (source / "kept.py").write_bytes(KEPT)
+    cold = _run(source, tmp_path / "cache")
+    (stored,) = [json.loads(file.read_bytes()) for file in (tmp_path / "cache").glob("results-*.json")]
+    assert stored[str(source / "clean.py")][1] == cache.CLEAN
+    assert stored[str(source / "kept.py")][1] != cache.CLEAN
+    assert _run(source, tmp_path / "cache") == cold
+
+
 def test_changed_file_is_checked_again(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tree / "a.py").write_bytes(KEPT)
     _run(tree, tmp_path / "cache")
