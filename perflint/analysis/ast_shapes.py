@@ -2,8 +2,8 @@
 
 One walk per tree (cached) records the nodes the checks look at, each with the outermost loop it runs in
 and the innermost ``def`` it is in, so that every rule's check is a few passes over short lists instead of
-a walk of its own. The checks built on it must stay supersets of
-what their rules report: these helpers answer loosely (any qualification, no scoping) where ast cannot tell.
+a walk of its own. The checks built on it must stay supersets of what their rules report: these helpers
+answer loosely (any qualification, no scoping) where ast cannot tell.
 """
 
 from __future__ import annotations
@@ -46,9 +46,6 @@ class Shapes:
 
     def calls(self) -> list[Site]:
         return self.of(ast.Call)
-
-    def loops(self) -> list[Site]:
-        return self.of(*LOOP_TYPES)
 
 
 @lru_cache(maxsize=1)

@@ -85,7 +85,7 @@ def imported_names(tree: ast.Module) -> ImportedNames:
             if module_level:
                 module_level_imports.add(name)
         bindings.update(_other_bindings(node))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, DEFINITIONS):
             defined.add(node.name)
     import_only = {
         name: frozenset(targets)
@@ -150,18 +150,11 @@ def _other_bindings(node: ast.AST) -> Iterator[str]:
         yield node.rest
 
 
-# Statements and type parameters (Python 3.12+) that bind their ``name``.
-NAMED_DEFINITIONS = tuple(
-    kind
-    for kind in (
-        ast.FunctionDef,
-        ast.AsyncFunctionDef,
-        ast.ClassDef,
-        getattr(ast, "TypeVar", None),
-        getattr(ast, "ParamSpec", None),
-        getattr(ast, "TypeVarTuple", None),
-    )
-    if kind is not None
+# The statements that bind their ``name`` (their names start the provider's scope paths), and with the
+# type parameters of Python 3.12+, everything that binds a ``name``.
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+NAMED_DEFINITIONS = DEFINITIONS + tuple(
+    kind for kind in (getattr(ast, name, None) for name in ("TypeVar", "ParamSpec", "TypeVarTuple")) if kind is not None
 )
 
 

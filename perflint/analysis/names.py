@@ -19,7 +19,21 @@ def qualified_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[
     rule context's import table (the same answer, without scope analysis); the rest from LibCST's
     QualifiedNameProvider.
     """
+    return _qualified_names(visitor, node, _table_lookup(visitor, node))
+
+
+def qualified_names_among(visitor: MetadataDependent, node: cst.CSTNode, targets: Collection[str]) -> frozenset[str]:
+    """The names among ``targets`` that ``node`` may refer to; no scope analysis runs where the module's
+    bindings already rule every target out."""
     lookup = _table_lookup(visitor, node)
+    if lookup is not None and lookup[0].cannot_refer_to(lookup[1], targets):
+        return frozenset()
+    return _qualified_names(visitor, node, lookup).intersection(targets)
+
+
+def _qualified_names(
+    visitor: MetadataDependent, node: cst.CSTNode, lookup: Optional[tuple[ImportedNames, str]]
+) -> frozenset[str]:
     if lookup is not None:
         table, dotted = lookup
         known = table.qualified_names(dotted)
@@ -30,15 +44,6 @@ def qualified_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[
     except KeyError:
         return frozenset()
     return frozenset(name.name for name in names)
-
-
-def qualified_names_among(visitor: MetadataDependent, node: cst.CSTNode, targets: Collection[str]) -> frozenset[str]:
-    """The names among ``targets`` that ``node`` may refer to; no scope analysis runs where the module's
-    bindings already rule every target out."""
-    lookup = _table_lookup(visitor, node)
-    if lookup is not None and lookup[0].cannot_refer_to(lookup[1], targets):
-        return frozenset()
-    return qualified_names(visitor, node).intersection(targets)
 
 
 def refers_to(visitor: MetadataDependent, node: cst.CSTNode, targets: Collection[str]) -> bool:

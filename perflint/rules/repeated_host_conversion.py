@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import (
@@ -709,7 +709,7 @@ def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
     return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
 
 
-def _ast_parameter_names(definition: ast_shapes.Function) -> set[str]:
+def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
     arguments = definition.args
     return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
@@ -729,8 +729,7 @@ def _ast_bound_on_the_way(path: list[ast.AST], name: str) -> bool:
     """Whether a comprehension or lambda on ``path`` binds ``name`` for the part of it the path goes through."""
     for node, child in zip(path, path[1:]):
         if isinstance(node, ast.Lambda) and child is node.body:
-            arguments = node.args
-            if name in {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}:
+            if name in _ast_parameter_names(node):
                 return True
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             elements = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
