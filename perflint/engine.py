@@ -10,7 +10,7 @@ from typing import Mapping, Optional, Sequence, Union
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from perflint.analysis.imports import NO_IMPORTED_NAMES, ImportedNames, imported_names
+from perflint.import_table import NO_IMPORTED_NAMES, ImportedNames, imported_names
 from perflint.metadata import NeedsEagerResolution, visit_lazily
 from perflint.rule import Finding, Rule, RuleContext
 

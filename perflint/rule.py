@@ -12,7 +12,7 @@ import libcst as cst
 from libcst import BatchableCSTVisitor
 from libcst.metadata import CodeRange, PositionProvider
 
-from perflint.analysis.imports import ImportedNames
+from perflint.import_table import ImportedNames
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 DOC_SECTIONS = (
@@ -139,7 +139,7 @@ class Rule(BatchableCSTVisitor):
         A cheap structural prefilter, asked only for files that contain one of ``required_tokens``: a rule
         that overrides it is not run (and the file not parsed by LibCST for it) where it returns False, so
         it must be true of every module the rule can report in (tokens in comments and strings, or in
-        shapes the rule never reports, are what it can rule out). ``perflint.analysis.imports`` tells
+        shapes the rule never reports, are what it can rule out). ``perflint.import_table`` tells
         what a module imports. The default rules nothing out.
         """
         return True

@@ -8,7 +8,7 @@ import pytest
 
 from perflint.registry import all_rules
 from perflint.rule import Invalid, Valid
-from perflint.types import Applicability
+from perflint.types import Applicability, FixSafety
 from tests.support import fix, lint
 
 VALID = [pytest.param(rule, example, id=f"{rule.code}-valid-{i}") for rule in all_rules() for i, example in enumerate(rule.valid)]
@@ -55,5 +55,12 @@ def test_invalid_example_fix(rule, example: Invalid) -> None:
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
 def test_declared_fix_safety_matches_examples(rule) -> None:
+    """A rule's examples show every kind of fix its declared safety promises, and no other kind."""
     emitted = {example.applicability for example in rule.invalid if example.fixed is not None}
-    assert all(rule.fix_safety.allows(applicability) for applicability in emitted)
+    expected = {
+        FixSafety.NONE: set(),
+        FixSafety.SAFE: {Applicability.SAFE},
+        FixSafety.UNSAFE: {Applicability.UNSAFE},
+        FixSafety.SOMETIMES_SAFE: {Applicability.SAFE, Applicability.UNSAFE},
+    }[rule.fix_safety]
+    assert emitted == expected, f"{rule.code} declares {rule.fix_safety.value}; its examples show {sorted(a.value for a in emitted)}"

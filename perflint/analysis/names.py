@@ -9,7 +9,7 @@ from libcst import MetadataDependent
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import ParentNodeProvider, QualifiedNameProvider
 
-from perflint.analysis.imports import ImportedNames
+from perflint.import_table import ImportedNames
 
 
 def qualified_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
@@ -77,11 +77,6 @@ def _is_access(visitor: MetadataDependent, node: cst.CSTNode) -> bool:
     while isinstance(parent, cst.Attribute):
         parent = visitor.get_metadata(ParentNodeProvider, parent, None)
     return parent is not None and not isinstance(parent, (cst.ImportAlias, cst.ImportFrom, cst.AsName))
-
-
-def callee_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
-    """Qualified names of the function called by ``node`` (empty if ``node`` is not a call)."""
-    return qualified_names(visitor, node.func) if isinstance(node, cst.Call) else frozenset()
 
 
 def is_call_to(visitor: MetadataDependent, node: cst.CSTNode, targets: Collection[str]) -> bool:

@@ -15,7 +15,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, QualifiedNameProvider
 
-from perflint.analysis.imports import NO_IMPORTED_NAMES, imported_names
+from perflint.import_table import NO_IMPORTED_NAMES, imported_names
 from perflint.analysis.names import qualified_names, qualified_names_among
 from perflint.rule import RuleContext
 from tests.speed.samples import all_inputs, corpus_sample
