@@ -194,3 +194,33 @@ async def test_notebook_document_cells_get_their_diagnostics(client: LanguageCli
     assert [d.code for d in diagnostics] == ["PFL101"]
     assert diagnostics[0].range.start.line == 3
     assert list(client.diagnostics.get(first, [None])) == []
+
+
+async def test_a_burst_of_edits_is_analysed_once_for_the_latest_version(client: LanguageClient, tmp_path: Path):
+    path = tmp_path / "validate.py"
+    await _open(client, path, KEPT_UNDER_NO_GRAD)
+    versions: list[int | None] = []
+    features = client.protocol.fm.features
+    record = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def counting(params: types.PublishDiagnosticsParams):
+        versions.append(params.version)
+        return record(params)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = counting
+    uri = path.as_uri()
+
+    def burst():
+        for version in range(2, 22):
+            text = KEPT_UNDER_NO_GRAD + f"\n# edit {version}\n"
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(version=version, uri=uri),
+                    [types.TextDocumentContentChangeWholeDocument(text)],
+                )
+            )
+
+    assert [d.code for d in await _diagnostics(client, uri, burst)] == ["PFL101"]
+    await asyncio.sleep(0.3)
+    assert versions[-1] == 21
+    assert len(versions) <= 3, versions
