@@ -226,6 +226,16 @@ def build() -> PerflintServer:
     def initialize(ls: PerflintServer, params: types.InitializeParams) -> None:
         ls.client_settings = ClientSettings.from_client(params.initialization_options)
 
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: PerflintServer, params: types.InitializedParams) -> None:
+        watching = ls.client_capabilities.workspace and ls.client_capabilities.workspace.did_change_watched_files
+        if watching and watching.dynamic_registration:
+            # Ask to hear of configuration files changing, so open documents are checked again at once.
+            watchers = [types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+            options = types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers)
+            registration = types.Registration("perflint-config", types.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+            ls.client_register_capability(types.RegistrationParams([registration]))
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: PerflintServer, params: types.DidChangeConfigurationParams) -> None:
         ls.client_settings = ClientSettings.from_client(params.settings)

@@ -39,6 +39,12 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, tmp_path: Path):
+    lsp_client.registrations = []
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        lsp_client.registrations.extend(params.registrations)
+
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
@@ -144,6 +150,8 @@ async def test_hover_on_a_diagnostic_explains_the_rule(client: LanguageClient, t
 async def test_configuration_changes_are_picked_up(client: LanguageClient, tmp_path: Path):
     path = tmp_path / "validate.py"
     assert len(await _open(client, path, KEPT_UNDER_NO_GRAD)) == 1
+    watched = [r for r in client.registrations if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+    assert len(watched) == 1
     config = tmp_path / "pyproject.toml"
     config.write_text('[tool.perflint]\nignore = ["PFL101"]\n')
     changed = types.DidChangeWatchedFilesParams([types.FileEvent(config.as_uri(), types.FileChangeType.Created)])
