@@ -158,6 +158,16 @@ def explain(code: str) -> None:
     click.echo(docs.rule_page(rule), nl=False)
 
 
+@cli.command()
+def server() -> None:
+    """Run the language server over stdio (needs `pip install "perflint-ml[lsp]"`)."""
+    try:
+        from perflint.lsp.server import main as serve
+    except ImportError as error:
+        raise click.UsageError(f'the language server needs the lsp extra: pip install "perflint-ml[lsp]" ({error})') from None
+    serve()
+
+
 def _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes) -> tuple[Settings, bool]:
     """Settings from the config file and the command line; a bad config file is reported and replaced by defaults."""
     start = next((path for path in paths if str(path) != STDIN), Path.cwd())

@@ -1,0 +1,1 @@
+"""The language server: `perflint server` (needs the `lsp` extra: pygls and lsprotocol)."""
