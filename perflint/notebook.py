@@ -6,7 +6,11 @@ each after a boundary line (a bare string statement, so that a fix inserting sta
 statement keeps them in that cell, and imports added at the top land in the first cell). Cell numbers are the
 1-based position among *all* cells, as Jupyter shows them and as ruff's ``cell`` field counts.
 
-IPython syntax is left alone: ``%%`` cell magics (``%%bash``, ``%%time``) skip the whole cell; line magics,
+IPython syntax is left alone. A cell whose first line is a cell magic with a Python body run in the
+notebook's namespace (PYTHON_CELL_MAGICS: ``%%time``, ``%%timeit``, ``%%capture``, ``%%prun``, ``%%debug``)
+is checked and fixed like any cell, its magic line masked like a line magic and written back byte for byte;
+a fix that would put code above it is refused. Other cell magics (``%%bash``, ``%%html``, ``%%writefile``,
+``%%sql``, ``%%python`` which runs in another process, ...) skip their cell, counted in one note. Line magics,
 shell escapes and help lines (``%time f()``, ``!pip install x``, ``obj?``) are replaced by a placeholder
 statement with a marker comment before parsing, and put back (re-indented if a fix re-indented them) after
 fixing. ``x = !ls`` keeps its binding as ``x = ...``. A cell that still does not parse is skipped with a note.
@@ -38,6 +42,13 @@ MAGIC_MARKER = re.compile(r"  # __perflint_magic_(\d+)__$")
 RESERVED = ("__perflint_cell_boundary__", "__perflint_magic_")
 _ASSIGNED_MAGIC = re.compile(r"^(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%]")
 _HELP = re.compile(r"^\?|\?\s*$")
+# IPython's built-in cell magics whose body is Python run in the notebook's own namespace (IPython's
+# ExecutionMagics: %%time, %%timeit, %%capture, %%prun, %%debug). The script magics %%python, %%python3 and
+# %%pypy have Python bodies too but run them in a separate process, where the notebook's imports and names
+# do not exist: checking them as part of the notebook's module would resolve names wrongly, so they are
+# skipped with the other languages (ruff lints them; precision first here).
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+_CELL_MAGIC = re.compile(r"%%([A-Za-z_][\w.]*)")
 
 
 class NotebookError(ValueError):
@@ -56,6 +67,8 @@ class CodeCell:
     number: int
     ends_with_newline: bool
     masked: tuple[str, ...]
+    # The cell-magic line (``%%time``, without its line ending) the cell must still start with when fixed.
+    cell_magic: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -89,21 +102,44 @@ def load(data: bytes) -> Notebook:
     cells: list[CodeCell] = []
     texts: list[str] = []
     notes: list[str] = []
+    other_languages: list[tuple[int, str]] = []
     for number, cell in enumerate(document["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         text = _cell_text(cell)
-        if text.lstrip().startswith("%%"):
-            continue
+        magic_line = _cell_magic_line(text)
+        if magic_line is not None:
+            name = _CELL_MAGIC.match(magic_line.strip())
+            if name is None or name.group(1) not in PYTHON_CELL_MAGICS:
+                other_languages.append((number, magic_line.split()[0] if magic_line.split() else "%%"))
+                continue
         prepared = _prepare(text, first_magic=sum(len(c.masked) for c in cells))
         if prepared is None:
             notes.append(f"cell {number} skipped: it does not parse as Python, even with IPython magics set aside")
             continue
         python, masked = prepared
-        cells.append(CodeCell(number, text.endswith("\n") or not text, masked))
+        cells.append(CodeCell(number, text.endswith("\n") or not text, masked, magic_line))
         texts.append(python)
+    if other_languages:
+        notes.append(_other_languages_note(other_languages))
     source = "".join(text if index == 0 else BOUNDARY + text for index, text in enumerate(texts))
     return Notebook(document, tuple(cells), source, tuple(notes))
+
+
+def _cell_magic_line(text: str) -> Optional[str]:
+    """The cell's ``%%`` line (IPython reads one only as the first non-blank line), without its ending."""
+    for line in _lines(text):
+        if line.strip():
+            return line.rstrip("\r\n") if line.lstrip().startswith("%%") else None
+    return None
+
+
+def _other_languages_note(skipped: list[tuple[int, str]]) -> str:
+    """One note for every cell skipped because its cell magic does not run Python in the notebook."""
+    numbers = ", ".join(str(number) for number, _magic in skipped)
+    magics = ", ".join(dict.fromkeys(magic for _number, magic in skipped))
+    plural = "s" if len(skipped) > 1 else ""
+    return f"{len(skipped)} cell{plural} skipped ({numbers}): cell magic{plural} whose body is not Python run here ({magics})"
 
 
 def _language(document: dict) -> Optional[str]:
@@ -160,7 +196,8 @@ def _is_magic(line: str) -> bool:
 
 
 def _placeholder(line: str, number: int) -> str:
-    indent = line[: len(line) - len(line.lstrip())]
+    # A cell magic may be indented (IPython strips the cell's leading indent), a statement at the top may not.
+    indent = "" if line.lstrip().startswith("%%") else line[: len(line) - len(line.lstrip())]
     assigned = _ASSIGNED_MAGIC.match(line.strip())
     statement = f"{assigned.group('target')} = ..." if assigned else "pass"
     ending = line[len(line.rstrip("\r\n")) :] or "\n"  # keep `\r\n` so an unchanged cell round-trips
@@ -265,6 +302,8 @@ def write(notebook: Notebook, original: bytes, fixed_source: str) -> bytes:
     for cell, text in zip(notebook.cells, pieces):
         if not cell.ends_with_newline and text.endswith("\n"):
             text = text[:-1]
+        if cell.cell_magic is not None and _cell_magic_line(text) != cell.cell_magic:
+            raise NotebookError(f"a fix would move the cell magic {cell.cell_magic.strip()!r} of cell {cell.number}")
         entry = document["cells"][cell.number - 1]
         if text != _cell_text(entry):
             entry["source"] = _lines(text) if isinstance(entry.get("source"), list) else text
@@ -280,7 +319,8 @@ def _restore_magics(source: str, magics: list[str]) -> str:
         if match is not None:
             number = int(match.group(1))
             indent = line[: len(line) - len(line.lstrip())]
-            lines[index] = indent + magics[number].lstrip() + line[len(line.rstrip("\r\n")) :]
+            magic = magics[number] if magics[number].lstrip().startswith("%%") else indent + magics[number].lstrip()
+            lines[index] = magic + line[len(line.rstrip("\r\n")) :]
             restored.append(number)
     if sorted(restored) != list(range(len(magics))):
         raise NotebookError("a fix removed or duplicated an IPython magic line")

@@ -49,7 +49,10 @@ def test_imports_in_one_cell_resolve_names_in_a_later_cell() -> None:
 def test_a_cell_that_does_not_parse_is_skipped_with_a_note_not_an_error() -> None:
     result = check(notebook_bytes(CELLS))
     assert result.errors == ()
-    assert result.notes == ("cell 5 skipped: it does not parse as Python, even with IPython magics set aside",)
+    assert result.notes == (
+        "cell 5 skipped: it does not parse as Python, even with IPython magics set aside",
+        "1 cell skipped (3): cell magic whose body is not Python run here (%%bash)",
+    )
 
 
 def test_fix_changes_only_the_source_of_the_fixed_cell() -> None:
@@ -193,3 +196,54 @@ def test_masked_magic_keeps_its_crlf_ending() -> None:
     ).encode()
     loaded = notebook.load(data)
     assert notebook.write(loaded, data, loaded.source) == data
+
+
+PYTHON_MAGIC_BODY = "with torch.no_grad():\n    kept.append(model(x).cpu())"
+
+
+@pytest.mark.parametrize(
+    "magic",
+    ["%%time", "%%timeit -n1 -r1 y = 2", "%%capture captured", "%%prun -s cumulative", "%%debug", "  %%time  "],
+)
+def test_cells_under_a_python_cell_magic_are_checked_and_fixed(magic: str) -> None:
+    original = notebook_bytes([code_cell("import torch"), code_cell(f"{magic}\n{PYTHON_MAGIC_BODY}")])
+    (violation,) = check(original).violations
+    assert (violation.cell, violation.location.row) == (2, 3)
+    result = check(original, fix=True)
+    assert not result.errors and result.fixes_applied == 1
+    assert json.loads(result.fixed)["cells"][1]["source"] == [
+        f"{magic}\n",
+        "with torch.no_grad():\n",
+        "    kept.append(model(x).detach().cpu())",
+    ]
+
+
+def test_a_cell_magic_line_with_crlf_is_kept_byte_for_byte() -> None:
+    cell = code_cell("")
+    cell["source"] = "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).cpu())\r\n"
+    original = notebook_bytes([code_cell("import torch"), cell])
+    result = check(original, fix=True)
+    assert not result.errors and result.fixes_applied == 1
+    assert json.loads(result.fixed)["cells"][1]["source"] == (
+        "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).detach().cpu())\r\n"
+    )
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%html", "%%writefile out.py", "%%sql", "%%python3", "%%script python", "%%R"])
+def test_cells_in_other_languages_are_skipped_and_counted(magic: str) -> None:
+    cells = [code_cell("import torch"), code_cell(f"{magic}\n{PYTHON_MAGIC_BODY}"), code_cell(f"{magic}\nx")]
+    result = check(notebook_bytes(cells))
+    assert result.violations == () and result.errors == ()
+    assert result.notes == (f"2 cells skipped (2, 3): cell magics whose body is not Python run here ({magic.split()[0]})",)
+
+
+def test_a_fix_that_would_put_code_above_a_cell_magic_is_refused() -> None:
+    original = notebook_bytes([code_cell("%%time\ny = 1")])
+    loaded = notebook.load(original)
+    assert notebook.write(loaded, original, loaded.source) == original
+    with pytest.raises(notebook.NotebookError, match="cell magic '%%time' of cell 1"):
+        notebook.write(loaded, original, "import torch\n" + loaded.source)
+
+
+def test_the_list_of_python_cell_magics_is_ipythons_execution_magics() -> None:
+    assert notebook.PYTHON_CELL_MAGICS == {"time", "timeit", "capture", "prun", "debug"}
