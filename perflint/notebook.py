@@ -24,6 +24,7 @@ checked but not fixed (the fix is refused with an error, the notebook left as it
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import re
@@ -342,3 +343,117 @@ def _style_of(document: dict, original: bytes) -> _JsonStyle:
 def _render(document: dict, style: _JsonStyle) -> bytes:
     text = json.dumps(document, indent=style.indent, ensure_ascii=style.ensure_ascii)
     return (text + ("\n" if style.final_newline else "")).encode("utf-8")
+
+
+# Raw positions: where a cell's text sits in the .ipynb file itself (for SARIF, whose regions address the file).
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+_RAW_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class _RawPiece:
+    """One JSON string of a cell's ``source``: where its content starts in the raw text, raw and decoded."""
+
+    offset: int
+    raw: str
+    length: int  # decoded length in code points
+
+
+class RawIndex:
+    """Maps a position inside a code cell (1-based row and column, as findings carry them) to the raw file."""
+
+    def __init__(self, text: str, pieces: dict[int, list[_RawPiece]]) -> None:
+        self._pieces = pieces
+        self._line_starts = [0] + [match.end() for match in _RAW_LINE_BREAK.finditer(text)]
+
+    def locate(self, cell: int, location: Location, end: bool = False) -> Optional[Location]:
+        """The raw (line, column) of ``location`` in cell ``cell``, or None if the cell is not in the index.
+
+        An ``end`` position that falls between two strings of a cell's source list is placed at the end of
+        the first one (before its closing quote), a start position at the beginning of the next one.
+        """
+        pieces = self._pieces.get(cell)
+        if not pieces:
+            return None
+        text = "".join(json.loads(f'"{piece.raw}"') for piece in pieces)
+        lines = _lines(text)
+        if location.row - 1 > len(lines):
+            return None
+        offset = sum(len(line) for line in lines[: location.row - 1]) + location.column - 1
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            if offset < piece.length or (offset == piece.length and (end or last)):
+                return self._line_column(piece.offset + _raw_offset(piece.raw, offset))
+            offset -= piece.length
+        return None
+
+    def _line_column(self, offset: int) -> Location:
+        line = bisect.bisect_right(self._line_starts, offset)
+        return Location(line, offset - self._line_starts[line - 1] + 1)
+
+
+def raw_index(data: bytes) -> Optional[RawIndex]:
+    """Where each code cell's ``source`` strings are in the raw notebook ``data``; None if it cannot be read."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    pieces: dict[int, list[_RawPiece]] = {}
+    # One frame per open container: [is_object, current key or index, expecting a key].
+    stack: list[list] = []
+    try:
+        for match in _JSON_TOKEN.finditer(text):
+            token = match.group()
+            top = stack[-1] if stack else None
+            if token in "{[":
+                stack.append([token == "{", None if token == "{" else 0, token == "{"])
+            elif token in "}]":
+                stack.pop()
+            elif token == ":":
+                top[2] = False
+            elif token == ",":
+                if top[0]:
+                    top[2] = True
+                else:
+                    top[1] += 1
+            elif token.startswith('"') and top is not None and top[0] and top[2]:
+                top[1] = json.loads(token)
+            elif token.startswith('"') and _is_source_string(stack):
+                raw = token[1:-1]
+                pieces.setdefault(stack[1][1] + 1, []).append(_RawPiece(match.start() + 1, raw, len(json.loads(token))))
+    except (ValueError, TypeError, IndexError):
+        return None
+    return RawIndex(text, pieces)
+
+
+def _is_source_string(stack: list[list]) -> bool:
+    """Whether a string value at this nesting is (an element of) ``cells[i]["source"]``."""
+    if len(stack) not in (3, 4) or stack[0][1] != "cells" or stack[1][0] or stack[2][1] != "source":
+        return False
+    return len(stack) == 3 or not stack[3][0]
+
+
+def _raw_offset(raw: str, decoded: int) -> int:
+    """How many characters of the JSON string content ``raw`` encode its first ``decoded`` characters."""
+    position = 0
+    for _ in range(decoded):
+        if raw[position] != "\\":
+            position += 1
+        elif raw[position + 1] != "u":
+            position += 2
+        elif _is_surrogate_pair(raw, position):
+            position += 12  # \ud83d\ude00: one code point once decoded
+        else:
+            position += 6
+    return position
+
+
+def _is_surrogate_pair(raw: str, position: int) -> bool:
+    high = raw[position + 2 : position + 6]
+    low = raw[position + 6 : position + 12]
+    return (
+        0xD800 <= int(high, 16) < 0xDC00
+        and low.startswith("\\u")
+        and len(low) == 6
+        and 0xDC00 <= int(low[2:], 16) < 0xE000
+    )
