@@ -136,12 +136,12 @@ class UnusedNoqa(Rule):
                 continue
             seen.add(code)
             if code == self.code:
-                continue  # `# noqa: PFL901` silences this rule's own finding on the line: never unused
+                continue  # a directive naming PFL901 silences this rule's own finding on the line: never unused
             if code not in _known_codes():
                 problems["unknown"].append(code)
             elif code in self.reported_codes.ran and code not in reported:
                 problems["unused"].append(code)
-            # else: reported on this line, or its rule is not selected (`# noqa: PFL105` with PFL105 off)
+            # else: reported on this line, or its rule is not selected (PFL105 named while PFL105 is off)
         return problems
 
 
