@@ -174,12 +174,14 @@ def lint(
     first = [rule for rule in rules if not getattr(rule, "reads_reported_codes", False)]
     second = [rule for rule in rules if getattr(rule, "reads_reported_codes", False)]
     import_table = None if eager_metadata else ImportTableOf(module, tree)
+    # One wrapper for both visits: the metadata it resolved for the first (positions) serves the second.
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     try:
-        instances = _visit(module, first, path, options, import_table) if first else []
+        instances = _visit(wrapper, first, path, options, import_table) if first else []
         outcome = _outcome(instances)
         if second:
             reported = _reported_codes(outcome, selected if selected is not None else (rule.code for rule in rules))
-            instances += _visit(module, second, path, options, import_table, reported)
+            instances += _visit(wrapper, second, path, options, import_table, reported)
     except RecursionError:
         # The traversal itself, not one rule, ran out of stack: a property of the file, reported once.
         raise SourceError("too deeply nested to analyse (recursion limit reached)") from None
@@ -207,7 +209,7 @@ def _reported_codes(outcome: LintOutcome, selected: Iterable[str]) -> ReportedCo
 
 
 def _visit(
-    module: cst.Module,
+    wrapper: MetadataWrapper,
     rules: Sequence[type[Rule]],
     path: str,
     options: Mapping[str, Mapping[str, object]],
@@ -218,7 +220,6 @@ def _visit(
 
     ``reported`` is handed to rules that read the other rules' findings (before the visit).
     """
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
 
     def instantiate(table: Optional[ImportTableOf]) -> list[Rule]:
         instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}), imported_names=table)) for rule in rules]
