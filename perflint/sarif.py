@@ -31,8 +31,11 @@ LEVEL = "error"
 def sarif_log(results: Sequence[FileResult], rules: Sequence[type[Rule]], root: Path) -> dict:
     """The SARIF log of a run over ``results``; relative paths are resolved against ``root`` (%SRCROOT%)."""
     index = {rule.code: position for position, rule in enumerate(rules)}
-    raw = {result.path: result.original for result in results if result.original is not None and notebook.is_notebook(result.path)}
-    raw_indexes = {path: notebook.raw_index(data) for path, data in raw.items()}
+    raw_indexes = {
+        result.path: notebook.raw_index(result.original)
+        for result in results
+        if result.violations and result.original is not None and notebook.is_notebook(result.path)
+    }
     violations = sorted((v for result in results for v in result.violations), key=lambda v: v.sort_key)
     errors = [error for result in results for error in result.errors]
     notes = [(result.path, note) for result in results for note in result.notes]

@@ -71,3 +71,10 @@ def test_notebook_cells_are_judged_too() -> None:
     result = api.check_source(data, Path("a.ipynb"), settings_for(BOTH))
     ((cell, row),) = [(v.cell, v.location.row) for v in result.violations]
     assert (cell, row) == (2, 1)
+
+
+def test_a_rule_that_crashed_did_not_run() -> None:
+    from perflint.engine import LintOutcome, RuleFailure, _reported_codes
+
+    outcome = LintOutcome((), (RuleFailure("PFL101", "RuntimeError: boom"),))
+    assert _reported_codes(outcome, ["PFL101", "PFL102", "PFL901"]).ran == {"PFL102", "PFL901"}
