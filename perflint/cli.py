@@ -76,7 +76,9 @@ def check(paths, select, ignore, extend_select, exclude, config_path, stdin_file
         raise click.UsageError("--statistics works with --output-format text or json")
     settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
     if add_noqa:
-        added = noqa_adder.add_noqa([path for path in paths if str(path) != STDIN], settings, _execution(settings, jobs, no_cache, cache_dir))
+        if Path(STDIN) in paths:
+            raise click.UsageError("--add-noqa edits files in place; it does not read stdin (-)")
+        added = noqa_adder.add_noqa(paths, settings, _execution(settings, jobs, no_cache, cache_dir))
         _print_errors(added.results)
         click.echo(added.report(), err=True, nl=False)
         sys.exit(EXIT_ERROR if config_failed else added.exit_code)

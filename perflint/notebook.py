@@ -139,8 +139,9 @@ def _other_languages_note(skipped: list[tuple[int, str]]) -> str:
     """One note for every cell skipped because its cell magic does not run Python in the notebook."""
     numbers = ", ".join(str(number) for number, _magic in skipped)
     magics = ", ".join(dict.fromkeys(magic for _number, magic in skipped))
-    plural = "s" if len(skipped) > 1 else ""
-    return f"{len(skipped)} cell{plural} skipped ({numbers}): cell magic{plural} whose body is not Python run here ({magics})"
+    if len(skipped) == 1:
+        return f"1 cell skipped (cell {numbers}): its cell magic ({magics}) does not run Python in the notebook"
+    return f"{len(skipped)} cells skipped (cells {numbers}): their cell magics ({magics}) do not run Python in the notebook"
 
 
 def _language(document: dict) -> Optional[str]:

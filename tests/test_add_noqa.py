@@ -83,3 +83,11 @@ def test_notebooks_are_left_out(tmp_path: Path) -> None:
     result = invoke("--add-noqa", str(path))
     assert "notebook left out" in result.stderr and "Added 0 noqa directives" in result.stderr
     assert path.read_bytes() == data
+
+
+def test_stdin_is_refused_and_no_path_means_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert invoke("--add-noqa", "-").exit_code == 2
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.py").write_bytes(SOURCE.encode())
+    result = CliRunner().invoke(cli, ["check", "--no-cache", "--select", "PFL101", "--add-noqa"], catch_exceptions=False)
+    assert result.exit_code == 0 and (tmp_path / "a.py").read_bytes() == EXPECTED.encode()

@@ -51,7 +51,7 @@ def test_a_cell_that_does_not_parse_is_skipped_with_a_note_not_an_error() -> Non
     assert result.errors == ()
     assert result.notes == (
         "cell 5 skipped: it does not parse as Python, even with IPython magics set aside",
-        "1 cell skipped (3): cell magic whose body is not Python run here (%%bash)",
+        "1 cell skipped (cell 3): its cell magic (%%bash) does not run Python in the notebook",
     )
 
 
@@ -234,7 +234,7 @@ def test_cells_in_other_languages_are_skipped_and_counted(magic: str) -> None:
     cells = [code_cell("import torch"), code_cell(f"{magic}\n{PYTHON_MAGIC_BODY}"), code_cell(f"{magic}\nx")]
     result = check(notebook_bytes(cells))
     assert result.violations == () and result.errors == ()
-    assert result.notes == (f"2 cells skipped (2, 3): cell magics whose body is not Python run here ({magic.split()[0]})",)
+    assert result.notes == (f"2 cells skipped (cells 2, 3): their cell magics ({magic.split()[0]}) do not run Python in the notebook",)
 
 
 def test_a_fix_that_would_put_code_above_a_cell_magic_is_refused() -> None:
