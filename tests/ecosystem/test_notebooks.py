@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from perflint import api, notebook
 from perflint.cli import cli
 from perflint.config import Settings
+from perflint.types import Location
 from tests.ecosystem.notebooks import code_cell, markdown_cell, notebook_bytes
 
 SETTINGS = replace(Settings(root=Path.cwd()), select=("PFL101",))
@@ -247,3 +248,34 @@ def test_a_fix_that_would_put_code_above_a_cell_magic_is_refused() -> None:
 
 def test_the_list_of_python_cell_magics_is_ipythons_execution_magics() -> None:
     assert notebook.PYTHON_CELL_MAGICS == {"time", "timeit", "capture", "prun", "debug"}
+
+
+def _character_at(raw: str, offset: int) -> str:
+    """The character the JSON string content starting at ``offset`` of ``raw`` encodes first."""
+    if raw[offset] != "\\":
+        return raw[offset]
+    length = 2 if raw[offset + 1] != "u" else 6
+    if length == 6 and raw[offset + 6 : offset + 8] == "\\u":
+        try:
+            pair = json.loads(f'"{raw[offset:offset + 12]}"')
+            if len(pair) == 1:
+                return pair
+        except ValueError:
+            pass
+    return json.loads(f'"{raw[offset:offset + length]}"')
+
+
+@settings(max_examples=60, deadline=None)
+@given(notebooks())
+def test_raw_positions_point_at_each_cell_character_in_the_file(data: bytes) -> None:
+    index = notebook.raw_index(data)
+    assert index is not None
+    raw = data.decode()
+    starts = [0] + [i + 1 for i, char in enumerate(raw) if char == "\n"]
+    for number, cell in enumerate(json.loads(data)["cells"], start=1):
+        text = notebook._cell_text(cell)
+        for row, line in enumerate(notebook._lines(text), start=1):
+            for column, expected in enumerate(line, start=1):
+                found = index.locate(number, Location(row, column))
+                assert found is not None
+                assert _character_at(raw, starts[found.row - 1] + found.column - 1) == expected, (number, row, column)
