@@ -158,7 +158,7 @@ def lint(
     eager_metadata: bool = False,
     selected: Optional[Iterable[str]] = None,
 ) -> LintOutcome:
-    """Run ``rules`` over ``module`` in one visit; each metadata provider runs once, when a rule first needs it.
+    """Run ``rules`` over ``module`` in one batched visit; each metadata provider runs once, when first needed.
 
     ``tree`` is Python's ast of the same source, if the caller has it (else it is parsed when needed).
     ``eager_metadata`` resolves every declared provider before the visit and answers every qualified-name
