@@ -136,7 +136,7 @@ def _lint_and_fix(
     def run_rules(current: cst.Module) -> LintOutcome:
         # The ast describes the source as read; fixed modules get theirs parsed when a rule needs it.
         tree = prefiltered.tree if current is module else None
-        return engine.lint(current, prefiltered.rules, str(path), settings.rule_options, tree=tree)
+        return engine.lint(current, prefiltered.rules, str(path), settings.rule_options, tree=tree, selected=prefiltered.selected)
 
     unsafe = options.unsafe_fixes or settings.unsafe_fixes
     applied, errors = 0, []

@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import click
 
 from perflint import __version__, api, cache, docs, parallel, registry, report, sarif
+from perflint import add_noqa as noqa_adder
 from perflint.config import ConfigError, Settings, find_config, load_settings
 from perflint.types import FileResult, Violation
 
@@ -68,11 +69,19 @@ def cli() -> None:
 @_execution_options
 @click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available in the summary.")
 @click.option("--statistics", is_flag=True, help="Print one line per rule (count, code, fixable, name) instead of the findings.")
-def check(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, unsafe_fixes, statistics) -> None:
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every reported line, keeping existing codes and comments (not in notebooks).")
+def check(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, unsafe_fixes, statistics, add_noqa) -> None:
     """Report findings in PATHS (files, directories, or - for stdin)."""
     if statistics and output_format not in ("text", "json"):
         raise click.UsageError("--statistics works with --output-format text or json")
     settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
+    if add_noqa:
+        if Path(STDIN) in paths:
+            raise click.UsageError("--add-noqa edits files in place; it does not read stdin (-)")
+        added = noqa_adder.add_noqa(paths, settings, _execution(settings, jobs, no_cache, cache_dir))
+        _print_errors(added.results)
+        click.echo(added.report(), err=True, nl=False)
+        sys.exit(EXIT_ERROR if config_failed else added.exit_code)
     options = api.RunOptions(with_edits=output_format in EDIT_FORMATS and not statistics)
     execution = _execution(settings, jobs, no_cache, cache_dir)
     results = _run(paths, settings, options, stdin_filename, progress=_wants_progress(output_format, quiet), execution=execution)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -13,6 +13,7 @@ from libcst.metadata import MetadataWrapper
 from perflint.import_table import NO_IMPORTED_NAMES, ImportedNames, imported_names
 from perflint.metadata import NeedsEagerResolution, visit_lazily
 from perflint.rule import Finding, Rule, RuleContext
+from perflint.suppress import ReportedCodes
 
 
 # Deeper than this, LibCST's native parser risks overflowing the C stack; its Python visitors give up
@@ -111,6 +112,8 @@ class Prefiltered:
 
     rules: tuple[type[Rule], ...]
     tree: Optional[ast.Module] = None
+    # Every rule selected for the file, skipped or not (what PFL901 counts as having run).
+    selected: tuple[str, ...] = ()
 
 
 def prefilter(source: bytes, rules: Sequence[type[Rule]]) -> Prefiltered:
@@ -120,13 +123,14 @@ def prefilter(source: bytes, rules: Sequence[type[Rule]]) -> Prefiltered:
     ``could_match`` check on Python's ``ast`` (a tenth of the cost of LibCST's parse, and only paid when
     such a rule is left).
     """
+    selected = tuple(rule.code for rule in rules)
     candidates = tuple(rule for rule in rules if any(token.encode() in source for token in rule.required_tokens))
     if not any(_checks_structure(rule) for rule in candidates):
-        return Prefiltered(candidates)
+        return Prefiltered(candidates, selected=selected)
     tree = _python_ast(source)
     if tree is None:
-        return Prefiltered(candidates)
-    return Prefiltered(tuple(rule for rule in candidates if rule.could_match(tree)), tree)
+        return Prefiltered(candidates, selected=selected)
+    return Prefiltered(tuple(rule for rule in candidates if rule.could_match(tree)), tree, selected)
 
 
 def _checks_structure(rule: type[Rule]) -> bool:
@@ -152,20 +156,39 @@ def lint(
     *,
     tree: Optional[ast.Module] = None,
     eager_metadata: bool = False,
+    selected: Optional[Iterable[str]] = None,
 ) -> LintOutcome:
-    """Run ``rules`` over ``module`` in one visit; each metadata provider runs once, when a rule first needs it.
+    """Run ``rules`` over ``module`` in one batched visit; each metadata provider runs once, when first needed.
 
     ``tree`` is Python's ast of the same source, if the caller has it (else it is parsed when needed).
     ``eager_metadata`` resolves every declared provider before the visit and answers every qualified-name
     question with LibCST's provider instead (same findings, slower).
+
+    Rules that read the other rules' findings (``reads_reported_codes``, i.e. PFL901 ``unused-noqa``) run in a
+    second visit, after the first, and are handed a ReportedCodes: the codes reported on each line before
+    ``# noqa`` is applied, and the codes that ran. ``selected`` names every rule selected for the file,
+    including those the prefilter skipped (they ran, in effect, and found nothing); by default, ``rules``.
     """
     if not rules:
         return LintOutcome((), ())
+    first = [rule for rule in rules if not getattr(rule, "reads_reported_codes", False)]
+    second = [rule for rule in rules if getattr(rule, "reads_reported_codes", False)]
+    import_table = None if eager_metadata else ImportTableOf(module, tree)
+    # One wrapper for both visits: the metadata it resolved for the first (positions) serves the second.
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     try:
-        instances = _visit(module, rules, path, options, None if eager_metadata else ImportTableOf(module, tree))
+        instances = _visit(wrapper, first, path, options, import_table) if first else []
+        outcome = _outcome(instances)
+        if second:
+            reported = _reported_codes(outcome, selected if selected is not None else (rule.code for rule in rules))
+            instances += _visit(wrapper, second, path, options, import_table, reported)
     except RecursionError:
         # The traversal itself, not one rule, ran out of stack: a property of the file, reported once.
         raise SourceError("too deeply nested to analyse (recursion limit reached)") from None
+    return _outcome(instances)
+
+
+def _outcome(instances: Sequence[Rule]) -> LintOutcome:
     findings = tuple(finding for instance in instances if instance.error is None for finding in instance.context.findings)
     failures = tuple(
         RuleFailure(instance.code, f"{type(instance.error).__name__}: {instance.error}")
@@ -175,18 +198,35 @@ def lint(
     return LintOutcome(findings, failures)
 
 
+def _reported_codes(outcome: LintOutcome, selected: Iterable[str]) -> ReportedCodes:
+    """The first visit's findings by the line a ``# noqa`` must be on, and the selected codes that did not crash."""
+    by_line: dict[int, set[str]] = {}
+    for finding in outcome.findings:
+        by_line.setdefault(finding.range.start.line, set()).add(finding.code)
+    failed = {failure.code for failure in outcome.failures}
+    ran = frozenset(code for code in selected if code not in failed)
+    return ReportedCodes({line: frozenset(codes) for line, codes in by_line.items()}, ran)
+
+
 def _visit(
-    module: cst.Module,
+    wrapper: MetadataWrapper,
     rules: Sequence[type[Rule]],
     path: str,
     options: Mapping[str, Mapping[str, object]],
     import_table: Optional["ImportTableOf"],
+    reported: Optional[ReportedCodes] = None,
 ) -> list[Rule]:
-    """The rule instances after one visit: lazy metadata with ``import_table``, eager and provider-only without."""
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    """The rule instances after one visit: lazy metadata with ``import_table``, eager and provider-only without.
+
+    ``reported`` is handed to rules that read the other rules' findings (before the visit).
+    """
 
     def instantiate(table: Optional[ImportTableOf]) -> list[Rule]:
-        return [rule(RuleContext(path=path, options=options.get(rule.code, {}), imported_names=table)) for rule in rules]
+        instances = [rule(RuleContext(path=path, options=options.get(rule.code, {}), imported_names=table)) for rule in rules]
+        if reported is not None:
+            for instance in instances:
+                instance.reported_codes = reported  # type: ignore[attr-defined]
+        return instances
 
     if import_table is not None:
         instances = instantiate(import_table)

@@ -1,19 +1,25 @@
 """SARIF 2.1.0 output: one run, every rule with its documentation, results with regions and fixes.
 
 Unlike ruff's SARIF, each fix is carried as a SARIF ``fix`` (``artifactChanges`` / ``replacements``), so a viewer
-can offer it. Columns are Unicode code points (``columnKind``), 1-based, as perflint counts them. For a notebook,
-a result's region is relative to the cell named by ``properties.cell`` (as ruff's JSON ``cell`` field is), and no
-``fix`` is attached, since replacements must address the raw ``.ipynb`` text.
+can offer it. Columns are Unicode code points (``columnKind``), 1-based, as perflint counts them.
+
+Notebooks: a SARIF region addresses the artifact, the raw ``.ipynb`` text, so that is what a notebook result's
+region gives: the line and column in the JSON file where the reported code's characters are (inside the
+``source`` strings; escapes such as ``\n`` or ``\u00e9`` count as the characters they are in the file).
+``properties.cell`` names the cell (1-based among all cells, as ruff's JSON ``cell`` field) and
+``properties.cellRegion`` gives the region within the cell's source, as perflint's JSON output and ruff's do.
+ruff's own SARIF output (``message/sarif.rs``) ignores its notebook index and writes rows of the code cells
+concatenated, which address neither the file nor a cell. No ``fix`` is attached to notebook results.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 from urllib.parse import quote
 
-from perflint import __version__, docs
+from perflint import __version__, docs, notebook
 from perflint.rule import Rule
 from perflint.types import Edit, FileError, FileResult, Location, Violation
 
@@ -25,6 +31,11 @@ LEVEL = "error"
 def sarif_log(results: Sequence[FileResult], rules: Sequence[type[Rule]], root: Path) -> dict:
     """The SARIF log of a run over ``results``; relative paths are resolved against ``root`` (%SRCROOT%)."""
     index = {rule.code: position for position, rule in enumerate(rules)}
+    raw_indexes = {
+        result.path: notebook.raw_index(result.original)
+        for result in results
+        if result.violations and result.original is not None and notebook.is_notebook(result.path)
+    }
     violations = sorted((v for result in results for v in result.violations), key=lambda v: v.sort_key)
     errors = [error for result in results for error in result.errors]
     notes = [(result.path, note) for result in results for note in result.notes]
@@ -33,7 +44,7 @@ def sarif_log(results: Sequence[FileResult], rules: Sequence[type[Rule]], root: 
         "originalUriBaseIds": {SOURCE_ROOT: {"uri": root.resolve().as_uri() + "/"}},
         "columnKind": "unicodeCodePoints",
         "invocations": [_invocation(errors, notes)],
-        "results": [_result(violation, index) for violation in violations],
+        "results": [_result(violation, index, raw_indexes.get(violation.path)) for violation in violations],
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
@@ -68,18 +79,23 @@ def _descriptor(rule: type[Rule]) -> dict:
     }
 
 
-def _result(violation: Violation, index: dict[str, int]) -> dict:
+def _result(violation: Violation, index: dict[str, int], raw: Optional[notebook.RawIndex] = None) -> dict:
+    physical = {"artifactLocation": _artifact(violation.path)}
+    region = _file_region(violation, raw)
+    if region is not None:
+        physical["region"] = region
     result: dict = {
         "ruleId": violation.code,
         "level": LEVEL,
         "message": {"text": violation.message},
-        "locations": [{"physicalLocation": _physical(violation.path, violation.location, violation.end_location)}],
+        "locations": [{"physicalLocation": physical}],
     }
     if violation.code in index:
         result["ruleIndex"] = index[violation.code]
     properties: dict = {}
     if violation.cell is not None:
         properties["cell"] = violation.cell
+        properties["cellRegion"] = _region(violation.location, violation.end_location)
     if violation.fix is not None:
         properties["fixApplicability"] = violation.fix.applicability.value
         if violation.fix.edits and violation.cell is None:
@@ -115,8 +131,15 @@ def _notification(level: str, path: Path, text: str) -> dict:
     }
 
 
-def _physical(path: Path, start: Location, end: Location) -> dict:
-    return {"artifactLocation": _artifact(path), "region": _region(start, end)}
+def _file_region(violation: Violation, raw: Optional[notebook.RawIndex]) -> Optional[dict]:
+    """The region in the file itself; for a notebook, in the raw ``.ipynb`` text (None if it cannot be mapped)."""
+    if violation.cell is None:
+        return _region(violation.location, violation.end_location)
+    if raw is None:
+        return None
+    start = raw.locate(violation.cell, violation.location)
+    end = raw.locate(violation.cell, violation.end_location, end=True)
+    return None if start is None or end is None else _region(start, end)
 
 
 def _region(start: Location, end: Location) -> dict:

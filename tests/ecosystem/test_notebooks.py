@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from perflint import api, notebook
 from perflint.cli import cli
 from perflint.config import Settings
+from perflint.types import Location
 from tests.ecosystem.notebooks import code_cell, markdown_cell, notebook_bytes
 
 SETTINGS = replace(Settings(root=Path.cwd()), select=("PFL101",))
@@ -49,7 +50,10 @@ def test_imports_in_one_cell_resolve_names_in_a_later_cell() -> None:
 def test_a_cell_that_does_not_parse_is_skipped_with_a_note_not_an_error() -> None:
     result = check(notebook_bytes(CELLS))
     assert result.errors == ()
-    assert result.notes == ("cell 5 skipped: it does not parse as Python, even with IPython magics set aside",)
+    assert result.notes == (
+        "cell 5 skipped: it does not parse as Python, even with IPython magics set aside",
+        "1 cell skipped (cell 3): its cell magic (%%bash) does not run Python in the notebook",
+    )
 
 
 def test_fix_changes_only_the_source_of_the_fixed_cell() -> None:
@@ -193,3 +197,85 @@ def test_masked_magic_keeps_its_crlf_ending() -> None:
     ).encode()
     loaded = notebook.load(data)
     assert notebook.write(loaded, data, loaded.source) == data
+
+
+PYTHON_MAGIC_BODY = "with torch.no_grad():\n    kept.append(model(x).cpu())"
+
+
+@pytest.mark.parametrize(
+    "magic",
+    ["%%time", "%%timeit -n1 -r1 y = 2", "%%capture captured", "%%prun -s cumulative", "%%debug", "  %%time  "],
+)
+def test_cells_under_a_python_cell_magic_are_checked_and_fixed(magic: str) -> None:
+    original = notebook_bytes([code_cell("import torch"), code_cell(f"{magic}\n{PYTHON_MAGIC_BODY}")])
+    (violation,) = check(original).violations
+    assert (violation.cell, violation.location.row) == (2, 3)
+    result = check(original, fix=True)
+    assert not result.errors and result.fixes_applied == 1
+    assert json.loads(result.fixed)["cells"][1]["source"] == [
+        f"{magic}\n",
+        "with torch.no_grad():\n",
+        "    kept.append(model(x).detach().cpu())",
+    ]
+
+
+def test_a_cell_magic_line_with_crlf_is_kept_byte_for_byte() -> None:
+    cell = code_cell("")
+    cell["source"] = "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).cpu())\r\n"
+    original = notebook_bytes([code_cell("import torch"), cell])
+    result = check(original, fix=True)
+    assert not result.errors and result.fixes_applied == 1
+    assert json.loads(result.fixed)["cells"][1]["source"] == (
+        "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).detach().cpu())\r\n"
+    )
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%html", "%%writefile out.py", "%%sql", "%%python3", "%%script python", "%%R"])
+def test_cells_in_other_languages_are_skipped_and_counted(magic: str) -> None:
+    cells = [code_cell("import torch"), code_cell(f"{magic}\n{PYTHON_MAGIC_BODY}"), code_cell(f"{magic}\nx")]
+    result = check(notebook_bytes(cells))
+    assert result.violations == () and result.errors == ()
+    assert result.notes == (f"2 cells skipped (cells 2, 3): their cell magics ({magic.split()[0]}) do not run Python in the notebook",)
+
+
+def test_a_fix_that_would_put_code_above_a_cell_magic_is_refused() -> None:
+    original = notebook_bytes([code_cell("%%time\ny = 1")])
+    loaded = notebook.load(original)
+    assert notebook.write(loaded, original, loaded.source) == original
+    with pytest.raises(notebook.NotebookError, match="cell magic '%%time' of cell 1"):
+        notebook.write(loaded, original, "import torch\n" + loaded.source)
+
+
+def test_the_list_of_python_cell_magics_is_ipythons_execution_magics() -> None:
+    assert notebook.PYTHON_CELL_MAGICS == {"time", "timeit", "capture", "prun", "debug"}
+
+
+def _character_at(raw: str, offset: int) -> str:
+    """The character the JSON string content starting at ``offset`` of ``raw`` encodes first."""
+    if raw[offset] != "\\":
+        return raw[offset]
+    length = 2 if raw[offset + 1] != "u" else 6
+    if length == 6 and raw[offset + 6 : offset + 8] == "\\u":
+        try:
+            pair = json.loads(f'"{raw[offset:offset + 12]}"')
+            if len(pair) == 1:
+                return pair
+        except ValueError:
+            pass
+    return json.loads(f'"{raw[offset:offset + length]}"')
+
+
+@settings(max_examples=60, deadline=None)
+@given(notebooks())
+def test_raw_positions_point_at_each_cell_character_in_the_file(data: bytes) -> None:
+    index = notebook.raw_index(data)
+    assert index is not None
+    raw = data.decode()
+    starts = [0] + [i + 1 for i, char in enumerate(raw) if char == "\n"]
+    for number, cell in enumerate(json.loads(data)["cells"], start=1):
+        text = notebook._cell_text(cell)
+        for row, line in enumerate(notebook._lines(text), start=1):
+            for column, expected in enumerate(line, start=1):
+                found = index.locate(number, Location(row, column))
+                assert found is not None
+                assert _character_at(raw, starts[found.row - 1] + found.column - 1) == expected, (number, row, column)

@@ -9,10 +9,11 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from perflint import docs
+from perflint import docs, notebook
 from perflint.cli import cli
 from perflint.registry import all_rules
-from tests.ecosystem.notebooks import code_cell, notebook_bytes
+from perflint.types import Location
+from tests.ecosystem.notebooks import code_cell, markdown_cell, notebook_bytes
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 NO_GRAD = """\
@@ -123,8 +124,75 @@ def test_sarif_reports_file_errors_as_notifications(project: Path) -> None:
 def test_sarif_notebook_results_name_the_cell_and_carry_no_fix(project: Path) -> None:
     (result,) = sarif_run("analysis.ipynb")["results"]
     assert result["properties"]["cell"] == 2
-    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
+    assert result["properties"]["cellRegion"] == {"startLine": 2, "startColumn": 17, "endLine": 2, "endColumn": 31}
     assert "fixes" not in result
+
+
+REPORTED = "model(x).cpu()"
+
+
+def realistic_notebook() -> bytes:
+    """A notebook as Jupyter saves it: cell ids, outputs, a markdown cell, one cell stored as a single string."""
+    cells = [
+        markdown_cell("# Validation\nSee the `model(x).cpu()` call below."),
+        code_cell("import torch\nkept = []", execution_count=1),
+        code_cell(
+            "with torch.no_grad():\n    for x in loader:  # caf\u00e9 \U0001f600\n        kept.append(model(x).cpu())",
+            outputs=[{"name": "stdout", "output_type": "stream", "text": ["tensor([1.])\n", "done\n"]}],
+            execution_count=2,
+        ),
+        code_cell("with torch.no_grad():\n\tlabel = '\u00e9\\t\U0001f600'; kept.append(model(x).cpu())"),
+    ]
+    cells[3]["source"] = "".join(cells[3]["source"])
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number}"
+    return notebook_bytes(cells)
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_sarif_notebook_regions_point_at_the_code_in_the_raw_ipynb(project: Path, ensure_ascii: bool) -> None:
+    data = realistic_notebook()
+    if ensure_ascii:
+        data = (json.dumps(json.loads(data), indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode()
+    (project / "real.ipynb").write_bytes(data)
+    results = sarif_run("real.ipynb")["results"]
+    assert [result["properties"]["cell"] for result in results] == [3, 4]
+    raw_lines = data.decode("utf-8").splitlines()
+    for result in results:
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] == region["endLine"]
+        line = raw_lines[region["startLine"] - 1]
+        assert line[region["startColumn"] - 1 : region["endColumn"] - 1] == REPORTED, (region, line)
+        assert '"id"' not in line
+    first = results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert raw_lines[first - 1] == '    "        kept.append(model(x).cpu())"'
+
+
+def test_json_notebook_positions_are_rows_and_columns_in_the_cell_as_in_ruff(project: Path) -> None:
+    data = realistic_notebook()
+    (project / "real.ipynb").write_bytes(data)
+    _, output = run("--output-format", "json", "real.ipynb")
+    document = json.loads(data)
+    found = json.loads(output)
+    assert [item["cell"] for item in found] == [3, 4]
+    for item in found:
+        source = "".join(document["cells"][item["cell"] - 1]["source"]).splitlines()
+        start, end = item["location"], item["end_location"]
+        assert start["row"] == end["row"] == item["noqa_row"]
+        assert source[start["row"] - 1][start["column"] - 1 : end["column"] - 1] == REPORTED
+
+
+def test_notebook_raw_index_maps_escapes_and_ends_between_source_strings() -> None:
+    data = notebook_bytes([code_cell("a = 1\nb = '\u00e9'\n")])
+    index = notebook.raw_index(data)
+    lines = data.decode().splitlines()
+    end_of_first = index.locate(1, Location(2, 1), end=True)
+    start_of_second = index.locate(1, Location(2, 1))
+    assert lines[end_of_first.row - 1][end_of_first.column - 1 :] == '",'
+    assert lines[start_of_second.row - 1][start_of_second.column - 1 :] == "b = '\u00e9'\\n\""
+    ascii_data = json.dumps(json.loads(data), indent=1, ensure_ascii=True).encode()
+    after_e = notebook.raw_index(ascii_data).locate(1, Location(2, 7))
+    assert ascii_data.decode().splitlines()[after_e.row - 1][after_e.column - 1 :] == "'\\n\""
 
 
 def test_sarif_notes_are_note_notifications(project: Path) -> None:
