@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence
@@ -17,13 +16,12 @@ from typing import Optional, Sequence
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
-from perflint import api, docs, registry
+from perflint import add_noqa, api, docs, registry
 from perflint.config import ConfigError, Settings, find_config, load_settings
 from perflint.types import Applicability, Edit, FileResult, Location, Violation
 
 SOURCE = "perflint"
 FIX_ALL_KIND = "source.fixAll.perflint"
-NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 DOCS_DIRECTORY = Path(__file__).resolve().parent.parent.parent / "docs" / "rules"
 
 
@@ -217,21 +215,19 @@ def offered(violation: Violation, settings: Settings) -> bool:
     return violation.fix.applicability is Applicability.SAFE or settings.unsafe_fixes
 
 
-def noqa_edit(line_text: str, row: int, code: str, codec: PositionCodec, lines: Sequence[str]) -> types.TextEdit:
-    """The edit that adds ``code`` to the line's ``# noqa`` comment, or appends ``  # noqa: CODE``."""
-    body = line_text.rstrip("\r\n")
-    match = NOQA.search(body)
-    if match is None:
-        new = f"{body}  # noqa: {code}"
-    elif match.group("codes") is None:
-        new = body  # a bare `# noqa` already silences every code
-    else:
-        codes = re.split(r"[\s,]+", match.group("codes").strip())
-        if code not in codes:
-            codes.append(code)
-        new = body[: match.start()] + f"# noqa: {', '.join(codes)}" + body[match.end() :]
+def noqa_edit(text: str, row: int, code: str, codec: PositionCodec, lines: Sequence[str]) -> Optional[types.TextEdit]:
+    """The edit that adds ``code`` to line ``row``'s ``# noqa`` (as ``perflint check --add-noqa`` does); None
+    where a comment cannot go on that line (it ends inside a string or after a backslash)."""
+    try:
+        annotated = add_noqa.add_to_source(text.encode("utf-8"), {row: [code]})
+    except ValueError:
+        return None
+    if row in annotated.refused:
+        return None
+    new_line = annotated.data.decode("utf-8").splitlines(keepends=True)[row - 1]
+    body = lines[row - 1].rstrip("\r\n")
     start, end = Location(row, 1), Location(row, len(body) + 1)
-    return types.TextEdit(_range(start, end, lines, codec), new)
+    return types.TextEdit(_range(start, end, lines, codec), new_line.rstrip("\r\n"))
 
 
 def explanation(code: str) -> Optional[str]:

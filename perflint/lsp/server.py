@@ -148,10 +148,9 @@ class PerflintServer(LanguageServer):
                 assert violation.fix is not None
                 edits = documents.text_edits(violation.fix.edits, published.lines, codec)
                 actions.append(_action(documents.fix_title(violation), types.CodeActionKind.QuickFix, uri, edits, diagnostic, preferred=True))
-            row = violation.location.row
-            line_text = published.lines[row - 1] if row - 1 < len(published.lines) else ""
-            noqa = documents.noqa_edit(line_text, row, violation.code, codec, published.lines)
-            actions.append(_action(f"Disable {violation.code} for this line", types.CodeActionKind.QuickFix, uri, [noqa], diagnostic))
+            noqa = documents.noqa_edit("".join(published.lines), violation.location.row, violation.code, codec, published.lines)
+            if noqa is not None:
+                actions.append(_action(f"Disable {violation.code} for this line", types.CodeActionKind.QuickFix, uri, [noqa], diagnostic))
         fix_all = self.fix_all_action(uri)
         if fix_all is not None:
             actions.append(fix_all)

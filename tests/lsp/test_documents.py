@@ -40,6 +40,11 @@ def _noqa(line: str, code: str) -> str:
     return documents.noqa_edit(line, 1, code, PositionCodec(), [line]).new_text
 
 
+def test_no_noqa_edit_where_a_comment_cannot_go():
+    text = 'x = """a\nb""".cpu()\n'
+    assert documents.noqa_edit(text, 1, "PFL101", PositionCodec(), text.splitlines(keepends=True)) is None
+
+
 def test_noqa_edit_adds_merges_and_keeps_a_bare_noqa():
     assert _noqa("x.cpu()\n", "PFL101") == "x.cpu()  # noqa: PFL101"
     assert _noqa("x.cpu()  # noqa: PFL105\n", "PFL101") == "x.cpu()  # noqa: PFL105, PFL101"
