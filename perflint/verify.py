@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -250,19 +249,11 @@ class _Outcome:
     unmatched: tuple[str, ...] = ()  # --compare globs that matched no file
 
 
-class _JsonConstant(str):
-    """NaN / Infinity in JSON text: equal to itself (a float NaN is not)."""
-
-
-def _load_json(data: bytes):
-    return json.loads(data, parse_float=Decimal, parse_constant=_JsonConstant)
-
-
 def _shown(value, limit: int = 80) -> str:
     if isinstance(value, bytes):
         text = value.decode("utf-8", "replace")
-    elif isinstance(value, (Decimal, _JsonConstant)):
-        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value)
     else:
         text = json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -294,10 +285,19 @@ def _json_differences(a, b, path: str, ignore_keys: Sequence[str], found: list[t
         if len(a) != len(b):
             found.append((where, f"{len(a)} items", f"{len(b)} items"))
         return
-    # bool is an int to Python; true and 1 are different outputs. Numbers compare by their exact decimal value.
-    same_kind = isinstance(a, bool) == isinstance(b, bool) and isinstance(a, (int, Decimal)) == isinstance(b, (int, Decimal))
-    if not same_kind or a != b or type(a) is _JsonConstant and type(b) is not _JsonConstant:
+    if not _same_value(a, b):
         found.append((where, _shown(a), _shown(b)))
+
+
+def _same_value(a, b) -> bool:
+    """Exactly equal values: numbers by value (1 and 1.0 alike, no tolerance), NaN equal to NaN, but true is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
 def _byte_difference(name: str, a: bytes, b: bytes) -> Difference:
@@ -323,7 +323,7 @@ def compare_outcomes(baseline: _Outcome, other: _Outcome, compare_json: bool, ig
             continue
         if compare_json:
             try:
-                parsed_a, parsed_b = _load_json(a), _load_json(b)
+                parsed_a, parsed_b = json.loads(a), json.loads(b)
             except (ValueError, RecursionError):
                 pass
             else:
