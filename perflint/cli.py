@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -22,6 +23,8 @@ OUTPUT_FORMATS = ("text", "json", "json-lines", "sarif", "github")
 EDIT_FORMATS = frozenset({"json", "json-lines", "sarif"})
 # Below this many files a run is over before a bar would help; above it, a bar shows on an interactive stderr.
 PROGRESS_MIN_FILES = 20
+# Lines of a failed command's stderr shown by `fix --verify`.
+VERIFY_STDERR_LINES = 5
 
 
 def _split(values: Sequence[str]) -> tuple[str, ...]:
@@ -124,6 +127,12 @@ def _verify_text(result: verify.VerifyResult) -> str:
         lines.append(f"  changes {rejection.difference.describe()}")
     for difference in result.differences:
         lines.append(f"differs: {difference.describe()}")
+    last = result.runs[-1] if result.runs else None
+    if result.status is verify.Status.UNVERIFIABLE and last is not None and (last.timed_out or last.exit_status):
+        # Why the command failed is usually in the last lines it wrote to stderr.
+        with contextlib.suppress(OSError):
+            tail = last.stderr_log.read_text(errors="replace").splitlines()[-VERIFY_STDERR_LINES:]
+            lines.extend([f"stderr of run {last.number} ({last.stderr_log}), last lines:", *(f"  {line}" for line in tail)])
     lines.append(result.message)
     if result.written:
         lines.append(f"written: {', '.join(str(path) for path in result.written)}")

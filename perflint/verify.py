@@ -20,13 +20,14 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -54,6 +55,7 @@ SEED_HINT = (
     "only deterministic files"
 )
 DIFFERENCES_SHOWN = 10
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 class VerifyError(ValueError):
@@ -92,7 +94,7 @@ class FixRef:
     row: int
     column: int
     code: str
-    title: str = field(default="", compare=False)
+    title: str = ""
 
     def describe(self) -> str:
         return f"{self.path}:{self.row}:{self.column}: {self.code}"
@@ -265,13 +267,20 @@ def _ignored(path: str, key: str, ignore_keys: Sequence[str]) -> bool:
     return any(key == k if "." not in k else dotted == k for k in ignore_keys)
 
 
+def _child(path: str, key: str) -> str:
+    """``a.b`` for plain names, ``a["1301.0"]`` for keys that are not."""
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
 def _json_differences(a, b, path: str, ignore_keys: Sequence[str], found: list[tuple[str, str, str]]) -> None:
     if len(found) >= DIFFERENCES_SHOWN:
         return
     where = path or "(top level)"
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [k for k in a if not _ignored(path, k, ignore_keys)] + [k for k in b if k not in a and not _ignored(path, k, ignore_keys)]:
-            child = f"{path}.{key}" if path else str(key)
+            child = _child(path, key)
             if key not in b:
                 found.append((child, _shown(a[key]), "(missing)"))
             elif key not in a:

@@ -128,6 +128,15 @@ def test_identical_outputs_apply_every_fix(tmp_path, monkeypatch):
     assert "iterrows" not in (project / "lookup.py").read_text()
 
 
+def test_compare_globs_are_matched_in_the_copy_after_each_run(tmp_path, monkeypatch):
+    project = _project(tmp_path / "project", {"lookup.py": UNUSED})
+    code = "import os; os.makedirs('out/a'); open('out/a/m.json', 'w').write('[1]'); open('out/b.json', 'w').write('2')"
+    result = _verify(project, monkeypatch, "--verify", _python(code), "--compare", "out/**/*.json", ".")
+    assert result.exit_code == 0, result.output
+    assert "verified: 1 fix, outputs identical: out/a/m.json, out/b.json" in result.stdout
+    assert not (project / "out").exists()
+
+
 def test_a_nondeterministic_command_stops_with_nothing_written(tmp_path, monkeypatch):
     project = _project(tmp_path / "project", {"lookup.py": UNUSED})
     before = _snapshot(project)
@@ -253,6 +262,9 @@ def test_json_comparison_is_exact_by_value():
     assert differences(b'{"a": NaN}', b'{"a": NaN}') == []
     (found,) = differences(b'{"a": {"b": [1, 0.1]}}', b'{"a": {"b": [1, 0.10000000000000002]}}')
     assert (found.where, found.baseline, found.candidate) == ("key a.b[1]", "0.1", "0.10000000000000002")
+    (found,) = differences(b'{"m": {"1.5": 1}}', b'{"m": {"1.5": 2}}')
+    assert found.where == 'key m["1.5"]'
+    assert differences(b'{"a": 1}', b'{"a": 1.0}') == []
     assert differences(b'{"a": true}', b'{"a": 1}') != []
     assert differences(b'{"a": 1, "t": 2}', b'{"a": 1, "t": 3}', ("t",)) == []
     assert differences(b'{"x": {"t": 2}}', b'{"x": {"t": 3}}', ("x.t",)) == []
