@@ -271,3 +271,24 @@ def test_json_comparison_is_exact_by_value():
     # Without --compare-json: bytes, and the first differing line.
     (found,) = verify.compare_outcomes(outcome(b"a\nb 1\n"), outcome(b"a\nb 2\n"), False, ())
     assert (found.where, found.baseline, found.candidate) == ("line 2 (byte 4)", "b 1", "b 2")
+
+
+def test_fix_filter_decides_each_fix_after_the_run_options(tmp_path):
+    from perflint import api
+
+    source = (UNUSED + '\n\ndef other(table: pd.DataFrame) -> dict:\n    return {str(row["c"]): str(row["d"]) for _, row in table.iterrows()}\n').encode()
+    settings = Settings(root=tmp_path)
+    asked = []
+
+    def only_the_second(finding, module) -> bool:
+        asked.append(finding.range.start.line)
+        return finding.range.start.line > 6
+
+    fixed = api.check_source(source, tmp_path / "x.py", settings, api.RunOptions(fix=True, unsafe_fixes=True, fix_filter=only_the_second))
+    assert fixed.fixes_applied == 1
+    assert b'str(row["a"])' in fixed.fixed and b'str(row["c"])' not in fixed.fixed
+    assert sorted(set(asked)) == [5, 9]
+    # Without --unsafe-fixes the unsafe fixes are not even offered to the filter.
+    asked.clear()
+    plain = api.check_source(source, tmp_path / "x.py", settings, api.RunOptions(fix=True, fix_filter=only_the_second))
+    assert plain.fixes_applied == 0 and asked == []
