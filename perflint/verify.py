@@ -446,7 +446,11 @@ class _Runner:
                 start_new_session=True,
             )
             try:
-                return process.wait(timeout=self.timeout), False
+                status = process.wait(timeout=self.timeout)
+                # Children it left running in the background would go on writing into the copy.
+                with contextlib.suppress(OSError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                return status, False
             except subprocess.TimeoutExpired:
                 _kill(process)
                 return None, True
