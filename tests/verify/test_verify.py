@@ -292,3 +292,31 @@ def test_fix_filter_decides_each_fix_after_the_run_options(tmp_path):
     asked.clear()
     plain = api.check_source(source, tmp_path / "x.py", settings, api.RunOptions(fix=True, fix_filter=only_the_second))
     assert plain.fixes_applied == 0 and asked == []
+
+
+def test_a_half_that_keeps_the_outputs_spares_the_run_of_the_other_half(tmp_path, monkeypatch):
+    # a.py's fix changes nothing the command sees; b.py's does. Once a.py is kept, "kept + b.py" is the set
+    # that already differed, so b.py's fix is rejected without another run.
+    project = _project(tmp_path / "project", {"a.py": UNUSED, "b.py": UNUSED})
+    command = _python("print(open('b.py').read().count('iterrows'))")
+    result = _verify(project, monkeypatch, "--verify", command, "--output-format", "json", ".")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [r["filename"] for r in report["rejected"]] == ["b.py"]
+    assert [r["filename"] for r in report["applied"]] == ["a.py"]
+    assert [run["label"].split(" (")[0].split(":")[0] for run in report["runs"]] == [
+        "baseline 1", "baseline 2", "all 2 fixes", "trying a.py", "final",
+    ]
+
+
+def test_fixes_found_in_later_passes_keep_their_names_under_any_subset(tmp_path):
+    # The trainer's metrics.py has a PFL102 fix that appears only once another one went in (a second pass).
+    target = verify._Target(tmp_path / "metrics.py", "metrics.py", (REPO / "reference_trainer" / "metrics.py").read_bytes())
+    settings = Settings(root=tmp_path)
+    full = verify._fix(target, settings, True, None)
+    assert len(full.refs) == len(set(full.refs)) >= 2
+    again = verify._fix(target, settings, True, frozenset(full.refs))
+    assert (again.data, set(again.refs)) == (full.data, set(full.refs))
+    for ref in full.refs:
+        assert set(verify._fix(target, settings, True, frozenset({ref})).refs) <= {ref}
+    assert verify._fix(target, settings, True, frozenset()).data == target.original
