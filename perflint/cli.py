@@ -116,7 +116,8 @@ def _verify_if_asked(paths, settings: Settings, config_failed: bool, output_form
     else:
         click.echo(_verify_text(result), nl=False)
     codes = {verify.Status.NOTHING_TO_FIX: EXIT_CLEAN, verify.Status.VERIFIED: EXIT_CLEAN, verify.Status.REJECTED: EXIT_FINDINGS}
-    sys.exit(EXIT_ERROR if config_failed else codes.get(result.status, EXIT_ERROR))
+    write_failed = any(error.kind.value == "write-error" for error in result.errors)
+    sys.exit(EXIT_ERROR if config_failed or write_failed else codes.get(result.status, EXIT_ERROR))
 
 
 def _verify_text(result: verify.VerifyResult) -> str:

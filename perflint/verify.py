@@ -663,16 +663,21 @@ class _Session:
         return self.trial(frozenset(kept) | frozenset(added), label)
 
     def _write(self, kept: frozenset[FixRef], rejected: tuple[Rejection, ...], compared: tuple[str, ...]) -> _Verdict:
-        """Write the verified bytes of every file with kept fixes: all or nothing against concurrent edits,
-        and a Ctrl-C during the writes takes effect once they are done."""
+        """Write the verified bytes of every file with kept fixes. Nothing is written when one of them changed
+        meanwhile or is read-only (a part of a verified set is not verified); a Ctrl-C during the writes (a few
+        milliseconds) is ignored, so that the tree holds either none or all of them."""
         planned = [(self.targets[name], self._fixed(name, kept)) for name in self._files(kept)]
         applied = tuple(sorted(ref for _, fixed in planned for ref in fixed.refs))
         changed = [target.path for target, _ in planned if target.path.resolve().read_bytes() != target.original]
         if changed:
             names = ", ".join(str(path) for path in changed)
             return _Verdict(Status.UNVERIFIABLE, f"{names} changed during the verification; nothing written", compared=compared, rejected=rejected)
+        locked = [target.path for target, _ in planned if not os.access(target.path.resolve(), os.W_OK) or not target.path.resolve().stat().st_mode & 0o222]
+        if locked:
+            names = ", ".join(str(path) for path in locked)
+            return _Verdict(Status.UNVERIFIABLE, f"{names}: read-only; nothing written", compared=compared, rejected=rejected)
         written, errors = [], []
-        with _interrupts_deferred():
+        with _interrupts_ignored():
             for target, fixed in planned:
                 try:
                     write_atomically(target.path, fixed.data, target.original)
@@ -691,19 +696,16 @@ class _Session:
 
 
 @contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT back (main thread only) and raise it once the block is done."""
+def _interrupts_ignored() -> Iterator[None]:
+    """Let the block finish whatever SIGINT arrives (main thread only: elsewhere no handler can be set)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def report_document(result: VerifyResult) -> dict:

@@ -320,3 +320,28 @@ def test_fixes_found_in_later_passes_keep_their_names_under_any_subset(tmp_path)
     for ref in full.refs:
         assert set(verify._fix(target, settings, True, frozenset({ref})).refs) <= {ref}
     assert verify._fix(target, settings, True, frozenset()).data == target.original
+
+
+def test_ctrl_c_during_the_final_writes_lets_them_all_finish(tmp_path, monkeypatch):
+    project = _project(tmp_path / "project", {"a.py": UNUSED, "b.py": UNUSED})
+    real_write = verify.write_atomically
+
+    def write_then_interrupt(path, data, original):
+        real_write(path, data, original)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(verify, "write_atomically", write_then_interrupt)
+    options = verify.VerifyOptions(command=_python("print(1)"), unsafe_fixes=True, project=project)
+    result = verify.verify_fixes([project], Settings(root=project), options)
+    assert result.status is verify.Status.VERIFIED
+    assert [path.name for path in result.written] == ["a.py", "b.py"]
+    assert all("iterrows" not in (project / name).read_text() for name in ("a.py", "b.py"))
+
+
+def test_a_read_only_file_to_fix_stops_the_writes(tmp_path, monkeypatch):
+    project = _project(tmp_path / "project", {"a.py": UNUSED, "b.py": UNUSED})
+    (project / "b.py").chmod(0o444)
+    before = _snapshot(project)
+    result = _verify(project, monkeypatch, "--verify", _python("print(1)"), ".")
+    assert result.exit_code == 2 and "b.py: read-only; nothing written" in result.stdout
+    assert _snapshot(project) == before
