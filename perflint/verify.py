@@ -204,7 +204,7 @@ class _Recorder:
 
     def applied(self) -> list[FixRef]:
         """The fixes that went in: per pass, the wanted ones the loop chose (it picks non-overlapping ones)."""
-        refs = []
+        refs: list[FixRef] = []
         for _, _, wanted in self.passes.values():
             by_id = {id(finding): ref for finding, ref in wanted}
             refs.extend(by_id[id(finding)] for finding in fixes.choose_non_overlapping([f for f, _ in wanted]))
