@@ -27,6 +27,9 @@ class RunOptions:
     apply: bool = False
     unsafe_fixes: bool = False
     with_edits: bool = False
+    # With ``fix``: a further say over each fix that would be applied (``fix --verify`` applies chosen subsets).
+    # A function cannot cross to worker processes, and its repr keeps cached results of other runs apart.
+    fix_filter: Optional[fixes.IsWanted] = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def _lint_and_fix(
     fixed = module
     if options.fix:
         try:
-            outcome = fixes.fix_to_fixpoint(module, run_rules, _wanted(unsafe), str(path), data)
+            outcome = fixes.fix_to_fixpoint(module, run_rules, _wanted(unsafe, options.fix_filter), str(path), data)
             fixed, applied, remaining = outcome.module, outcome.applied, outcome.remaining
         except fixes.RewriteError as error:
             errors.append(FileError(path, ErrorKind.RULE, error.reason, error.code))
@@ -169,7 +172,7 @@ def _lint_and_fix(
     )
 
 
-def _wanted(unsafe: bool):
+def _wanted(unsafe: bool, fix_filter: Optional[fixes.IsWanted] = None):
     noqa_cache: dict[int, object] = {}
 
     def wanted(finding: Finding, module: cst.Module) -> bool:
@@ -178,7 +181,9 @@ def _wanted(unsafe: bool):
         if id(module) not in noqa_cache:
             noqa_cache.clear()
             noqa_cache[id(module)] = noqa_lines(module.code)
-        return not is_suppressed(noqa_cache[id(module)], finding.range.start.line, finding.code)
+        if is_suppressed(noqa_cache[id(module)], finding.range.start.line, finding.code):
+            return False
+        return fix_filter is None or fix_filter(finding, module)
 
     return wanted
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 from dataclasses import replace
@@ -10,7 +12,7 @@ from typing import Optional, Sequence
 
 import click
 
-from perflint import __version__, api, cache, docs, parallel, registry, report, sarif
+from perflint import __version__, api, cache, docs, parallel, registry, report, sarif, verify
 from perflint import add_noqa as noqa_adder
 from perflint.config import ConfigError, Settings, find_config, load_settings
 from perflint.types import FileResult, Violation
@@ -22,6 +24,8 @@ OUTPUT_FORMATS = ("text", "json", "json-lines", "sarif", "github")
 EDIT_FORMATS = frozenset({"json", "json-lines", "sarif"})
 # Below this many files a run is over before a bar would help; above it, a bar shows on an interactive stderr.
 PROGRESS_MIN_FILES = 20
+# Lines of a failed command's stderr shown by `fix --verify`.
+VERIFY_STDERR_LINES = 5
 
 
 def _split(values: Sequence[str]) -> tuple[str, ...]:
@@ -56,6 +60,87 @@ def _execution_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+# --- fix --verify CMD (perflint.verify): the fixes that keep the user's own command's outputs -----------------
+# A command that fixes (fix, check --fix) takes @_verify_options and calls _verify_if_asked(...) right after
+# its settings are known: with --verify it runs the verification and exits, otherwise it returns at once.
+
+
+def _verify_options(function):
+    options = [
+        click.option("--verify", "verify_command", metavar="CMD", help="Run CMD (shell syntax) on copies of the project before and after the fixes; write only the fixes that keep its outputs identical."),
+        click.option("--compare", multiple=True, metavar="PATH", help="With --verify: an output file or glob (relative to the project) to compare; default: CMD's stdout."),
+        click.option("--compare-json", is_flag=True, help="With --verify: compare JSON files by value (key order and whitespace aside, numbers exactly)."),
+        click.option("--ignore-key", multiple=True, metavar="KEY", help="With --compare-json: a key to leave out (a name at any depth, or a dotted path), e.g. timings."),
+        click.option("--verify-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="With --verify: time limit of each run of CMD (default: none for the two baseline runs, 5x the slower one after)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _verify_if_asked(paths, settings: Settings, config_failed: bool, output_format: str, quiet: bool, stdin_filename, verify_command, compare, compare_json, ignore_key, verify_timeout) -> None:
+    """With --verify: verify, write the verified fixes, print the outcome and exit (0 verified, 1 some fixes
+    rejected and the rest written, 2 CMD could not be verified and nothing was written, 130 interrupted)."""
+    if verify_command is None:
+        if compare or compare_json or ignore_key or verify_timeout is not None:
+            raise click.UsageError("--compare, --compare-json, --ignore-key and --verify-timeout go with --verify")
+        return
+    if not paths or tuple(paths) == (Path(STDIN),) or stdin_filename is not None:
+        raise click.UsageError("--verify needs files or folders to fix (not stdin)")
+    if output_format not in ("text", "json"):
+        raise click.UsageError("--verify works with --output-format text or json")
+    options = verify.VerifyOptions(
+        command=verify_command, compare=tuple(compare), compare_json=compare_json, ignore_keys=_split(ignore_key),
+        timeout=verify_timeout, unsafe_fixes=settings.unsafe_fixes,
+    )
+    def show(progress: verify.Progress) -> None:
+        if progress.result is None:
+            click.echo(f"verify: run {progress.run}/{progress.planned} ({progress.elapsed:.1f} s): {progress.label}", err=True)
+        else:
+            click.echo(f"verify:   {progress.result}", err=True)
+
+    try:
+        result = verify.verify_fixes(paths, settings, options, on_progress=None if quiet else show)
+    except verify.VerifyError as error:
+        raise click.UsageError(str(error)) from None
+    except KeyboardInterrupt:
+        click.echo("verify: interrupted; nothing written", err=True)
+        sys.exit(130)
+    for error in result.errors:
+        click.echo(f"error: {error.describe()}", err=True)
+    for path in result.skipped:
+        click.echo(f"note: {path}: notebooks are not verified; left unchanged", err=True)
+    if output_format == "json":
+        click.echo(json.dumps(verify.report_document(result), indent=2))
+    else:
+        click.echo(_verify_text(result), nl=False)
+    codes = {verify.Status.NOTHING_TO_FIX: EXIT_CLEAN, verify.Status.VERIFIED: EXIT_CLEAN, verify.Status.REJECTED: EXIT_FINDINGS}
+    write_failed = any(error.kind.value == "write-error" for error in result.errors)
+    sys.exit(EXIT_ERROR if config_failed or write_failed else codes.get(result.status, EXIT_ERROR))
+
+
+def _verify_text(result: verify.VerifyResult) -> str:
+    lines = []
+    for rejection in result.rejected:
+        title = f" ({rejection.fix.title})" if rejection.fix.title else ""
+        lines.append(f"rejected {rejection.fix.describe()}{title}")
+        lines.append(f"  changes {rejection.difference.describe()}")
+    for difference in result.differences:
+        lines.append(f"differs: {difference.describe()}")
+    last = result.runs[-1] if result.runs else None
+    if result.status is verify.Status.UNVERIFIABLE and last is not None and (last.timed_out or last.exit_status):
+        # Why the command failed is usually in the last lines it wrote to stderr.
+        with contextlib.suppress(OSError):
+            tail = last.stderr_log.read_text(errors="replace").splitlines()[-VERIFY_STDERR_LINES:]
+            lines.extend([f"stderr of run {last.number} ({last.stderr_log}), last lines:", *(f"  {line}" for line in tail)])
+    lines.append(result.message)
+    if result.written:
+        lines.append(f"written: {', '.join(str(path) for path in result.written)}")
+    if result.runs:
+        lines.append(f"{len(result.runs)} runs in {result.elapsed:.1f} s; logs of each run in {result.log_dir}")
+    return "".join(line + "\n" for line in lines)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,9 +192,11 @@ def check(paths, select, ignore, extend_select, exclude, config_path, stdin_file
 @_execution_options
 @click.option("--apply", "apply_fixes", is_flag=True, help="Write the fixes to the files (default: print a diff).")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe (read `perflint explain CODE`).")
-def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes) -> None:
-    """Fix findings in PATHS: print a diff, or write with --apply."""
+@_verify_options
+def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes, **verify_args) -> None:
+    """Fix findings in PATHS: print a diff, or write with --apply (or, with --verify CMD, the fixes that keep CMD's outputs)."""
     settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
+    _verify_if_asked(paths, settings, config_failed, output_format, quiet, stdin_filename, **verify_args)
     from_stdin = tuple(paths) == (Path(STDIN),)
     options = api.RunOptions(fix=True, apply=apply_fixes and not from_stdin, unsafe_fixes=settings.unsafe_fixes)
     execution = _execution(settings, jobs, no_cache, cache_dir)
