@@ -18,24 +18,24 @@ from libcst.metadata import (
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import fresh_name, mentions, read_after
-from perflint.analysis.iterrows import fresh_dict_before, iterrows_frame, single_subscript_store
-from perflint.analysis.names import dotted_name, literal_string, qualified_names
-from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
+from perflint.analysis.iterrows import (
+    DictBuildLoop,
+    Read,
+    columns_of,
+    dict_build_loop,
+    iterrows_frame,
+    pair_of_names,
+    read_values,
+    reusable_frame,
+    row_read,
+    same_column_twice,
+)
+from perflint.analysis.names import qualified_names
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 # Builtins the rewrite calls; where any is rebound the fix would call something else.
-REWRITE_BUILTINS = ("dict", "zip", "map", "str")
-
-
-@dataclass(frozen=True)
-class _Column:
-    """Where a key or value comes from: a column label and its literal (None for the index label), and whether
-    ``str()`` wraps it."""
-
-    label: Optional[str]
-    literal: Optional[cst.SimpleString]
-    as_str: bool
+REWRITE_BUILTINS = ("dict", "zip", "map")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class _Site:
     value: cst.BaseExpression
 
 
-RewriteFor = Callable[[tuple[_Column, _Column]], tuple[Optional[Rewrite], Optional[str]]]
+RewriteFor = Callable[[tuple[Read, Read]], tuple[Optional[Rewrite], Optional[str]]]
 
 
 class IterrowsDictBuild(Rule):
@@ -137,10 +137,7 @@ class IterrowsDictBuild(Rule):
 
     code = "PFL201"
     name = "iterrows-dict-build"
-    message = (
-        "dict built row by row from `iterrows()`, which makes a Series per row; reading whole columns with "
-        "`dict(zip(...))` was 67-248x faster"
-    )
+    message = "dict built row by row from `iterrows()`, which makes a Series per row"
     fix_title = "Build the dict from whole columns with `dict(zip(...))`"
     fix_safety = FixSafety.UNSAFE
     metric_impact = MetricImpact.MAY_CHANGE
@@ -176,7 +173,7 @@ class IterrowsDictBuild(Rule):
                 return dict(zip(map(str, listed_info["Code"].tolist()), map(str, listed_info["MarketCode"].tolist())))
             """,
             applicability=Applicability.UNSAFE,
-            message_contains="67-248x faster",
+            message_contains="makes a Series per row",
         ),
         Invalid(
             """
@@ -230,12 +227,11 @@ class IterrowsDictBuild(Rule):
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` has a dict comprehension or generator expression with an ``X.iterrows()`` generator,
-        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` right after ``D = {}`` / ``D = f()``."""
-        if any(_ast_comprehension_over_iterrows(node) for node in ast.walk(tree)):
-            return True
-        return any(
-            _ast_dict_build_loop(previous, loop) for block in ast_shapes.blocks(tree) for previous, loop in zip(block, block[1:])
-        )
+        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V``."""
+        for node in ast.walk(tree):
+            if _ast_comprehension_over_iterrows(node) or _ast_store_loop(node):
+                return True
+        return False
 
     def visit_DictComp(self, node: cst.DictComp) -> None:
         self._check_comprehension(node, node.for_in, node.key, node.value)
@@ -259,17 +255,15 @@ class IterrowsDictBuild(Rule):
             self._report(node, "the generator does not yield `(key, value)` pairs")
 
     def visit_For(self, node: cst.For) -> None:
+        loop = dict_build_loop(self, node)
+        if loop is None:
+            # `for ...: frame[r.a] = r.b` into something not shown to be a dict: PFL203's, or nobody's.
+            return
         frame = iterrows_frame(node.iter)
-        store = single_subscript_store(node)
-        if frame is None or store is None or node.asynchronous is not None:
-            return
-        creation = fresh_dict_before(self, node, store[0])
-        if creation is None:
-            # `for ...: D[K] = V` into a dict of unknown content is an update, not a build.
-            return
-        site = _Site(node, frame, node.target, store[1], store[2])
-        reason = self._loop_reason(node, store[0])
-        self._report_site(site, reason, lambda columns: self._loop_rewrite(site, creation, columns))
+        assert frame is not None
+        site = _Site(node, frame, node.target, loop.key, loop.value)
+        reason = self._loop_reason(node, loop)
+        self._report_site(site, reason, lambda reads: self._loop_rewrite(site, loop, reads))
 
     # ------------------------------------------------------------------------------------------ comprehensions
 
@@ -289,70 +283,62 @@ class IterrowsDictBuild(Rule):
             self._report(node, "the comprehension has an `if` filter")
         else:
             site = _Site(node, frame, for_in.target, key, value)
-            self._report_site(site, None, lambda columns: self._expression_rewrite(site, columns))
+            self._report_site(site, None, lambda reads: self._expression_rewrite(site, reads))
 
     # ------------------------------------------------------------------------------------------ checks
 
     def _report_site(self, site: _Site, reason: Optional[str], rewrite_for: RewriteFor) -> None:
         """Report ``site``: without a fix when ``reason`` (or a check here) says why, else with ``rewrite_for``'s."""
-        columns = None
+        reads = None
         if reason is None:
-            columns, reason = self._columns(site)
-        if reason is None and not self._builtins_visible(site.node):
-            reason = "`dict`, `zip`, `map` or `str` is rebound in this scope"
+            reads, reason = self._reads(site)
+        if reason is None and not self._builtins_visible(site.node, reads):
+            reason = "a builtin the fix calls (`dict`, `zip`, `map`, `str`...) is rebound in this scope"
         rewrite = None
         if reason is None:
-            rewrite, reason = rewrite_for(columns)
+            rewrite, reason = rewrite_for(reads)
         self._report(site.node, reason, rewrite)
 
-    def _columns(self, site: _Site) -> tuple[Optional[tuple[_Column, _Column]], Optional[str]]:
-        names = _pair_of_names(site.target)
+    def _reads(self, site: _Site) -> tuple[Optional[tuple[Read, Read]], Optional[str]]:
+        names = pair_of_names(site.target)
         if names is None:
             return None, "the loop target is not a pair of names"
         index, row = (name.value for name in names)
-        key = self._column(site.key, index, row)
-        value = self._column(site.value, index, row)
+        key = row_read(self, site.key, index, row)
+        value = row_read(self, site.value, index, row)
         if key is None or value is None:
-            return None, "the row is used other than as `row[\"<label>\"]`, `row.<label>` or `str()` of one"
-        if key.label == value.label:
+            return None, "the row is used other than as `row[<label>]`, `row.<label>` or `str()` of one"
+        if same_column_twice((key, value)):
             return None, "the key and the value come from the same column"
         return (key, value), None
 
-    def _column(self, node: cst.BaseExpression, index: str, row: str) -> Optional[_Column]:
-        if (
-            isinstance(node, cst.Call)
-            and len(node.args) == 1
-            and node.args[0].keyword is None
-            and not node.args[0].star
-            and "builtins.str" in qualified_names(self, node.func)
-        ):
-            inner = _plain_column(node.args[0].value, index, row)
-            return None if inner is None else _Column(inner.label, inner.literal, as_str=True)
-        return _plain_column(node, index, row)
-
-    def _loop_reason(self, loop: cst.For, dict_name: str) -> Optional[str]:
+    def _loop_reason(self, loop: cst.For, build: DictBuildLoop) -> Optional[str]:
+        dict_name = build.dict_name
         if loop.orelse is not None:
             return "the loop has an `else` clause"
         if mentions(loop.iter, dict_name):
             return f"the frame expression reads `{dict_name}`"
-        names = _pair_of_names(loop.target)
+        if mentions(build.key, dict_name) or mentions(build.value, dict_name):
+            return f"the key or the value reads `{dict_name}`"
+        names = pair_of_names(loop.target)
         if names is not None and any(read_after(self, name, loop) for name in names):
             return "the loop variables are read after the loop"
         return None
 
-    def _builtins_visible(self, node: cst.CSTNode) -> bool:
+    def _builtins_visible(self, node: cst.CSTNode, reads: Optional[tuple[Read, Read]]) -> bool:
         scope = self.get_metadata(ScopeProvider, node, None)
-        if scope is None:
+        if scope is None or reads is None:
             return False
+        used = {column.convert for read in reads for column in columns_of(read) if column.convert is not None}
         return all(
             all(isinstance(assignment, BuiltinAssignment) for assignment in scope[name])
-            for name in REWRITE_BUILTINS
+            for name in (*REWRITE_BUILTINS, *used)
         )
 
-    def _expression_rewrite(self, site: _Site, columns: tuple[_Column, _Column]) -> tuple[Optional[Rewrite], Optional[str]]:
-        frame = _reusable_frame(site.frame, columns)
+    def _expression_rewrite(self, site: _Site, reads: tuple[Read, Read]) -> tuple[Optional[Rewrite], Optional[str]]:
+        frame = reusable_frame(site.frame, reads)
         if frame is not None:
-            return Rewrite(Applicability.UNSAFE, (Rewrite.replace(site.node, _zip_dict(frame, columns)),)), None
+            return Rewrite(Applicability.UNSAFE, (Rewrite.replace(site.node, _zip_dict(frame, reads)),)), None
         statement = self._binding_statement(site.node)
         if statement is None:
             return None, "the frame expression would run twice, and binding it first would change the order of evaluation"
@@ -360,23 +346,26 @@ class IterrowsDictBuild(Rule):
         binding = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(local)], site.frame)])
         changes = (
             Rewrite.insert_before(statement, [binding]),
-            Rewrite.replace(site.node, _zip_dict(local, columns)),
+            Rewrite.replace(site.node, _zip_dict(local, reads)),
         )
         return Rewrite(Applicability.UNSAFE, changes), None
 
     def _loop_rewrite(
-        self, site: _Site, creation: cst.SimpleStatementLine, columns: tuple[_Column, _Column]
+        self, site: _Site, build: DictBuildLoop, reads: tuple[Read, Read]
     ) -> tuple[Optional[Rewrite], Optional[str]]:
+        assert isinstance(site.node, cst.For)
+        if build.creation is None:
+            return self._update_rewrite(site, build, reads)
+        creation = build.creation
         if self._in_class_body(creation):
             return None, "the loop is in a class body"
-        assert isinstance(site.node, cst.For)
-        frame = _reusable_frame(site.frame, columns)
+        frame = reusable_frame(site.frame, reads)
         lines: list[cst.BaseStatement] = []
         if frame is None:
             frame = cst.Name(fresh_name(self, creation, "frame"))
             lines.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(frame)], site.frame)]))
         creation_statement = creation.body[0]
-        built = creation_statement.with_changes(value=_zip_dict(frame, columns))
+        built = creation_statement.with_changes(value=_zip_dict(frame, reads))
         lines.append(creation.with_changes(body=[built], leading_lines=()))
         # The comments above the `D = {}` line and above the loop stay above the new statements.
         lines[0] = lines[0].with_changes(leading_lines=[*creation.leading_lines, *site.node.leading_lines])
@@ -385,6 +374,24 @@ class IterrowsDictBuild(Rule):
             (site.node, lambda _updated: cst.RemovalSentinel.REMOVE),
         )
         return Rewrite(Applicability.UNSAFE, changes), None
+
+    def _update_rewrite(
+        self, site: _Site, build: DictBuildLoop, reads: tuple[Read, Read]
+    ) -> tuple[Optional[Rewrite], Optional[str]]:
+        """``D.update(zip(K, V))`` in place of the loop: the same stores, in the same order, into any dict."""
+        assert isinstance(site.node, cst.For)
+        if self._in_class_body(site.node):
+            return None, "the loop is in a class body"
+        frame = reusable_frame(site.frame, reads)
+        lines: list[cst.BaseStatement] = []
+        if frame is None:
+            frame = cst.Name(fresh_name(self, site.node, "frame"))
+            lines.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(frame)], site.frame)]))
+        pairs = cst.Call(cst.Name("zip"), [cst.Arg(read_values(frame, read)) for read in reads])
+        update = cst.Call(cst.Attribute(cst.Name(build.dict_name), cst.Name("update")), [cst.Arg(pairs)])
+        lines.append(cst.SimpleStatementLine([cst.Expr(update)]))
+        lines[0] = lines[0].with_changes(leading_lines=site.node.leading_lines)
+        return Rewrite(Applicability.UNSAFE, ((site.node, lambda _updated: cst.FlattenSentinel(lines)),)), None
 
     def _binding_statement(self, node: cst.CSTNode) -> Optional[cst.SimpleStatementLine]:
         """The statement line whose first evaluation is ``node``: ``D = node``, ``D: T = node``, ``return node``."""
@@ -410,23 +417,18 @@ def _ast_comprehension_over_iterrows(node: ast.AST) -> bool:
     )
 
 
-def _ast_dict_build_loop(previous: ast.stmt, loop: ast.stmt) -> bool:
-    """``is_dict_build_loop`` on the ast, looser: any subscript of a name is a store, any call without
-    arguments may be ``dict()``."""
-    if not (isinstance(loop, ast.For) and ast_shapes.is_iterrows_call(loop.iter) and len(loop.body) == 1):
+def _ast_store_loop(node: ast.AST) -> bool:
+    """``dict_build_loop`` on the ast, looser: a ``for`` over ``X.iterrows()`` whose body is one
+    ``<name>[K] = V`` (the dict evidence is left to the rule)."""
+    if not (isinstance(node, ast.For) and ast_shapes.is_iterrows_call(node.iter) and len(node.body) == 1):
         return False
-    store = loop.body[0]
-    if not (isinstance(store, ast.Assign) and len(store.targets) == 1 and isinstance(store.targets[0], ast.Subscript)):
-        return False
-    grown = store.targets[0].value
-    if isinstance(previous, ast.Assign) and len(previous.targets) == 1:
-        target, value = previous.targets[0], previous.value
-    elif isinstance(previous, ast.AnnAssign) and previous.value is not None:
-        target, value = previous.target, previous.value
-    else:
-        return False
-    empty = (isinstance(value, ast.Dict) and not value.keys) or (isinstance(value, ast.Call) and ast_shapes.argument_count(value) == 0)
-    return isinstance(grown, ast.Name) and isinstance(target, ast.Name) and target.id == grown.id and empty
+    store = node.body[0]
+    return (
+        isinstance(store, ast.Assign)
+        and len(store.targets) == 1
+        and isinstance(store.targets[0], ast.Subscript)
+        and isinstance(store.targets[0].value, ast.Name)
+    )
 
 
 def _has_inner_iterrows(for_in: cst.CompFor) -> bool:
@@ -438,70 +440,7 @@ def _has_inner_iterrows(for_in: cst.CompFor) -> bool:
     return False
 
 
-def _pair_of_names(target: cst.BaseExpression) -> Optional[tuple[cst.Name, cst.Name]]:
-    """``(I, R)`` for a target ``I, R`` of two distinct names, else None."""
-    if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
-        first, second = (element.value for element in target.elements)
-        if isinstance(first, cst.Name) and isinstance(second, cst.Name) and first.value != second.value:
-            return first, second
-    return None
-
-
-def _plain_column(node: cst.BaseExpression, index: str, row: str) -> Optional[_Column]:
-    """``I`` -> the index; ``R["a"]`` / ``R.a`` -> column a (not a Series attribute such as ``R.name``)."""
-    if isinstance(node, cst.Name) and node.value == index:
-        return _Column(None, None, as_str=False)
-    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == row:
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            label = node.slice[0].slice.value
-            text = literal_string(label)
-            if text is not None and isinstance(label, cst.SimpleString):
-                return _Column(text, label, as_str=False)
-        return None
-    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == row:
-        attribute = node.attr.value
-        if attribute.startswith("_") or attribute in SERIES_ATTRIBUTES:
-            return None
-        return _Column(attribute, None, as_str=False)
-    return None
-
-
-def _reusable_frame(frame: cst.BaseExpression, columns: tuple[_Column, _Column]) -> Optional[cst.BaseExpression]:
-    """An expression that may be evaluated once per column: a dotted name, or ``Y`` for ``Y[[a, b]]``.
-
-    ``Y[[a, b]][a]`` is ``Y[a]`` when the list has no duplicates and names exactly the columns used (an unused
-    label would have raised KeyError when missing).
-    """
-    if dotted_name(frame) is not None:
-        return frame
-    if isinstance(frame, cst.Subscript) and dotted_name(frame.value) is not None and len(frame.slice) == 1:
-        index = frame.slice[0].slice
-        if isinstance(index, cst.Index) and isinstance(index.value, cst.List):
-            labels = [literal_string(element.value) for element in index.value.elements]
-            used = {column.label for column in columns if column.label is not None}
-            if None not in labels and len(set(labels)) == len(labels) and set(labels) == used:
-                return frame.value
-    return None
-
-
-def _zip_dict(frame: cst.BaseExpression, columns: tuple[_Column, _Column]) -> cst.Call:
-    """``dict(zip(<key column>, <value column>))``."""
-    key, value = (_column_expression(frame, column) for column in columns)
-    return cst.Call(cst.Name("dict"), [cst.Arg(cst.Call(cst.Name("zip"), [cst.Arg(key), cst.Arg(value)]))])
-
-
-def _column_expression(frame: cst.BaseExpression, column: _Column) -> cst.BaseExpression:
-    """``X[a].tolist()`` (``map(str, ...)`` of it for ``str()``); ``X.index`` for the row label.
-
-    ``.tolist()`` even without ``str()``: iterating a nullable (Int64, boolean) column yields numpy scalars,
-    where iterrows and ``.tolist()`` yield Python ones. iterrows pairs rows with ``X.index`` itself.
-    """
-    if column.label is None:
-        values: cst.BaseExpression = cst.Attribute(frame, cst.Name("index"))
-        if not column.as_str:
-            return values
-    else:
-        label = column.literal or cst.SimpleString(f'"{column.label}"')
-        values = cst.Subscript(frame, [cst.SubscriptElement(cst.Index(label))])
-    as_list = cst.Call(cst.Attribute(values, cst.Name("tolist")))
-    return cst.Call(cst.Name("map"), [cst.Arg(cst.Name("str")), cst.Arg(as_list)]) if column.as_str else as_list
+def _zip_dict(frame: cst.BaseExpression, reads: tuple[Read, Read]) -> cst.Call:
+    """``dict(zip(<keys>, <values>))``."""
+    pairs = cst.Call(cst.Name("zip"), [cst.Arg(read_values(frame, read)) for read in reads])
+    return cst.Call(cst.Name("dict"), [cst.Arg(pairs)])
