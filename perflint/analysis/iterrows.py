@@ -17,6 +17,7 @@ from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
 from perflint.analysis.dataflow import is_empty_dict, mentions, previous_statement
 from perflint.analysis.names import dotted_name, literal_string, method_call, qualified_names, receiver
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
+from perflint.analysis.syntax import variable_names
 
 # Builtins that may wrap a column read: the fix maps them over the column's values.
 CONVERTERS = ("str", "int", "float", "bool")
@@ -88,6 +89,25 @@ def row_read(visitor: MetadataDependent, node: cst.BaseExpression, index: str, r
             items.append(item)
         return Columns(tuple(items))
     return _converted_column(visitor, node, index, row)
+
+
+def only_column_reads(visitor: MetadataDependent, roots: list[cst.CSTNode], row: str) -> bool:
+    """Whether every use of ``row`` under ``roots`` reads one column (``row[<label>]``, ``row.<label>``): the
+    row itself is never passed on, iterated or asked for a Series attribute. Needs ParentNodeProvider."""
+    for root in roots:
+        for use in variable_names(root, row):
+            parent = visitor.get_metadata(ParentNodeProvider, use, None)
+            if isinstance(parent, cst.Subscript) and parent.value is use:
+                continue
+            if (
+                isinstance(parent, cst.Attribute)
+                and parent.value is use
+                and not parent.attr.value.startswith("_")
+                and parent.attr.value not in SERIES_ATTRIBUTES
+            ):
+                continue
+            return False
+    return True
 
 
 def columns_of(read: Read) -> tuple[Column, ...]:

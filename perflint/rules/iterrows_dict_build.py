@@ -56,8 +56,11 @@ class IterrowsDictBuild(Rule):
     """
     ## What it does
     Finds dicts built row by row from `DataFrame.iterrows()`: `{K: V for I, R in X.iterrows()}`,
-    `dict((K, V) for I, R in X.iterrows())`, and `D = {}` followed by `for I, R in X.iterrows(): D[K] = V`,
-    where `K` and `V` read one column of the row (`R["col"]`, `R.col`), the index label `I`, or `str()` of one.
+    `dict((K, V) for I, R in X.iterrows())`, and `for I, R in X.iterrows(): D[K] = V` when that store is the
+    whole loop body and `D` is a dict (created as `{}` right before the loop, or every binding of `D` in scope
+    makes a dict). `K` and `V` read one column of the row (`R["col"]`, `R[code_col]`, `R[self.code_col]`,
+    `R.col`) or the index label `I`, maybe inside `str()`, `int()`, `float()` or `bool()`, or a tuple of those
+    (`(R.a, R.b)`). The frame may be a column subset, `X[[a, b]].iterrows()`.
 
     ## Why is this bad?
     `iterrows()` builds a new Series for every row, from the frame's common-dtype 2-D array (and pandas 3
@@ -75,8 +78,11 @@ class IterrowsDictBuild(Rule):
     ```python
     code2market = dict(zip(map(str, listed_info["Code"].tolist()), map(str, listed_info["MarketCode"].tolist())))
     ```
-    `dict(zip(X[a].tolist(), X[b].tolist()))` without `str()`, and `X.index` for the row label `I`
-    (`map(str, X.index.tolist())` for `str(I)`). `.tolist()` matters without `str()` too: iterating a nullable
+    `dict(zip(X[a].tolist(), X[b].tolist()))` without `str()`, `map(int, X[a].tolist())` for `int()`,
+    `zip(X[a].tolist(), X[b].tolist())` for a tuple, and `X.index` for the row label `I`
+    (`map(str, X.index.tolist())` for `str(I)`). A loop into a dict that already holds entries becomes
+    `D.update(zip(<keys>, <values>))`: the same stores in the same order (an existing key keeps its place,
+    the last row wins). `.tolist()` matters without `str()` too: iterating a nullable
     column (`Int64`, `boolean`) yields numpy scalars, where iterrows and `.tolist()` yield Python ones.
 
     ## Fix safety
@@ -103,6 +109,15 @@ class IterrowsDictBuild(Rule):
       under pandas 3 float NaN keys in string rows collapse into the one `np.nan` object.
     - **duplicate column labels** (including `X[[a, a]]`): `R[a]` is a Series and the original keys are its
       multi-line repr; no fix is offered when the key and the value name the same column.
+    - **labels held in names**: `R[a]` and `R[b]` with names `a` and `b` read the same column when the names
+      hold one label; without a subset the fix then reads that column twice, exactly as the loop does. With
+      a subset `X[[a, b]]` the frame has that column twice, so `R[a]` is a Series (keys are its repr, or a
+      `TypeError` for an unhashable key) where the fix reads `X[a]` once per name; a differential test shows
+      both. A name holding a list of labels makes `R[a]` a Series too (the fix then raises
+      `AttributeError`).
+    - **`int()` / `float()` / `bool()`**: exact for upcast rows (`int(np.float64(1301.0))` is `1301`), but a
+      missing value that row inference turned into NaN raises `ValueError` in `int()` instead of
+      `TypeError`, and `float()` / `bool()` of it return `nan` / `True` where `float(pd.NA)` raises.
     - **errors**: a missing column raises `KeyError` even on an empty frame, where the loop built `{}`; in the
       loop form a failing loop left `D` bound to a partial dict.
     The seed's own target, `dict(zip(X[a].astype(str), X[b].astype(str)))`, is worse and is not used: it also
@@ -110,10 +125,13 @@ class IterrowsDictBuild(Rule):
     `'1 days'` instead of `'1 days 00:00:00'`, float32 next to a string column as `'0.1'`, and under pandas 3
     keeps every missing value as a float NaN key or value instead of `'nan'` / `'None'` / `'NaT'`.
 
+    The update form needs `D` to be a dict, not just any mapping: `dict.update` stores without calling an
+    overridden `__setitem__` (`defaultdict` and `OrderedDict` do not override it).
+
     When `X` is a call (`pd.read_csv(path).iterrows()`), the fix binds it once to a fresh local (`frame`) on
     the line before, which keeps the frame alive until the function returns; where that would change the
     order of evaluation (the dict is not the whole value of an assignment or `return`) no fix is offered.
-    `X[[a, b]]` as the receiver is read as `X` when the list names exactly the columns used.
+    `X[[a, b]]` as the receiver is read as `X` when the list names exactly the columns used, each once.
 
     ## Metric impact
     May change: identical on string-typed tables such as the reference trainer's listed-info table, but an
@@ -123,7 +141,9 @@ class IterrowsDictBuild(Rule):
     ## Known problems
     Reported without a fix: an `if` filter, more than one `for`, the key and the value from the same column,
     any other use of the row (`R["a"] + 1`, `f(R)`, `R[0]`, `R.name`, any attribute pandas.Series has), loop
-    variables read after the loop, and `dict`/`zip`/`map`/`str` rebound in scope. `X.iterrows()` is taken to
+    variables read after the loop (a later loop that reuses the names counts), and `dict`/`zip`/`map` or a
+    converter rebound in scope. A loop into a dict of unknown kind (a parameter, `self.d`) or whose
+    key or value is computed is left to PFL203. `X.iterrows()` is taken to
     be pandas whatever `X` is, since only pandas has it.
 
     ## Options
@@ -227,11 +247,20 @@ class IterrowsDictBuild(Rule):
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` has a dict comprehension or generator expression with an ``X.iterrows()`` generator,
-        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V``."""
+        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` with ``D`` assigned a dict somewhere
+        (a ``{...}`` display, a dict comprehension, or a call of something spelled ``*dict``)."""
+        loops: list[str] = []
+        dicts: set[str] = set()
         for node in ast.walk(tree):
-            if _ast_comprehension_over_iterrows(node) or _ast_store_loop(node):
+            if _ast_comprehension_over_iterrows(node):
                 return True
-        return False
+            stored = _ast_store_loop(node)
+            if stored is not None:
+                loops.append(stored)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and _ast_makes_dict(node.value):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                dicts.update(target.id for target in targets if isinstance(target, ast.Name))
+        return any(name in dicts for name in loops)
 
     def visit_DictComp(self, node: cst.DictComp) -> None:
         self._check_comprehension(node, node.for_in, node.key, node.value)
@@ -417,18 +446,30 @@ def _ast_comprehension_over_iterrows(node: ast.AST) -> bool:
     )
 
 
-def _ast_store_loop(node: ast.AST) -> bool:
-    """``dict_build_loop`` on the ast, looser: a ``for`` over ``X.iterrows()`` whose body is one
-    ``<name>[K] = V`` (the dict evidence is left to the rule)."""
+def _ast_store_loop(node: ast.AST) -> Optional[str]:
+    """``D`` for a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` (``dict_build_loop`` on the ast,
+    looser: the dict evidence is the prefilter's ``_ast_makes_dict``, then the rule's)."""
     if not (isinstance(node, ast.For) and ast_shapes.is_iterrows_call(node.iter) and len(node.body) == 1):
-        return False
+        return None
     store = node.body[0]
-    return (
+    if (
         isinstance(store, ast.Assign)
         and len(store.targets) == 1
         and isinstance(store.targets[0], ast.Subscript)
         and isinstance(store.targets[0].value, ast.Name)
-    )
+    ):
+        return store.targets[0].value.id
+    return None
+
+
+def _ast_makes_dict(value: Optional[ast.expr]) -> bool:
+    if isinstance(value, (ast.Dict, ast.DictComp)):
+        return True
+    if not isinstance(value, ast.Call):
+        return False
+    function = value.func
+    name = function.id if isinstance(function, ast.Name) else function.attr if isinstance(function, ast.Attribute) else ""
+    return name.lower().endswith("dict")
 
 
 def _has_inner_iterrows(for_in: cst.CompFor) -> bool:
