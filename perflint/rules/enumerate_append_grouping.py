@@ -75,11 +75,15 @@ class _Loop:
 class EnumerateAppendGrouping(Rule):
     """
     ## What it does
-    Finds row positions grouped by the values of a DataFrame column with a Python loop:
-    `for I, K in enumerate(X[col]): D[K].append(I)` into `D = defaultdict(list)`, or
-    `D.setdefault(K, []).append(I)` into `D = {}`, where the code shows that `X` is a DataFrame (built by
-    `pd.DataFrame(...)`, `pd.read_*`, `pd.concat`, `pd.merge` or a DataFrame method chain, annotated
-    `pd.DataFrame`, or inside `if isinstance(X, pd.DataFrame):`).
+    Finds row positions grouped by the values of a pandas column with a Python loop:
+    `for I, K in enumerate(X[col]): D[K].append(I)`, `D.setdefault(K, []).append(I)`, or
+    `if K not in D: D[K] = []` followed by `D[K].append(I)`, where the code shows that `X` is a DataFrame
+    (built by `pd.DataFrame(...)`, `pd.read_*`, `pd.concat`, `pd.merge` or a DataFrame method chain, annotated
+    `pd.DataFrame`, inside `if isinstance(X, pd.DataFrame):` or an `elif` of it, or after
+    `if not isinstance(X, pd.DataFrame): raise ...`), or `enumerate(S)` of a Series `S` (`X[col]` of such a
+    frame, `pd.Series(...)`, annotated `pd.Series`). `X` and `S` may be `self.<attr>` when every assignment of
+    that attribute in the class is such a value and one is in `__init__`. `col` is a literal label or a name
+    holding one (`data[self.date_column]`).
 
     ## Why is this bad?
     The loop boxes one Python object per row and appends to a list per row. With a datetime column it boxes a
@@ -101,6 +105,18 @@ class EnumerateAppendGrouping(Rule):
     date_values = data["Date"]
     date_indices = defaultdict(list, {date: positions.tolist() for date, positions in date_values.groupby(date_values, sort=False, dropna=False, observed=True).indices.items()})
     ```
+    When `D` is created right before the loop (`defaultdict(list)`, or `{}` for the setdefault forms) it is
+    built at once as above. Anywhere else, with any statements between, or when `D` is a parameter or an
+    attribute, the loop becomes one `extend` per key:
+    ```python
+    date_values = data[self.date_column]
+    for date, positions in date_values.groupby(date_values, sort=False, dropna=False, observed=True).indices.items():
+        date_indices[date].extend(positions.tolist())
+    ```
+    which leaves `D` as the appends did whatever it held before: keys already there keep their place and get
+    the new positions after their old ones, new keys come in the order of their first row, and each key's
+    positions are increasing (checked by a differential test with random prior contents). So nothing between
+    the creation and the loop needs to be proven.
     Group the column by itself, never `data.groupby("Date")`, which raises when an index level has the same
     name. `sort=False` keeps first-appearance order, `dropna=False` keeps missing keys, `observed=True` drops
     unobserved categories (pandas 2 added them), `.tolist()` gives lists of Python ints, and `defaultdict`
@@ -122,10 +138,18 @@ class EnumerateAppendGrouping(Rule):
       becomes NaN).
     - **categorical with NaN**: the NaN group is dropped despite `dropna=False` (pandas issues 35646, 36327,
       39573), so those positions are lost.
-    - **errors**: when `X[col]` raises, `D` is left unbound (or at its old value) instead of empty.
+    - **errors**: when `X[col]` raises, `D` is left unbound (or at its old value) instead of empty. Into a
+      plain dict missing a key, the loop and the extend form both raise `KeyError` before changing anything.
+    - **the extend form** calls `D[K]` once per key instead of once per row, and appends one key's positions
+      together: only a mapping whose `__getitem__` has side effects, or two keys sharing one list object,
+      could tell.
+    - **a label held in a name** that holds a list of labels makes `X[col]` a DataFrame; the loop then groups
+      its column labels, the fix groups rows.
 
     With the option `exact-helper`, the fix instead keeps `D`'s creation, replaces the loop with
-    `D.update(_perflint_positions_by_value(X[col]))`, and adds that helper (15 lines) once per module. It
+    `D.update(_perflint_positions_by_value(X[col]))` (where `D` is created elsewhere:
+    `for K, positions in _perflint_positions_by_value(X[col]).items(): D[K].extend(positions)`, unsafe), and
+    adds that helper (15 lines) once per module. It
     groups on `factorize` codes, re-boxes each key from the column, and runs a Python loop over the missing
     rows only, so it returns the loop's keys (same objects and types, first-appearance order, one key per
     NaN row, None / NaT / pd.NA kept) and lists: identical on every random frame of the differential test
@@ -144,11 +168,12 @@ class EnumerateAppendGrouping(Rule):
     values (the reference trainer's) batches exactly the same rows; missing keys are grouped differently.
 
     ## Known problems
-    Reported without a fix: `enumerate(..., start=...)`, a loop `else:`, a `D` not created empty right before
-    the loop or also bound to another name, a column that is not one constant label, and loop variables read
+    Reported without a fix: `enumerate(..., start=...)`, a loop `else:`, a `D` that is not a name or a dotted
+    name, a column that is not one label or a name holding one (`X[cols[0]]`), and loop variables read
     after the loop. The fix assumes `X[col]` is a Series: with duplicate column labels, or a top-level label of
     MultiIndex columns, it is a DataFrame and the loop iterates column labels. Not reported without evidence
-    that `X` is a DataFrame (a dict of lists has no `groupby`).
+    that `X` is a DataFrame or `S` a Series (a dict of lists or a list has no `groupby`), nor for
+    `enumerate(X[[a]])`, which iterates column labels.
 
     ## Options
     - `exact-helper` (bool, default false): fix with the exact helper described under Fix safety instead of
