@@ -17,7 +17,7 @@ from libcst.metadata import (
 )
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after
+from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after_unless_rebound
 from perflint.analysis.names import argument, dotted_name, method_call, qualified_names, receiver
 from perflint.analysis.pandas_evidence import KeyDtype, Label, column_dtype, is_dataframe, is_series, label_value
 from perflint.rule import Invalid, NodeChange, Rewrite, Rule, Valid
@@ -279,8 +279,7 @@ class EnumerateAppendGrouping(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` has ``_match``'s shape with the callee unresolved: ``for a, b in f(<subscript>):``
-        whose body is one statement, ``<expr>.append(a)``."""
+        """Whether ``tree`` has ``_match``'s shape with the callee unresolved (see ``_ast_may_match``)."""
         return any(_ast_may_match(site.node) for site in ast_shapes.shapes(tree).of(ast.For, ast.AsyncFor))
 
     def visit_For(self, node: cst.For) -> None:
@@ -415,7 +414,7 @@ class EnumerateAppendGrouping(Rule):
         root = _first_component(loop.groups)
         if mentions(loop.values, root) or mentions(loop.key, root):
             return f"the column expression reads `{root}`"
-        if any(read_after(self, variable, loop.node) for variable in (loop.position, loop.key)):
+        if any(read_after_unless_rebound(self, variable, loop.node) for variable in (loop.position, loop.key)):
             return "the loop variables are read after the loop"
         if isinstance(self.get_metadata(ScopeProvider, loop.node, None), ClassScope):
             return "the loop is in a class body"
@@ -535,19 +534,21 @@ def _is_preamble(statement: cst.BaseStatement) -> bool:
 
 
 def _ast_may_match(loop: ast.For | ast.AsyncFor) -> bool:
+    """``for a, b in f(<subscript, name or attribute>):`` whose body ends with ``<expr>.append(a)`` after at most
+    one other statement (the ``if b not in d: d[b] = []`` form)."""
     call, target = loop.iter, loop.target
     if not (
         isinstance(call, ast.Call)
-        and any(isinstance(value, ast.Subscript) for value in ast_shapes.argument_values(call))
+        and any(isinstance(value, (ast.Subscript, ast.Name, ast.Attribute)) for value in ast_shapes.argument_values(call))
         and isinstance(target, (ast.Tuple, ast.List))
         and len(target.elts) == 2
         and all(isinstance(element, ast.Name) for element in target.elts)
-        and len(loop.body) == 1
-        and isinstance(loop.body[0], ast.Expr)
-        and ast_shapes.method_name(loop.body[0].value) == "append"
+        and 1 <= len(loop.body) <= 2
+        and isinstance(loop.body[-1], ast.Expr)
+        and ast_shapes.method_name(loop.body[-1].value) == "append"
     ):
         return False
-    append = loop.body[0].value
+    append = loop.body[-1].value
     position = target.elts[0].id
     return any(
         isinstance(value, ast.Name) and value.id == position for value in ast_shapes.argument_values(append)

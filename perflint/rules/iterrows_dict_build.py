@@ -17,13 +17,14 @@ from libcst.metadata import (
 )
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.dataflow import fresh_name, mentions, read_after
+from perflint.analysis.dataflow import fresh_name, mentions, read_after_unless_rebound
 from perflint.analysis.iterrows import (
     DictBuildLoop,
     Read,
     columns_of,
     dict_build_loop,
     iterrows_frame,
+    only_column_reads,
     pair_of_names,
     read_values,
     reusable_frame,
@@ -140,9 +141,10 @@ class IterrowsDictBuild(Rule):
 
     ## Known problems
     Reported without a fix: an `if` filter, more than one `for`, the key and the value from the same column,
-    any other use of the row (`R["a"] + 1`, `f(R)`, `R[0]`, `R.name`, any attribute pandas.Series has), loop
+    a key or value computed from columns (`R["a"] + 1`, `f(R["a"])`, `R[0]`), loop
     variables read after the loop (a later loop that reuses the names counts), and `dict`/`zip`/`map` or a
-    converter rebound in scope. A loop into a dict of unknown kind (a parameter, `self.d`) or whose
+    converter rebound in scope. Not reported: a comprehension that uses the row itself (`{R["id"]: R ...}`,
+    `f(R)`, `R.name`, `R.to_dict()`, any attribute pandas.Series has). A loop into a dict of unknown kind (a parameter, `self.d`) or whose
     key or value is computed is left to PFL203. `X.iterrows()` is taken to
     be pandas whatever `X` is, since only pandas has it.
 
@@ -306,6 +308,11 @@ class IterrowsDictBuild(Rule):
             if _has_inner_iterrows(for_in):
                 self._report(node, "the comprehension has more than one `for`")
             return
+        names = pair_of_names(for_in.target)
+        if names is not None and not only_column_reads(self, [key, value, *for_in.ifs], names[1].value):
+            # {r["id"]: r for _, r in X.iterrows()}, {pool.submit(f, r): i for i, r in ...}: the rows themselves
+            # are wanted, no column read to vectorise.
+            return
         if for_in.inner_for_in is not None:
             self._report(node, "the comprehension has more than one `for`")
         elif for_in.ifs:
@@ -350,7 +357,7 @@ class IterrowsDictBuild(Rule):
         if mentions(build.key, dict_name) or mentions(build.value, dict_name):
             return f"the key or the value reads `{dict_name}`"
         names = pair_of_names(loop.target)
-        if names is not None and any(read_after(self, name, loop) for name in names):
+        if names is not None and any(read_after_unless_rebound(self, name, loop) for name in names):
             return "the loop variables are read after the loop"
         return None
 
