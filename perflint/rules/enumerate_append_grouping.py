@@ -534,8 +534,8 @@ def _is_preamble(statement: cst.BaseStatement) -> bool:
 
 
 def _ast_may_match(loop: ast.For | ast.AsyncFor) -> bool:
-    """``for a, b in f(<subscript, name or attribute>):`` whose body ends with ``<expr>.append(a)`` after at most
-    one other statement (the ``if b not in d: d[b] = []`` form)."""
+    """``for a, b in f(<subscript, name or attribute>):`` whose body ends with ``<x>[...].append(a)`` or
+    ``<x>.setdefault(...).append(a)``, after at most one ``if`` (the ``if b not in d: d[b] = []`` form)."""
     call, target = loop.iter, loop.target
     if not (
         isinstance(call, ast.Call)
@@ -544,11 +544,15 @@ def _ast_may_match(loop: ast.For | ast.AsyncFor) -> bool:
         and len(target.elts) == 2
         and all(isinstance(element, ast.Name) for element in target.elts)
         and 1 <= len(loop.body) <= 2
+        and (len(loop.body) == 1 or isinstance(loop.body[0], ast.If))
         and isinstance(loop.body[-1], ast.Expr)
         and ast_shapes.method_name(loop.body[-1].value) == "append"
     ):
         return False
     append = loop.body[-1].value
+    grown = append.func.value if isinstance(append, ast.Call) and isinstance(append.func, ast.Attribute) else None
+    if not (isinstance(grown, ast.Subscript) or ast_shapes.method_name(grown) == "setdefault"):
+        return False  # out.append(i): a list, not a group
     position = target.elts[0].id
     return any(
         isinstance(value, ast.Name) and value.id == position for value in ast_shapes.argument_values(append)

@@ -189,6 +189,7 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL204", "import numpy as np\nvalues = np.append(values, x)\nfor x in xs:\n    print('concat', x)\n"),
         ("PFL301", "for i in range(10):\n    print(len(x))\n"),
         ("PFL202", "for i, row in enumerate(rows):\n    print(row)\n    out.append(i)\n"),
+        ("PFL202", "for i, key in enumerate(keys):\n    if key:\n        print(key)\n    out.append(i)\n"),
         ("PFL104", "model.eval()\nscore = model(x)\nfor x in xs:\n    print(x)\n"),
         ("PFL102", "def f(x):\n    return x.cpu().numpy()\n"),
         ("PFL103", "for x in xs:\n    total += x\nloss.backward()\n"),
