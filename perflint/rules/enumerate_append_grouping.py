@@ -116,7 +116,9 @@ class EnumerateAppendGrouping(Rule):
     which leaves `D` as the appends did whatever it held before: keys already there keep their place and get
     the new positions after their old ones, new keys come in the order of their first row, and each key's
     positions are increasing (checked by a differential test with random prior contents). So nothing between
-    the creation and the loop needs to be proven.
+    the creation and the loop needs to be proven. It is as fast as the one-liner: at 1 M rows 26x (datetime),
+    3.6x (str) and 3.7x (int) faster than the loop (pandas 3.1, loaded 2-core CPU;
+    `benchmarks/bench_date_grouping.py`).
     Group the column by itself, never `data.groupby("Date")`, which raises when an index level has the same
     name. `sort=False` keeps first-appearance order, `dropna=False` keeps missing keys, `observed=True` drops
     unobserved categories (pandas 2 added them), `.tolist()` gives lists of Python ints, and `defaultdict`
