@@ -552,10 +552,13 @@ def _ast_may_match(loop: ast.For | ast.AsyncFor) -> bool:
     ):
         return False
     append = loop.body[-1].value
-    grown = append.func.value if isinstance(append, ast.Call) and isinstance(append.func, ast.Attribute) else None
+    if not (isinstance(append, ast.Call) and isinstance(append.func, ast.Attribute)):
+        return False
+    grown = append.func.value
     if not (isinstance(grown, ast.Subscript) or ast_shapes.method_name(grown) == "setdefault"):
         return False  # out.append(i): a list, not a group
-    position = target.elts[0].id
+    first = target.elts[0]
+    position = first.id if isinstance(first, ast.Name) else ""
     return any(
         isinstance(value, ast.Name) and value.id == position for value in ast_shapes.argument_values(append)
     )

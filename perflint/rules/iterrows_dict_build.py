@@ -333,7 +333,7 @@ class IterrowsDictBuild(Rule):
         if reason is None and not self._builtins_visible(site.node, reads):
             reason = "a builtin the fix calls (`dict`, `zip`, `map`, `str`...) is rebound in this scope"
         rewrite = None
-        if reason is None:
+        if reason is None and reads is not None:
             rewrite, reason = rewrite_for(reads)
         self._report(site.node, reason, rewrite)
 
