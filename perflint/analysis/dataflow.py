@@ -504,6 +504,43 @@ def read_after(visitor: MetadataDependent, target: cst.Name, statement: cst.CSTN
     return False
 
 
+def read_after_unless_rebound(visitor: MetadataDependent, target: cst.Name, statement: cst.CSTNode) -> bool:
+    """``read_after``, crediting one kind of rebinding: a read inside the body of a later ``for`` whose target
+    binds the name reads that loop's value (``for date, rows in groups.items(): use(date)``), never ours."""
+    scope = visitor.get_metadata(ScopeProvider, target, None)
+    if scope is None or introspects_frame(visitor, _scope_root(visitor, _binding_scope(scope), target)):
+        return True
+    span = visitor.get_metadata(PositionProvider, statement)
+    loop = _enclosing_loop(visitor, statement)
+    if loop is not None and _mentioned_outside(loop, statement, target.value):
+        return True
+    for assignment in scope.assignments[target.value]:
+        if getattr(assignment, "node", None) is not target:
+            continue
+        for access in assignment.references:
+            where = visitor.get_metadata(PositionProvider, access.node)
+            if _within(where, span):
+                continue
+            if _binding_scope(access.scope) is not scope:
+                return True
+            if _starts_after(where, span) and not _in_rebinding_loop_body(visitor, access.node, target.value, statement):
+                return True
+    return False
+
+
+def _in_rebinding_loop_body(visitor: MetadataDependent, node: cst.CSTNode, name: str, statement: cst.CSTNode) -> bool:
+    """Whether ``node`` lies in the body of a ``for`` (other than ``statement``) whose target binds ``name``."""
+    child = node
+    for ancestor in ancestors(visitor, node):
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Module)):
+            return False
+        if isinstance(ancestor, cst.For) and ancestor is not statement and child is ancestor.body:
+            if _target_binds(ancestor.target, name):
+                return True
+        child = ancestor
+    return False
+
+
 def _mentioned_outside(root: cst.CSTNode, excluded: cst.CSTNode, name: str) -> bool:
     """Whether ``name`` is written somewhere under ``root`` but outside ``excluded``."""
     collector = _NamesOutside(excluded)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
@@ -21,6 +21,7 @@ from libcst.metadata import Assignment, ParentNodeProvider, PositionProvider, Sc
 
 from perflint.analysis.dataflow import bindings
 from perflint.analysis.names import argument, literal_string, method_call, qualified_names, receiver
+from perflint.analysis.syntax import walk_all
 
 Label = Union[str, int]
 
@@ -118,6 +119,13 @@ def is_dataframe(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
     return _is_frame(visitor, node, frozenset(), 0)
 
 
+def is_series(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
+    """Whether the code shows that ``node`` evaluates to a pandas Series where it stands: ``F[label]`` of a known
+    DataFrame (a literal label, or a name holding one), ``pd.Series(...)``, a name or ``self.<attr>`` bound only
+    to those, or a name under ``isinstance(name, pd.Series)``."""
+    return _is_series(visitor, node, frozenset(), 0)
+
+
 def label_value(node: cst.CSTNode) -> Optional[Label]:
     """The value of a column label written as a plain string or integer literal, else None."""
     text = literal_string(node)
@@ -198,67 +206,229 @@ def _is_frame(visitor: MetadataDependent, node: cst.BaseExpression, seen: frozen
         return _selection_is_frame(visitor, node, seen, depth)
     if isinstance(node, cst.Attribute) and node.attr.value == "T":
         return _is_frame(visitor, node.value, seen, depth)
+    if isinstance(node, cst.Attribute):
+        return _attribute_is(visitor, node, _is_frame, depth)
     return False
 
 
+Check = Callable[[MetadataDependent, cst.BaseExpression, frozenset[str], int], bool]
+
+
 def _name_is_frame(visitor: MetadataDependent, name: cst.Name, seen: frozenset[str], depth: int) -> bool:
+    return _name_is(visitor, name, seen, depth, _is_frame, DATAFRAME_TYPES)
+
+
+def _name_is(
+    visitor: MetadataDependent, name: cst.Name, seen: frozenset[str], depth: int, check: Check, types: frozenset[str]
+) -> bool:
     if name.value in seen:
         # `df = df.dropna()`: while checking the bindings of `df`, assume `df` is a frame. Sound because the
         # first binding to run cannot read the name it binds (it would be unbound), so it is a frame on its own.
         return True
-    if _guarded_by_isinstance(visitor, name):
+    if _guarded_by_isinstance(visitor, name, types):
         return True
     assignments = _assignments(visitor, name)
     inner = seen | {name.value}
-    return bool(assignments) and all(_binding_is_frame(visitor, assignment, inner, depth) for assignment in assignments)
+    return bool(assignments) and all(
+        _binding_is(visitor, assignment, inner, depth, check, types) for assignment in assignments
+    )
 
 
-def _binding_is_frame(visitor: MetadataDependent, assignment: object, seen: frozenset[str], depth: int) -> bool:
+def _binding_is(
+    visitor: MetadataDependent, assignment: object, seen: frozenset[str], depth: int, check: Check, types: frozenset[str]
+) -> bool:
     if not isinstance(assignment, Assignment):
         return False  # imports, builtins
     target = assignment.node
     if isinstance(target, cst.Param):
-        return target.annotation is not None and _is_frame_annotation(visitor, target.annotation.annotation)
+        return target.annotation is not None and _is_annotation(visitor, target.annotation.annotation, types)
     parent = visitor.get_metadata(ParentNodeProvider, target, None)
     if isinstance(parent, cst.AssignTarget):
         statement = visitor.get_metadata(ParentNodeProvider, parent, None)
-        return isinstance(statement, cst.Assign) and _is_frame(visitor, statement.value, seen, depth)
+        return isinstance(statement, cst.Assign) and check(visitor, statement.value, seen, depth)
     if isinstance(parent, cst.AnnAssign) and parent.target is target:
-        if _is_frame_annotation(visitor, parent.annotation.annotation):
+        if _is_annotation(visitor, parent.annotation.annotation, types):
             return True
-        return parent.value is not None and _is_frame(visitor, parent.value, seen, depth)
+        return parent.value is not None and check(visitor, parent.value, seen, depth)
     if isinstance(parent, cst.NamedExpr) and parent.target is target:
-        return _is_frame(visitor, parent.value, seen, depth)
+        return check(visitor, parent.value, seen, depth)
     # for / with / except targets, tuple unpacking, augmented assignment: not evidence.
     return False
 
 
 def _is_frame_annotation(visitor: MetadataDependent, annotation: cst.BaseExpression) -> bool:
-    return not qualified_names(visitor, annotation).isdisjoint(DATAFRAME_TYPES)
+    return _is_annotation(visitor, annotation, DATAFRAME_TYPES)
 
 
-def _guarded_by_isinstance(visitor: MetadataDependent, name: cst.Name) -> bool:
-    """Inside the body of ``if isinstance(name, pd.DataFrame) [and ...]:`` that never rebinds the name."""
+def _is_annotation(visitor: MetadataDependent, annotation: cst.BaseExpression, types: frozenset[str]) -> bool:
+    return not qualified_names(visitor, annotation).isdisjoint(types)
+
+
+def _guarded_by_isinstance(visitor: MetadataDependent, name: cst.Name, types: frozenset[str] = DATAFRAME_TYPES) -> bool:
+    """Inside the body of ``if isinstance(name, pd.DataFrame) [and ...]:`` (also an ``elif``) that never rebinds
+    the name, or after ``if not isinstance(name, pd.DataFrame): raise / return`` in an enclosing block with no
+    binding of the name between."""
     child: cst.CSTNode = name
     parent = visitor.get_metadata(ParentNodeProvider, child, None)
     while parent is not None and not isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-        if isinstance(parent, cst.If) and child is parent.body and _tests_isinstance(visitor, parent.test, name.value):
+        if isinstance(parent, cst.If) and child is parent.body and _tests_isinstance(visitor, parent.test, name.value, types):
             return not bindings(parent.body.body, name.value)
+        if isinstance(parent, cst.IndentedBlock) and _after_negative_guard(visitor, parent, child, name.value, types):
+            return True
         child, parent = parent, visitor.get_metadata(ParentNodeProvider, parent, None)
     return False
 
 
-def _tests_isinstance(visitor: MetadataDependent, test: cst.BaseExpression, name: str) -> bool:
+def _after_negative_guard(
+    visitor: MetadataDependent, block: cst.IndentedBlock, statement: cst.CSTNode, name: str, types: frozenset[str]
+) -> bool:
+    """``if not isinstance(name, T): raise ...`` (or ``return``) earlier in ``block``, the name not bound between."""
+    earlier = []
+    for item in block.body:
+        if item is statement:
+            break
+        earlier.append(item)
+    else:
+        return False
+    for position in range(len(earlier) - 1, -1, -1):
+        item = earlier[position]
+        if (
+            isinstance(item, cst.If)
+            and item.orelse is None
+            and isinstance(item.test, cst.UnaryOperation)
+            and isinstance(item.test.operator, cst.Not)
+            and _tests_isinstance(visitor, item.test.expression, name, types)
+            and _leaves(item.body)
+        ):
+            return not bindings(earlier[position + 1 :], name)
+    return False
+
+
+def _leaves(body: cst.BaseSuite) -> bool:
+    """The block's last statement is ``raise`` or ``return``."""
+    if not isinstance(body, cst.IndentedBlock) or not body.body:
+        return False
+    last = body.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return))
+
+
+def _tests_isinstance(visitor: MetadataDependent, test: cst.BaseExpression, name: str, types: frozenset[str] = DATAFRAME_TYPES) -> bool:
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return _tests_isinstance(visitor, test.left, name) or _tests_isinstance(visitor, test.right, name)
+        return _tests_isinstance(visitor, test.left, name, types) or _tests_isinstance(visitor, test.right, name, types)
     return (
         isinstance(test, cst.Call)
         and "builtins.isinstance" in qualified_names(visitor, test.func)
         and len(test.args) == 2
         and isinstance(test.args[0].value, cst.Name)
         and test.args[0].value.value == name
-        and _is_frame_annotation(visitor, test.args[1].value)
+        and _is_annotation(visitor, test.args[1].value, types)
     )
+
+
+# ---------------------------------------------------------------------------------------------------- attributes
+
+
+def _attribute_is(visitor: MetadataDependent, node: cst.Attribute, check: Check, depth: int) -> bool:
+    """``self.<attr>`` in a method, where every ``self.<attr> = value`` of the class passes ``check`` and one of
+    them is in ``__init__`` (so the attribute is set before any other method runs)."""
+    if not isinstance(node.value, cst.Name):
+        return False
+    found = _class_attribute_values(visitor, node).get((node.value.value, node.attr.value))
+    if not found:
+        return False
+    values, in_init = found
+    return in_init and all(value is not None and check(visitor, value, frozenset(), depth) for value in values)
+
+
+AttributeValues = dict[tuple[str, str], tuple[list[Optional[cst.BaseExpression]], bool]]
+
+
+def _class_attribute_values(visitor: MetadataDependent, node: cst.CSTNode) -> AttributeValues:
+    """For the class of the method holding ``node``: ``(self name, attr) -> (values assigned, one in __init__)``;
+    a value is None where the attribute is bound another way (augmented, unpacked). Cached per class."""
+    method: Optional[cst.CSTNode] = node
+    while method is not None and not isinstance(method, cst.FunctionDef):
+        method = visitor.get_metadata(ParentNodeProvider, method, None)
+    if method is None:
+        return {}
+    block = visitor.get_metadata(ParentNodeProvider, method, None)
+    owner = visitor.get_metadata(ParentNodeProvider, block, None) if block is not None else None
+    if not isinstance(owner, cst.ClassDef):
+        return {}
+    cache = visitor.__dict__.setdefault("_perflint_class_attributes", {})
+    key = id(owner)
+    if key not in cache:
+        cache[key] = (owner, _collect_attribute_values(owner))
+    return cache[key][1]
+
+
+def _collect_attribute_values(owner: cst.ClassDef) -> AttributeValues:
+    found: AttributeValues = {}
+    for method in owner.body.body:
+        if not isinstance(method, cst.FunctionDef) or not method.params.params:
+            continue
+        self_name = method.params.params[0].name.value
+        in_init = method.name.value == "__init__"
+        for node in walk_all(method.body):
+            targets: list[tuple[cst.BaseExpression, Optional[cst.BaseExpression]]] = []
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    if isinstance(target.target, (cst.Tuple, cst.List)):
+                        targets.extend((element.value, None) for element in target.target.elements)
+                    else:
+                        targets.append((target.target, node.value))
+            elif isinstance(node, cst.AnnAssign):
+                targets.append((node.target, node.value))
+            elif isinstance(node, cst.AugAssign):
+                targets.append((node.target, None))
+            for target, value in targets:
+                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == self_name:
+                    values, seen_in_init = found.get((self_name, target.attr.value), ([], False))
+                    found[(self_name, target.attr.value)] = ([*values, value], seen_in_init or in_init)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------- series
+
+
+SERIES_METHODS = frozenset(
+    {"astype", "copy", "dropna", "fillna", "head", "reset_index", "sort_index", "sort_values", "tail"}
+)
+
+
+def _is_series(visitor: MetadataDependent, node: cst.BaseExpression, seen: frozenset[str], depth: int) -> bool:
+    if depth > MAX_DEPTH:
+        return False
+    depth += 1
+    if isinstance(node, cst.Name):
+        return _name_is(visitor, node, seen, depth, _is_series, SERIES_TYPES)
+    if isinstance(node, cst.Attribute):
+        return _attribute_is(visitor, node, _is_series, depth)
+    if isinstance(node, cst.Call):
+        if not qualified_names(visitor, node.func).isdisjoint(SERIES_TYPES):
+            return True
+        method = method_call(node, *SERIES_METHODS)
+        if method is not None and keyword_argument(method, "inplace") is None:
+            if method.func.attr.value == "reset_index" and keyword_argument(method, "drop") is None:
+                return False  # Series.reset_index() without drop=True is a DataFrame
+            return _is_series(visitor, receiver(method), seen, depth)
+        return False
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        return (
+            isinstance(index, cst.Index)
+            and index.star is None
+            and (label_value(index.value) is not None or _dotted(index.value))
+            and _is_frame(visitor, node.value, seen, depth)
+        )
+    return False
+
+
+def _dotted(node: cst.BaseExpression) -> bool:
+    """A name or ``self.name`` holding a label (a list there would select a DataFrame: documented by the rules)."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
 
 
 def _call_is_frame(visitor: MetadataDependent, call: cst.Call, seen: frozenset[str], depth: int) -> bool:
@@ -302,11 +472,11 @@ def _concat_is_frame(visitor: MetadataDependent, call: cst.Call, seen: frozenset
         values = [element.value for element in objs.elements]
         if any(_is_frame(visitor, value, seen, depth) for value in values):
             return True
-        return not all(_is_series(visitor, value, seen, depth) for value in values)
+        return not all(_is_literal_series(visitor, value, seen, depth) for value in values)
     return True
 
 
-def _is_series(visitor: MetadataDependent, node: cst.BaseExpression, seen: frozenset[str], depth: int) -> bool:
+def _is_literal_series(visitor: MetadataDependent, node: cst.BaseExpression, seen: frozenset[str], depth: int) -> bool:
     if isinstance(node, cst.Call):
         return not qualified_names(visitor, node.func).isdisjoint(SERIES_TYPES)
     if isinstance(node, cst.Subscript) and len(node.slice) == 1:

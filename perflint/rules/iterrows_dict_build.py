@@ -17,25 +17,26 @@ from libcst.metadata import (
 )
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.dataflow import fresh_name, mentions, read_after
-from perflint.analysis.iterrows import fresh_dict_before, iterrows_frame, single_subscript_store
-from perflint.analysis.names import dotted_name, literal_string, qualified_names
-from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
+from perflint.analysis.dataflow import fresh_name, mentions, read_after_unless_rebound
+from perflint.analysis.iterrows import (
+    DictBuildLoop,
+    Read,
+    columns_of,
+    dict_build_loop,
+    iterrows_frame,
+    only_column_reads,
+    pair_of_names,
+    read_values,
+    reusable_frame,
+    row_read,
+    same_column_twice,
+)
+from perflint.analysis.names import qualified_names
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 # Builtins the rewrite calls; where any is rebound the fix would call something else.
-REWRITE_BUILTINS = ("dict", "zip", "map", "str")
-
-
-@dataclass(frozen=True)
-class _Column:
-    """Where a key or value comes from: a column label and its literal (None for the index label), and whether
-    ``str()`` wraps it."""
-
-    label: Optional[str]
-    literal: Optional[cst.SimpleString]
-    as_str: bool
+REWRITE_BUILTINS = ("dict", "zip", "map")
 
 
 @dataclass(frozen=True)
@@ -49,22 +50,27 @@ class _Site:
     value: cst.BaseExpression
 
 
-RewriteFor = Callable[[tuple[_Column, _Column]], tuple[Optional[Rewrite], Optional[str]]]
+RewriteFor = Callable[[tuple[Read, Read]], tuple[Optional[Rewrite], Optional[str]]]
 
 
 class IterrowsDictBuild(Rule):
     """
     ## What it does
     Finds dicts built row by row from `DataFrame.iterrows()`: `{K: V for I, R in X.iterrows()}`,
-    `dict((K, V) for I, R in X.iterrows())`, and `D = {}` followed by `for I, R in X.iterrows(): D[K] = V`,
-    where `K` and `V` read one column of the row (`R["col"]`, `R.col`), the index label `I`, or `str()` of one.
+    `dict((K, V) for I, R in X.iterrows())`, and `for I, R in X.iterrows(): D[K] = V` when that store is the
+    whole loop body and `D` is a dict (created as `{}` right before the loop, or every binding of `D` in scope
+    makes a dict). `K` and `V` read one column of the row (`R["col"]`, `R[code_col]`, `R[self.code_col]`,
+    `R.col`) or the index label `I`, maybe inside `str()`, `int()`, `float()` or `bool()`, or a tuple of those
+    (`(R.a, R.b)`). The frame may be a column subset, `X[[a, b]].iterrows()`.
 
     ## Why is this bad?
     `iterrows()` builds a new Series for every row, from the frame's common-dtype 2-D array (and pandas 3
     re-infers each row's dtype). Reading two whole columns is a few vectorised calls: at 3,973 rows
     `dict(zip(map(str, X[a].tolist()), map(str, X[b].tolist())))` was 67-248x faster than the iterrows
     comprehension, and the seed's `astype(str)` version 29-134x (pandas 3.1 and 2.3, CPU). The seed's 3,973-row
-    maps dropped from 0.3-0.6 s to 2-12 ms.
+    maps dropped from 0.3-0.6 s to 2-12 ms. The seed pipeline's spelling, labels in variables and a column
+    subset (`{str(r[code_col]): str(r[m_use]) for _, r in X[[code_col, m_use]].iterrows()}`), took 439 ms
+    against 1.3 ms for its fix, about 350x (pandas 3.1, loaded 2-core CPU; `benchmarks/bench_code_maps.py`).
 
     ## Example
     ```python
@@ -75,8 +81,11 @@ class IterrowsDictBuild(Rule):
     ```python
     code2market = dict(zip(map(str, listed_info["Code"].tolist()), map(str, listed_info["MarketCode"].tolist())))
     ```
-    `dict(zip(X[a].tolist(), X[b].tolist()))` without `str()`, and `X.index` for the row label `I`
-    (`map(str, X.index.tolist())` for `str(I)`). `.tolist()` matters without `str()` too: iterating a nullable
+    `dict(zip(X[a].tolist(), X[b].tolist()))` without `str()`, `map(int, X[a].tolist())` for `int()`,
+    `zip(X[a].tolist(), X[b].tolist())` for a tuple, and `X.index` for the row label `I`
+    (`map(str, X.index.tolist())` for `str(I)`). A loop into a dict that already holds entries becomes
+    `D.update(zip(<keys>, <values>))`: the same stores in the same order (an existing key keeps its place,
+    the last row wins). `.tolist()` matters without `str()` too: iterating a nullable
     column (`Int64`, `boolean`) yields numpy scalars, where iterrows and `.tolist()` yield Python ones.
 
     ## Fix safety
@@ -103,6 +112,15 @@ class IterrowsDictBuild(Rule):
       under pandas 3 float NaN keys in string rows collapse into the one `np.nan` object.
     - **duplicate column labels** (including `X[[a, a]]`): `R[a]` is a Series and the original keys are its
       multi-line repr; no fix is offered when the key and the value name the same column.
+    - **labels held in names**: `R[a]` and `R[b]` with names `a` and `b` read the same column when the names
+      hold one label; without a subset the fix then reads that column twice, exactly as the loop does. With
+      a subset `X[[a, b]]` the frame has that column twice, so `R[a]` is a Series (keys are its repr, or a
+      `TypeError` for an unhashable key) where the fix reads `X[a]` once per name; a differential test shows
+      both. A name holding a list of labels makes `R[a]` a Series too (the fix then raises
+      `AttributeError`).
+    - **`int()` / `float()` / `bool()`**: exact for upcast rows (`int(np.float64(1301.0))` is `1301`), but a
+      missing value that row inference turned into NaN raises `ValueError` in `int()` instead of
+      `TypeError`, and `float()` / `bool()` of it return `nan` / `True` where `float(pd.NA)` raises.
     - **errors**: a missing column raises `KeyError` even on an empty frame, where the loop built `{}`; in the
       loop form a failing loop left `D` bound to a partial dict.
     The seed's own target, `dict(zip(X[a].astype(str), X[b].astype(str)))`, is worse and is not used: it also
@@ -110,10 +128,13 @@ class IterrowsDictBuild(Rule):
     `'1 days'` instead of `'1 days 00:00:00'`, float32 next to a string column as `'0.1'`, and under pandas 3
     keeps every missing value as a float NaN key or value instead of `'nan'` / `'None'` / `'NaT'`.
 
+    The update form needs `D` to be a dict, not just any mapping: `dict.update` stores without calling an
+    overridden `__setitem__` (`defaultdict` and `OrderedDict` do not override it).
+
     When `X` is a call (`pd.read_csv(path).iterrows()`), the fix binds it once to a fresh local (`frame`) on
     the line before, which keeps the frame alive until the function returns; where that would change the
     order of evaluation (the dict is not the whole value of an assignment or `return`) no fix is offered.
-    `X[[a, b]]` as the receiver is read as `X` when the list names exactly the columns used.
+    `X[[a, b]]` as the receiver is read as `X` when the list names exactly the columns used, each once.
 
     ## Metric impact
     May change: identical on string-typed tables such as the reference trainer's listed-info table, but an
@@ -122,8 +143,11 @@ class IterrowsDictBuild(Rule):
 
     ## Known problems
     Reported without a fix: an `if` filter, more than one `for`, the key and the value from the same column,
-    any other use of the row (`R["a"] + 1`, `f(R)`, `R[0]`, `R.name`, any attribute pandas.Series has), loop
-    variables read after the loop, and `dict`/`zip`/`map`/`str` rebound in scope. `X.iterrows()` is taken to
+    a key or value computed from columns (`R["a"] + 1`, `f(R["a"])`, `R[0]`), loop
+    variables read after the loop (a later loop that reuses the names counts), and `dict`/`zip`/`map` or a
+    converter rebound in scope. Not reported: a comprehension that uses the row itself (`{R["id"]: R ...}`,
+    `f(R)`, `R.name`, `R.to_dict()`, any attribute pandas.Series has). A loop into a dict of unknown kind (a parameter, `self.d`) or whose
+    key or value is computed is left to PFL203. `X.iterrows()` is taken to
     be pandas whatever `X` is, since only pandas has it.
 
     ## Options
@@ -137,10 +161,7 @@ class IterrowsDictBuild(Rule):
 
     code = "PFL201"
     name = "iterrows-dict-build"
-    message = (
-        "dict built row by row from `iterrows()`, which makes a Series per row; reading whole columns with "
-        "`dict(zip(...))` was 67-248x faster"
-    )
+    message = "dict built row by row from `iterrows()`, which makes a Series per row"
     fix_title = "Build the dict from whole columns with `dict(zip(...))`"
     fix_safety = FixSafety.UNSAFE
     metric_impact = MetricImpact.MAY_CHANGE
@@ -176,7 +197,7 @@ class IterrowsDictBuild(Rule):
                 return dict(zip(map(str, listed_info["Code"].tolist()), map(str, listed_info["MarketCode"].tolist())))
             """,
             applicability=Applicability.UNSAFE,
-            message_contains="67-248x faster",
+            message_contains="makes a Series per row",
         ),
         Invalid(
             """
@@ -230,12 +251,20 @@ class IterrowsDictBuild(Rule):
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` has a dict comprehension or generator expression with an ``X.iterrows()`` generator,
-        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` right after ``D = {}`` / ``D = f()``."""
-        if any(_ast_comprehension_over_iterrows(node) for node in ast.walk(tree)):
-            return True
-        return any(
-            _ast_dict_build_loop(previous, loop) for block in ast_shapes.blocks(tree) for previous, loop in zip(block, block[1:])
-        )
+        or a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` with ``D`` assigned a dict somewhere
+        (a ``{...}`` display, a dict comprehension, or a call of something spelled ``*dict``)."""
+        loops: list[str] = []
+        dicts: set[str] = set()
+        for node in ast.walk(tree):
+            if _ast_comprehension_over_iterrows(node):
+                return True
+            stored = _ast_store_loop(node)
+            if stored is not None:
+                loops.append(stored)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and _ast_makes_dict(node.value):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                dicts.update(target.id for target in targets if isinstance(target, ast.Name))
+        return any(name in dicts for name in loops)
 
     def visit_DictComp(self, node: cst.DictComp) -> None:
         self._check_comprehension(node, node.for_in, node.key, node.value)
@@ -259,17 +288,15 @@ class IterrowsDictBuild(Rule):
             self._report(node, "the generator does not yield `(key, value)` pairs")
 
     def visit_For(self, node: cst.For) -> None:
+        loop = dict_build_loop(self, node)
+        if loop is None:
+            # `for ...: frame[r.a] = r.b` into something not shown to be a dict: PFL203's, or nobody's.
+            return
         frame = iterrows_frame(node.iter)
-        store = single_subscript_store(node)
-        if frame is None or store is None or node.asynchronous is not None:
-            return
-        creation = fresh_dict_before(self, node, store[0])
-        if creation is None:
-            # `for ...: D[K] = V` into a dict of unknown content is an update, not a build.
-            return
-        site = _Site(node, frame, node.target, store[1], store[2])
-        reason = self._loop_reason(node, store[0])
-        self._report_site(site, reason, lambda columns: self._loop_rewrite(site, creation, columns))
+        assert frame is not None
+        site = _Site(node, frame, node.target, loop.key, loop.value)
+        reason = self._loop_reason(node, loop)
+        self._report_site(site, reason, lambda reads: self._loop_rewrite(site, loop, reads))
 
     # ------------------------------------------------------------------------------------------ comprehensions
 
@@ -283,76 +310,73 @@ class IterrowsDictBuild(Rule):
             if _has_inner_iterrows(for_in):
                 self._report(node, "the comprehension has more than one `for`")
             return
+        names = pair_of_names(for_in.target)
+        if names is not None and not only_column_reads(self, [key, value, *for_in.ifs], names[1].value):
+            # {r["id"]: r for _, r in X.iterrows()}, {pool.submit(f, r): i for i, r in ...}: the rows themselves
+            # are wanted, no column read to vectorise.
+            return
         if for_in.inner_for_in is not None:
             self._report(node, "the comprehension has more than one `for`")
         elif for_in.ifs:
             self._report(node, "the comprehension has an `if` filter")
         else:
             site = _Site(node, frame, for_in.target, key, value)
-            self._report_site(site, None, lambda columns: self._expression_rewrite(site, columns))
+            self._report_site(site, None, lambda reads: self._expression_rewrite(site, reads))
 
     # ------------------------------------------------------------------------------------------ checks
 
     def _report_site(self, site: _Site, reason: Optional[str], rewrite_for: RewriteFor) -> None:
         """Report ``site``: without a fix when ``reason`` (or a check here) says why, else with ``rewrite_for``'s."""
-        columns = None
+        reads = None
         if reason is None:
-            columns, reason = self._columns(site)
-        if reason is None and not self._builtins_visible(site.node):
-            reason = "`dict`, `zip`, `map` or `str` is rebound in this scope"
+            reads, reason = self._reads(site)
+        if reason is None and not self._builtins_visible(site.node, reads):
+            reason = "a builtin the fix calls (`dict`, `zip`, `map`, `str`...) is rebound in this scope"
         rewrite = None
-        if reason is None:
-            rewrite, reason = rewrite_for(columns)
+        if reason is None and reads is not None:
+            rewrite, reason = rewrite_for(reads)
         self._report(site.node, reason, rewrite)
 
-    def _columns(self, site: _Site) -> tuple[Optional[tuple[_Column, _Column]], Optional[str]]:
-        names = _pair_of_names(site.target)
+    def _reads(self, site: _Site) -> tuple[Optional[tuple[Read, Read]], Optional[str]]:
+        names = pair_of_names(site.target)
         if names is None:
             return None, "the loop target is not a pair of names"
         index, row = (name.value for name in names)
-        key = self._column(site.key, index, row)
-        value = self._column(site.value, index, row)
+        key = row_read(self, site.key, index, row)
+        value = row_read(self, site.value, index, row)
         if key is None or value is None:
-            return None, "the row is used other than as `row[\"<label>\"]`, `row.<label>` or `str()` of one"
-        if key.label == value.label:
+            return None, "the row is used other than as `row[<label>]`, `row.<label>` or `str()` of one"
+        if same_column_twice((key, value)):
             return None, "the key and the value come from the same column"
         return (key, value), None
 
-    def _column(self, node: cst.BaseExpression, index: str, row: str) -> Optional[_Column]:
-        if (
-            isinstance(node, cst.Call)
-            and len(node.args) == 1
-            and node.args[0].keyword is None
-            and not node.args[0].star
-            and "builtins.str" in qualified_names(self, node.func)
-        ):
-            inner = _plain_column(node.args[0].value, index, row)
-            return None if inner is None else _Column(inner.label, inner.literal, as_str=True)
-        return _plain_column(node, index, row)
-
-    def _loop_reason(self, loop: cst.For, dict_name: str) -> Optional[str]:
+    def _loop_reason(self, loop: cst.For, build: DictBuildLoop) -> Optional[str]:
+        dict_name = build.dict_name
         if loop.orelse is not None:
             return "the loop has an `else` clause"
         if mentions(loop.iter, dict_name):
             return f"the frame expression reads `{dict_name}`"
-        names = _pair_of_names(loop.target)
-        if names is not None and any(read_after(self, name, loop) for name in names):
+        if mentions(build.key, dict_name) or mentions(build.value, dict_name):
+            return f"the key or the value reads `{dict_name}`"
+        names = pair_of_names(loop.target)
+        if names is not None and any(read_after_unless_rebound(self, name, loop) for name in names):
             return "the loop variables are read after the loop"
         return None
 
-    def _builtins_visible(self, node: cst.CSTNode) -> bool:
+    def _builtins_visible(self, node: cst.CSTNode, reads: Optional[tuple[Read, Read]]) -> bool:
         scope = self.get_metadata(ScopeProvider, node, None)
-        if scope is None:
+        if scope is None or reads is None:
             return False
+        used = {column.convert for read in reads for column in columns_of(read) if column.convert is not None}
         return all(
             all(isinstance(assignment, BuiltinAssignment) for assignment in scope[name])
-            for name in REWRITE_BUILTINS
+            for name in (*REWRITE_BUILTINS, *used)
         )
 
-    def _expression_rewrite(self, site: _Site, columns: tuple[_Column, _Column]) -> tuple[Optional[Rewrite], Optional[str]]:
-        frame = _reusable_frame(site.frame, columns)
+    def _expression_rewrite(self, site: _Site, reads: tuple[Read, Read]) -> tuple[Optional[Rewrite], Optional[str]]:
+        frame = reusable_frame(site.frame, reads)
         if frame is not None:
-            return Rewrite(Applicability.UNSAFE, (Rewrite.replace(site.node, _zip_dict(frame, columns)),)), None
+            return Rewrite(Applicability.UNSAFE, (Rewrite.replace(site.node, _zip_dict(frame, reads)),)), None
         statement = self._binding_statement(site.node)
         if statement is None:
             return None, "the frame expression would run twice, and binding it first would change the order of evaluation"
@@ -360,23 +384,26 @@ class IterrowsDictBuild(Rule):
         binding = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(local)], site.frame)])
         changes = (
             Rewrite.insert_before(statement, [binding]),
-            Rewrite.replace(site.node, _zip_dict(local, columns)),
+            Rewrite.replace(site.node, _zip_dict(local, reads)),
         )
         return Rewrite(Applicability.UNSAFE, changes), None
 
     def _loop_rewrite(
-        self, site: _Site, creation: cst.SimpleStatementLine, columns: tuple[_Column, _Column]
+        self, site: _Site, build: DictBuildLoop, reads: tuple[Read, Read]
     ) -> tuple[Optional[Rewrite], Optional[str]]:
+        assert isinstance(site.node, cst.For)
+        if build.creation is None:
+            return self._update_rewrite(site, build, reads)
+        creation = build.creation
         if self._in_class_body(creation):
             return None, "the loop is in a class body"
-        assert isinstance(site.node, cst.For)
-        frame = _reusable_frame(site.frame, columns)
+        frame = reusable_frame(site.frame, reads)
         lines: list[cst.BaseStatement] = []
         if frame is None:
             frame = cst.Name(fresh_name(self, creation, "frame"))
             lines.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(frame)], site.frame)]))
         creation_statement = creation.body[0]
-        built = creation_statement.with_changes(value=_zip_dict(frame, columns))
+        built = creation_statement.with_changes(value=_zip_dict(frame, reads))
         lines.append(creation.with_changes(body=[built], leading_lines=()))
         # The comments above the `D = {}` line and above the loop stay above the new statements.
         lines[0] = lines[0].with_changes(leading_lines=[*creation.leading_lines, *site.node.leading_lines])
@@ -385,6 +412,24 @@ class IterrowsDictBuild(Rule):
             (site.node, lambda _updated: cst.RemovalSentinel.REMOVE),
         )
         return Rewrite(Applicability.UNSAFE, changes), None
+
+    def _update_rewrite(
+        self, site: _Site, build: DictBuildLoop, reads: tuple[Read, Read]
+    ) -> tuple[Optional[Rewrite], Optional[str]]:
+        """``D.update(zip(K, V))`` in place of the loop: the same stores, in the same order, into any dict."""
+        assert isinstance(site.node, cst.For)
+        if self._in_class_body(site.node):
+            return None, "the loop is in a class body"
+        frame = reusable_frame(site.frame, reads)
+        lines: list[cst.BaseStatement] = []
+        if frame is None:
+            frame = cst.Name(fresh_name(self, site.node, "frame"))
+            lines.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(frame)], site.frame)]))
+        pairs = cst.Call(cst.Name("zip"), [cst.Arg(read_values(frame, read)) for read in reads])
+        update = cst.Call(cst.Attribute(cst.Name(build.dict_name), cst.Name("update")), [cst.Arg(pairs)])
+        lines.append(cst.SimpleStatementLine([cst.Expr(update)]))
+        lines[0] = lines[0].with_changes(leading_lines=site.node.leading_lines)
+        return Rewrite(Applicability.UNSAFE, ((site.node, lambda _updated: cst.FlattenSentinel(lines)),)), None
 
     def _binding_statement(self, node: cst.CSTNode) -> Optional[cst.SimpleStatementLine]:
         """The statement line whose first evaluation is ``node``: ``D = node``, ``D: T = node``, ``return node``."""
@@ -410,23 +455,30 @@ def _ast_comprehension_over_iterrows(node: ast.AST) -> bool:
     )
 
 
-def _ast_dict_build_loop(previous: ast.stmt, loop: ast.stmt) -> bool:
-    """``is_dict_build_loop`` on the ast, looser: any subscript of a name is a store, any call without
-    arguments may be ``dict()``."""
-    if not (isinstance(loop, ast.For) and ast_shapes.is_iterrows_call(loop.iter) and len(loop.body) == 1):
+def _ast_store_loop(node: ast.AST) -> Optional[str]:
+    """``D`` for a ``for`` over ``X.iterrows()`` whose body is one ``D[K] = V`` (``dict_build_loop`` on the ast,
+    looser: the dict evidence is the prefilter's ``_ast_makes_dict``, then the rule's)."""
+    if not (isinstance(node, ast.For) and ast_shapes.is_iterrows_call(node.iter) and len(node.body) == 1):
+        return None
+    store = node.body[0]
+    if (
+        isinstance(store, ast.Assign)
+        and len(store.targets) == 1
+        and isinstance(store.targets[0], ast.Subscript)
+        and isinstance(store.targets[0].value, ast.Name)
+    ):
+        return store.targets[0].value.id
+    return None
+
+
+def _ast_makes_dict(value: Optional[ast.expr]) -> bool:
+    if isinstance(value, (ast.Dict, ast.DictComp)):
+        return True
+    if not isinstance(value, ast.Call):
         return False
-    store = loop.body[0]
-    if not (isinstance(store, ast.Assign) and len(store.targets) == 1 and isinstance(store.targets[0], ast.Subscript)):
-        return False
-    grown = store.targets[0].value
-    if isinstance(previous, ast.Assign) and len(previous.targets) == 1:
-        target, value = previous.targets[0], previous.value
-    elif isinstance(previous, ast.AnnAssign) and previous.value is not None:
-        target, value = previous.target, previous.value
-    else:
-        return False
-    empty = (isinstance(value, ast.Dict) and not value.keys) or (isinstance(value, ast.Call) and ast_shapes.argument_count(value) == 0)
-    return isinstance(grown, ast.Name) and isinstance(target, ast.Name) and target.id == grown.id and empty
+    function = value.func
+    name = function.id if isinstance(function, ast.Name) else function.attr if isinstance(function, ast.Attribute) else ""
+    return name.lower().endswith("dict")
 
 
 def _has_inner_iterrows(for_in: cst.CompFor) -> bool:
@@ -438,70 +490,7 @@ def _has_inner_iterrows(for_in: cst.CompFor) -> bool:
     return False
 
 
-def _pair_of_names(target: cst.BaseExpression) -> Optional[tuple[cst.Name, cst.Name]]:
-    """``(I, R)`` for a target ``I, R`` of two distinct names, else None."""
-    if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
-        first, second = (element.value for element in target.elements)
-        if isinstance(first, cst.Name) and isinstance(second, cst.Name) and first.value != second.value:
-            return first, second
-    return None
-
-
-def _plain_column(node: cst.BaseExpression, index: str, row: str) -> Optional[_Column]:
-    """``I`` -> the index; ``R["a"]`` / ``R.a`` -> column a (not a Series attribute such as ``R.name``)."""
-    if isinstance(node, cst.Name) and node.value == index:
-        return _Column(None, None, as_str=False)
-    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == row:
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            label = node.slice[0].slice.value
-            text = literal_string(label)
-            if text is not None and isinstance(label, cst.SimpleString):
-                return _Column(text, label, as_str=False)
-        return None
-    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == row:
-        attribute = node.attr.value
-        if attribute.startswith("_") or attribute in SERIES_ATTRIBUTES:
-            return None
-        return _Column(attribute, None, as_str=False)
-    return None
-
-
-def _reusable_frame(frame: cst.BaseExpression, columns: tuple[_Column, _Column]) -> Optional[cst.BaseExpression]:
-    """An expression that may be evaluated once per column: a dotted name, or ``Y`` for ``Y[[a, b]]``.
-
-    ``Y[[a, b]][a]`` is ``Y[a]`` when the list has no duplicates and names exactly the columns used (an unused
-    label would have raised KeyError when missing).
-    """
-    if dotted_name(frame) is not None:
-        return frame
-    if isinstance(frame, cst.Subscript) and dotted_name(frame.value) is not None and len(frame.slice) == 1:
-        index = frame.slice[0].slice
-        if isinstance(index, cst.Index) and isinstance(index.value, cst.List):
-            labels = [literal_string(element.value) for element in index.value.elements]
-            used = {column.label for column in columns if column.label is not None}
-            if None not in labels and len(set(labels)) == len(labels) and set(labels) == used:
-                return frame.value
-    return None
-
-
-def _zip_dict(frame: cst.BaseExpression, columns: tuple[_Column, _Column]) -> cst.Call:
-    """``dict(zip(<key column>, <value column>))``."""
-    key, value = (_column_expression(frame, column) for column in columns)
-    return cst.Call(cst.Name("dict"), [cst.Arg(cst.Call(cst.Name("zip"), [cst.Arg(key), cst.Arg(value)]))])
-
-
-def _column_expression(frame: cst.BaseExpression, column: _Column) -> cst.BaseExpression:
-    """``X[a].tolist()`` (``map(str, ...)`` of it for ``str()``); ``X.index`` for the row label.
-
-    ``.tolist()`` even without ``str()``: iterating a nullable (Int64, boolean) column yields numpy scalars,
-    where iterrows and ``.tolist()`` yield Python ones. iterrows pairs rows with ``X.index`` itself.
-    """
-    if column.label is None:
-        values: cst.BaseExpression = cst.Attribute(frame, cst.Name("index"))
-        if not column.as_str:
-            return values
-    else:
-        label = column.literal or cst.SimpleString(f'"{column.label}"')
-        values = cst.Subscript(frame, [cst.SubscriptElement(cst.Index(label))])
-    as_list = cst.Call(cst.Attribute(values, cst.Name("tolist")))
-    return cst.Call(cst.Name("map"), [cst.Arg(cst.Name("str")), cst.Arg(as_list)]) if column.as_str else as_list
+def _zip_dict(frame: cst.BaseExpression, reads: tuple[Read, Read]) -> cst.Call:
+    """``dict(zip(<keys>, <values>))``."""
+    pairs = cst.Call(cst.Name("zip"), [cst.Arg(read_values(frame, read)) for read in reads])
+    return cst.Call(cst.Name("dict"), [cst.Arg(pairs)])

@@ -7,7 +7,7 @@ import keyword
 from typing import Optional
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
+from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.iterrows import is_dict_build_loop, iterrows_frame
@@ -76,7 +76,7 @@ class IterrowsLoop(Rule):
     fix_safety = FixSafety.NONE
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = (".iterrows(",)
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider)
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)  # for is_dict_build_loop
 
     valid = (
         Valid(

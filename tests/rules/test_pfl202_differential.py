@@ -13,6 +13,7 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
@@ -123,7 +124,36 @@ FIXTURE_CASES: dict[tuple[str, str], Case] = {
     ("dtype_messages", "later_store_wins"): Case(
         loaded("later_store_wins"), "Date", lambda frame: pd.to_datetime(frame["Date"])
     ),
+    ("real_spellings", "DayBatchSampler._build_batches"): Case(
+        lambda namespace, frame: namespace["DayBatchSampler"](frame, "Key", 2).batches, "Key", column("Key"),
+        returns_groups=False, kinds=KINDS_WITHOUT_NA,
+    ),
+    ("real_spellings", "LabelDataset.label_positions"): Case(
+        lambda namespace, frame: namespace["LabelDataset"]("data.csv").label_positions(), "label", column("label")
+    ),
+    ("real_spellings", "guarded_early"): Case(lambda namespace, frame: namespace["guarded_early"](frame, "Key"), "Key", column("Key")),
+    ("real_spellings", "created_earlier"): Case(one_frame("created_earlier"), "Key", column("Key")),
+    ("real_spellings", "prefilled"): Case(
+        lambda namespace, frame: _without(namespace["prefilled"](frame, []), "seed", [-1]), "Key", column("Key")
+    ),
+    ("real_spellings", "into_a_parameter"): Case(
+        lambda namespace, frame: namespace["into_a_parameter"](frame, defaultdict(list)), "Key", column("Key")
+    ),
+    ("real_spellings", "aliased"): Case(one_frame("aliased"), "Key", column("Key")),
+    ("real_spellings", "into_an_attribute"): Case(
+        lambda namespace, frame: namespace["into_an_attribute"](SimpleNamespace(), frame), "Key", column("Key")
+    ),
+    ("real_spellings", "series_parameter"): Case(lambda namespace, frame: namespace["series_parameter"](frame["Key"]), "Key", column("Key")),
 }
+
+
+def _without(groups: Groups, key: str, positions: list[int]) -> Groups:
+    """``groups`` less the entry the function put in before the loop (checked to be there, unchanged, first)."""
+    assert next(iter(groups.items())) == (key, positions)
+    del groups[key]
+    return groups
+
+
 # Fixtures that build their own frames; run once each (and their differences shown below).
 SELF_CONTAINED = {
     ("dtype_messages", "constructed_column"),
@@ -241,7 +271,7 @@ def _run_cases(trials: int, source: dict[str, Any]) -> None:
 
 
 def test_every_fixed_function_has_a_differential_case() -> None:
-    for stem in ("seed_day_batch_sampler", "aliases", "evidence", "dtype_messages", "key_dtypes"):
+    for stem in ("seed_day_batch_sampler", "aliases", "evidence", "dtype_messages", "key_dtypes", "real_spellings"):
         changed = changed_functions(*fixture_sources("PFL202", stem))
         covered = {name for (case_stem, name) in {*FIXTURE_CASES, *SELF_CONTAINED} if case_stem == stem}
         assert changed == covered, stem
@@ -370,3 +400,58 @@ def test_pandas_2_merged_missing_key_is_the_dtypes_own() -> None:
         after = fixed["date_indices_of"](pd.DataFrame({"Date": values}))
         key = list(after)[1]
         assert key is missing if missing is not None else (type(key) is float and key != key)
+
+
+# ---------------------------------------------------------------------------------------------- extend form
+
+
+def _loop(groups: Any, keys: pd.Series) -> Any:
+    for i, key in enumerate(keys):
+        groups[key].append(i)
+    return groups
+
+
+def _extend(groups: Any, keys: pd.Series) -> Any:
+    for key, positions in keys.groupby(keys, sort=False, dropna=False, observed=True).indices.items():
+        groups[key].extend(positions.tolist())
+    return groups
+
+
+def test_extend_form_is_exact_whatever_the_dict_held() -> None:
+    """The fix for a dict created earlier: one extend per key equals the appends for any prior content (keys
+    present or not, in any order, lists shared with the caller), first-appearance order, increasing positions.
+    Strict equality on key kinds without missing or numeric values; the documented differences otherwise."""
+    exact_kinds = ("str", "object-str", "string+na", "datetime", "datetime-midnight", "datetime-tz", "timedelta", "category", "Int64")
+    rng = random.Random("extend-form")
+    strict = 0
+    for trial in range(300):
+        kinds = exact_kinds if trial % 2 else ALL_KINDS
+        frame = random_frame(rng, {"Key": kinds})
+        keys = frame["Key"]
+        prior = defaultdict(list)
+        pool = keys.tolist() + ["other", 7]
+        for key in rng.sample(pool, k=min(len(pool), rng.randint(0, 4))):
+            if is_missing(key):
+                continue
+            prior[key] = [-rng.randint(1, 9)]
+        before = _loop(defaultdict(list, {k: list(v) for k, v in prior.items()}), keys)
+        after = _extend(defaultdict(list, {k: list(v) for k, v in prior.items()}), keys)
+        if not keys.isna().any() and not _numeric_keys(keys):
+            assert canon(after) == canon(before), frame
+            strict += 1
+        else:
+            fresh_before = _loop(defaultdict(list), keys)
+            fresh_after = _extend(defaultdict(list), keys)
+            assert_documented(fresh_before, fresh_after, keys)
+    assert strict > 100
+
+
+def test_extend_form_keeps_prior_lists_and_order() -> None:
+    keys = pd.Series(["b", "a", "b", "c", "a"])
+    shared = [-1]
+    before = _loop(defaultdict(list, {"c": shared}), keys)
+    assert shared == [-1, 3]
+    shared_after = [-1]
+    after = _extend(defaultdict(list, {"c": shared_after}), keys)
+    assert shared_after == [-1, 3]
+    assert list(before.items()) == list(after.items()) == [("c", [-1, 3]), ("b", [0, 2]), ("a", [1, 4])]

@@ -146,3 +146,33 @@ def test_helper_keeps_the_loops_missing_keys() -> None:
     before, after = original["by_date"](frame), rewritten["by_date"](frame)
     assert canon(before) == canon(after)
     assert after[None] == [1, 5] and after[pd.NA] == [3] and after["a"] == [2]
+
+
+PREFILLED = '''\
+from collections import defaultdict
+
+import pandas as pd
+
+
+def prefilled(data: pd.DataFrame, known):
+    groups = defaultdict(list)
+    for key in known:
+        groups[key].append(-1)
+    for i, key in enumerate(data["Key"]):
+        groups[key].append(i)
+    return groups
+'''
+
+
+def test_helper_extends_a_dict_created_earlier_exactly() -> None:
+    """Where the dict may hold entries, the helper's groups are extended in, key by key: the loop's result."""
+    fixed = _fixed(PREFILLED)
+    assert f'for key, positions in {HELPER}(data["Key"]).items():\n        groups[key].extend(positions)' in fixed
+    original, rewritten = execute(PREFILLED), execute(fixed)
+    rng = random.Random("exact-helper-extend")
+    for _ in range(TRIALS):
+        frame = random_frame(rng, {"Key": ALL_KINDS})
+        known = rng.sample(frame["Key"].tolist() + ["other"], k=min(2, len(frame) + 1))
+        before, after = call(original["prefilled"], frame, known), call(rewritten["prefilled"], frame, known)
+        assert before.raised == after.raised
+        assert canon(after.value) == canon(before.value), frame

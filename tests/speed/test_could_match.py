@@ -26,7 +26,7 @@ def _tree(code: str) -> ast.Module:
 
 def test_the_costly_rules_have_a_structural_check() -> None:
     codes = {rule.code for rule in FILTERING}
-    assert {"PFL101", "PFL102", "PFL103", "PFL104", "PFL201", "PFL202", "PFL203", "PFL204", "PFL301"} <= codes
+    assert {"PFL101", "PFL102", "PFL103", "PFL104", "PFL201", "PFL202", "PFL203", "PFL204", "PFL205", "PFL301"} <= codes
 
 
 @pytest.mark.parametrize(("rule", "example"), INVALID)
@@ -189,6 +189,7 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL204", "import numpy as np\nvalues = np.append(values, x)\nfor x in xs:\n    print('concat', x)\n"),
         ("PFL301", "for i in range(10):\n    print(len(x))\n"),
         ("PFL202", "for i, row in enumerate(rows):\n    print(row)\n    out.append(i)\n"),
+        ("PFL202", "for i, key in enumerate(keys):\n    if key:\n        print(key)\n    out.append(i)\n"),
         ("PFL104", "model.eval()\nscore = model(x)\nfor x in xs:\n    print(x)\n"),
         ("PFL102", "def f(x):\n    return x.cpu().numpy()\n"),
         ("PFL103", "for x in xs:\n    total += x\nloss.backward()\n"),
@@ -202,7 +203,9 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL102", "def f(xs):\n    a = [x.numpy() for x in xs]\n    return a, {x: x.numpy() for x in xs}\n"),
         ("PFL102", "def f(xs):\n    g = lambda x: x.cpu().numpy()\n    return g, (lambda x: x.cpu().numpy())\n"),
         ("PFL201", "for _, row in frame.iterrows():\n    process(row)\n"),
-        ("PFL201", "names = {}\nprint(names)\nfor _, row in frame.iterrows():\n    names[row.a] = row.b\n"),
+        ("PFL201", "names = {}\nfor _, row in frame.iterrows():\n    other[row.a] = row.b\n"),
+        ("PFL205", "names = [row for _, row in frame.iterrows(1)]\n"),
+        ("PFL205", "names = [row.a for row in frame.itertuples()]\n"),
         ("PFL201", "names = load(path)\nfor _, row in frame.iterrows():\n    names[row.a] = row.b\n"),
         ("PFL203", "for row in frame.iterrows():\n    print(row)\n"),
         ("PFL203", "for row in frame.iterrows(10):\n    print(row)\n"),
