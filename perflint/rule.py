@@ -34,9 +34,10 @@ NodeChange = Callable[[cst.CSTNode], Union[cst.CSTNode, cst.RemovalSentinel, cst
 
 @dataclass(frozen=True)
 class Valid:
-    """Code on which the rule must report nothing."""
+    """Code on which the rule must report nothing (with the rule's ``options`` set as given)."""
 
     code: str
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Invalid:
     applicability: Applicability = Applicability.SAFE
     message_contains: Optional[str] = None
     count: int = 1
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,37 @@ import ast
 import textwrap
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 from perflint import api
 from perflint.config import Settings
 from perflint.types import FileResult
 
 
-def settings_for(select: Sequence[str] = ("ALL",)) -> Settings:
-    """Settings that select exactly ``select``, independent of any pyproject.toml."""
-    return replace(Settings(root=Path.cwd()), select=tuple(select))
+def settings_for(select: Sequence[str] = ("ALL",), rule_options: Optional[Mapping[str, Mapping[str, object]]] = None) -> Settings:
+    """Settings that select exactly ``select`` (with ``rule_options``), independent of any pyproject.toml."""
+    return replace(Settings(root=Path.cwd()), select=tuple(select), rule_options=dict(rule_options or {}))
 
 
-def lint(source: str, select: Sequence[str] = ("ALL",), path: str = "snippet.py") -> FileResult:
+def lint(
+    source: str,
+    select: Sequence[str] = ("ALL",),
+    path: str = "snippet.py",
+    rule_options: Optional[Mapping[str, Mapping[str, object]]] = None,
+) -> FileResult:
     """Check ``source`` (dedented) and return the result."""
-    return api.check_source(textwrap.dedent(source).encode(), Path(path), settings_for(select))
+    return api.check_source(textwrap.dedent(source).encode(), Path(path), settings_for(select, rule_options))
 
 
-def fix(source: str, select: Sequence[str] = ("ALL",), unsafe: bool = False, path: str = "snippet.py") -> FileResult:
+def fix(
+    source: str,
+    select: Sequence[str] = ("ALL",),
+    unsafe: bool = False,
+    path: str = "snippet.py",
+    rule_options: Optional[Mapping[str, Mapping[str, object]]] = None,
+) -> FileResult:
     """Fix ``source`` in memory, asserting the safety net: no errors, output parses, a second fix changes nothing."""
-    settings = settings_for(select)
+    settings = settings_for(select, rule_options)
     options = api.RunOptions(fix=True, unsafe_fixes=unsafe)
     result = api.check_source(textwrap.dedent(source).encode(), Path(path), settings, options)
     assert not result.errors, result.errors

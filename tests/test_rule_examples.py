@@ -19,14 +19,14 @@ INVALID = [
 
 @pytest.mark.parametrize(("rule", "example"), VALID)
 def test_valid_example_reports_nothing(rule, example: Valid) -> None:
-    result = lint(example.code, select=[rule.code])
+    result = lint(example.code, select=[rule.code], rule_options={rule.code: example.options})
     assert not result.errors
     assert [v for v in result.violations if v.code == rule.code] == []
 
 
 @pytest.mark.parametrize(("rule", "example"), INVALID)
 def test_invalid_example_reports(rule, example: Invalid) -> None:
-    result = lint(example.code, select=[rule.code])
+    result = lint(example.code, select=[rule.code], rule_options={rule.code: example.options})
     assert not result.errors
     found = [v for v in result.violations if v.code == rule.code]
     assert len(found) == example.count, found
@@ -36,15 +36,16 @@ def test_invalid_example_reports(rule, example: Invalid) -> None:
 
 @pytest.mark.parametrize(("rule", "example"), INVALID)
 def test_invalid_example_fix(rule, example: Invalid) -> None:
-    result = lint(example.code, select=[rule.code])
+    options = {rule.code: example.options}
+    result = lint(example.code, select=[rule.code], rule_options=options)
     fixes = [v.fix for v in result.violations if v.code == rule.code and v.fix is not None]
     if example.fixed is None:
         assert fixes == [], "example declares no fix, but the rule offers one"
         return
     assert fixes, "example declares a fix, but the rule offers none"
     assert all(f.applicability is example.applicability for f in fixes)
-    safe_only = fix(example.code, select=[rule.code], unsafe=False)
-    with_unsafe = fix(example.code, select=[rule.code], unsafe=True)
+    safe_only = fix(example.code, select=[rule.code], unsafe=False, rule_options=options)
+    with_unsafe = fix(example.code, select=[rule.code], unsafe=True, rule_options=options)
     expected = textwrap.dedent(example.fixed)
     assert with_unsafe.fixed.decode() == expected
     if example.applicability is Applicability.SAFE:

@@ -277,6 +277,58 @@ class EnumerateAppendGrouping(Rule):
             """,
             message_contains="no fix: `enumerate` has a `start`",
         ),
+        Invalid(
+            # With `exact-helper` and a key column the code shows is datetime, int or str: the exact helper, safe.
+            """
+            from collections import defaultdict
+
+            import pandas as pd
+
+
+            def by_date(path):
+                data = pd.read_csv(path)
+                data["date"] = pd.to_datetime(data["date"])
+                date_indices = defaultdict(list)
+                for idx, date in enumerate(data["date"]):
+                    date_indices[date].append(idx)
+                return date_indices
+            """,
+            fixed='''
+            from collections import defaultdict
+
+            import pandas as pd
+
+
+            def _perflint_positions_by_value(values):
+                """Row positions grouped by value, exactly as `groups[value].append(position)` over `enumerate(values)`.
+
+                Added by perflint (PFL202, option exact-helper). Values are grouped on their `factorize` codes; missing
+                values go through a loop over their rows only, so that they keep the loop's dict semantics (one key per
+                NaN row; None, NaT and pd.NA kept as they are).
+                """
+                codes = values.factorize()[0]
+                groups = values.groupby(codes, sort=False).indices
+                missing = groups.pop(-1, None)
+                firsts = [positions[0] for positions in groups.values()]
+                entries = list(zip(firsts, values.iloc[firsts], (positions.tolist() for positions in groups.values())))
+                if missing is not None:
+                    by_key = {}
+                    for position, key in zip(missing.tolist(), values.iloc[missing]):
+                        by_key.setdefault(key, (position, key, []))[2].append(position)
+                    entries = sorted(entries + list(by_key.values()), key=lambda entry: entry[0])
+                return {key: positions for _, key, positions in entries}
+
+
+            def by_date(path):
+                data = pd.read_csv(path)
+                data["date"] = pd.to_datetime(data["date"])
+                date_indices = defaultdict(list)
+                date_indices.update(_perflint_positions_by_value(data["date"]))
+                return date_indices
+            ''',
+            applicability=Applicability.SAFE,
+            options={"exact-helper": True},
+        ),
     )
 
     @classmethod
