@@ -199,7 +199,7 @@ class IterrowsLoop(Rule):
     def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
         self._close_candidate(original_node)
 
-    def _comprehension(self, node: cst.BaseComprehension, first_is_pfl205s: bool) -> None:
+    def _comprehension(self, node: cst.BaseSimpleComp, first_is_pfl205s: bool) -> None:
         """A comprehension whose first ``for`` over ``X.iterrows()`` with a pair target is a candidate.
 
         Dict comprehensions and ``dict(...)`` of a generator are PFL201's (never visited here); a list or set
@@ -234,7 +234,7 @@ class IterrowsLoop(Rule):
         self, node: cst.CSTNode, target: cst.BaseExpression, at: cst.BaseExpression, frame: cst.BaseExpression, kind: str
     ) -> None:
         names = _index_and_row(target)
-        if names is None:
+        if names is None or not isinstance(target, (cst.Tuple, cst.List)):
             return
         index, row = names
         candidate = _Candidate(at, frame, index, row, kind, self._deferred, own={id(element.value) for element in target.elements})
