@@ -405,10 +405,12 @@ class IndexPairingLoop(Rule):
     def visit_Name(self, node: cst.Name) -> None:
         if id(node) in self._not_variables:
             return
-        root, depth = self._roots[-1]
-        if id(node) not in self._bindings and (self._deferred > depth or id(node) not in self._in_place):
-            # `f(x)`, `y = x`, `return x`, `lambda: x[0]`: an alias of the list may exist.
-            self._shared.add((root, node.value))
+        if id(node) not in self._bindings:
+            for root, depth in self._roots:
+                if self._deferred > depth or id(node) not in self._in_place:
+                    # `f(x)`, `y = x`, `return x`, `lambda: x[0]`, `def grow(): x.insert(0, v)` in a function
+                    # enclosing it: an alias of the list may exist, or a call may change it.
+                    self._shared.add((root, node.value))
         for candidate in (*self._by_index.get(node.value, ()), *self._by_sequence.get(node.value, ())):
             if id(node) in candidate.own:
                 continue

@@ -62,7 +62,15 @@ def test_only_the_proven_cases_are_safe() -> None:
     safe = {v.location.row for v in result.violations if v.fix is not None and v.fix.applicability.value == "safe"}
     unsafe = {v.location.row for v in result.violations if v.fix is not None and v.fix.applicability.value == "unsafe"}
     assert safe == {11, 16, 26}
-    assert unsafe == {6, 21, 32, 40}
+    assert unsafe == {6, 21, 32, 40, 50}
+
+
+def test_a_list_changed_by_a_nested_function_differs() -> None:
+    """Why `closure_changes_it` is unsafe: the body calls out, and a nested function may change the list."""
+    original, fixed = _namespaces(unsafe=True)
+    visit = lambda function, value: (function(), value)[1]  # noqa: E731 - a callback, as callers pass one
+    assert original["closure_changes_it"]([1, 2, 3], visit) == [1, 1]
+    assert fixed["closure_changes_it"]([1, 2, 3], visit) == [1, 2]
 
 
 def test_a_generator_run_after_the_list_changed_differs() -> None:
