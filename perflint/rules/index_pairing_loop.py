@@ -452,11 +452,11 @@ class IndexPairingLoop(Rule):
         scope = scope_of(self, node)
         kinds = self._binding_kinds(scope, sequence) if scope is not None else []
         if not kinds or None in kinds:
-            return f"`{sequence}` is not known to be a list or tuple (a Series indexes by label)"
+            return f"`{sequence}` may not be a list or tuple (a Series indexes by label)"
         if candidate.kind == "comprehension" and isinstance(scope, ClassScope):
             # class C: x = [1, 2]; d = [x[i + 1] - x[i] for i in ...] raises NameError (a class body's names are
             # not visible inside the comprehension); the fix moves `x` out of the body and makes it work.
-            return f"at class level the comprehension's body cannot see `{sequence}`"
+            return f"a class-level comprehension cannot see `{sequence}`"
         if isinstance(node, cst.GeneratorExp) and not self._consumed_at_once(node):
             # g = (x[i + 1] - x[i] for i in ...); x.append(v); sum(g): `range` and `x[1:]` were taken early.
             return f"the generator may run after `{sequence}` changes"
@@ -467,7 +467,7 @@ class IndexPairingLoop(Rule):
         # The iterable `range(len(x) - 1)` makes two calls of its own.
         if candidate.calls <= ITERABLE_CALLS and not candidate.suspends:
             return None
-        return f"a call in the {candidate.kind} might change the list `{sequence}`"
+        return f"a call in the {candidate.kind} might change `{sequence}`"
 
     def _consumed_at_once(self, node: cst.GeneratorExp) -> bool:
         """``sum(g)``, ``max(g)``...: the generator is a builtin's only argument, run to the end right there."""
@@ -542,7 +542,9 @@ class IndexPairingLoop(Rule):
         changes = [Rewrite.replace(candidate.target, target), Rewrite.replace(candidate.iterable, pairs)]
         changes += [Rewrite.replace(subscript, cst.Name(names[role])) for subscript, role in candidate.reads]
         applicability = Applicability.SAFE if reason is None else Applicability.UNSAFE
-        title = f"Iterate `zip({sequence}, {sequence}[1:])`" + ("" if reason is None else f" (unsafe: {reason})")
+        title = f"Iterate `zip({sequence}, {sequence}[1:])`"
+        if reason is not None and len(title) + len(reason) + 11 <= 100:
+            title += f" (unsafe: {reason})"
         return Rewrite(applicability, tuple(changes), title=title)
 
 
