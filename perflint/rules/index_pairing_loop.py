@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import ast
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Optional, cast
 
 import libcst as cst
-from libcst.metadata import BuiltinAssignment, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import BuiltinAssignment, ClassScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import fresh_name, read_after
 from perflint.analysis.names import is_call_to, qualified_names
-from perflint.analysis.syntax import DEFERRED, is_plain_read, variable_names, walk_same_scope
 from perflint.analysis.training_loop import scope_of
-from perflint.rule import Invalid, Rewrite, Rule, Valid
+from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 RANGE = frozenset({"builtins.range"})
@@ -23,6 +23,12 @@ TUPLE_MAKERS = frozenset({"builtins.tuple"})
 LIST_TYPES = frozenset({"builtins.list", "typing.List"})
 TUPLE_TYPES = frozenset({"builtins.tuple", "typing.Tuple"})
 CURRENT, NEXT = "current", "next"
+# Builtins that run a generator passed as their only argument to the end, right away.
+CONSUMERS = frozenset(
+    f"builtins.{name}" for name in ("sum", "min", "max", "any", "all", "sorted", "list", "tuple", "set", "frozenset", "dict")
+)
+# Calls made by `range(len(x) - 1)` itself, counted with those of the loop's body.
+ITERABLE_CALLS = 2
 # Plural-looking names whose singular is not the name minus its "s".
 IRREGULAR = frozenset({"series", "species", "news", "means", "bias", "alias", "canvas"})
 
@@ -32,6 +38,8 @@ class IndexPairingLoop(Rule):
     ## What it does
     Finds `for i in range(len(x) - 1):` (or `range(0, len(x) - 1)`) whose body uses `i` only to read
     `x[i]` and `x[i + 1]`, uses `x` only through those reads, and whose `i` is not read after the loop.
+    The same in list and set comprehensions and generator expressions with one `for`:
+    `sum(x[i + 1] - x[i] for i in range(len(x) - 1))`.
 
     ## Why is this bad?
     The loop pairs neighbours through two index lookups per step and hides that intent. `zip(x, x[1:])`
@@ -66,6 +74,12 @@ class IndexPairingLoop(Rule):
     `zip` iterates by position; `x[1:]` on a numpy array is a view, so a write to `x` inside the loop
     shows in the pairs differently; a dict's `x[i]` is a key lookup while `zip` iterates its keys; and a
     list mutated during the loop gives different pairs (`range` is fixed when the loop starts).
+    Comprehensions follow the same reasoning, with two more unsafe cases: a generator expression that is
+    not the only argument of a builtin that runs it at once (`sum`, `min`, `max`, `any`, `all`, `sorted`,
+    `list`, `tuple`, `set`, `frozenset`, `dict`), since `range(len(x) - 1)` and `x[1:]` are taken when
+    the generator is created and `x` may change before it runs (`x.insert(0, v)` in between gives other
+    pairs); and a comprehension in a class body, whose element cannot see the class's `x` (NameError)
+    while `zip(x, x[1:])` is evaluated in the class scope and works.
 
     ## Metric impact
     Identical: the same elements are paired in the same order.
@@ -73,7 +87,8 @@ class IndexPairingLoop(Rule):
     ## Known problems
     Annotations are trusted: a `list`-annotated parameter that receives a Series at run time gets a safe
     fix it should not. Only the exact shapes `x[i]` / `x[i + 1]` / `x[1 + i]` are recognised, and `x` must
-    be a plain name. Element operators (`x[i + 1] - x[i]`) are assumed not to mutate `x`.
+    be a plain name. Element operators (`x[i + 1] - x[i]`) are assumed not to mutate `x`. Comprehensions
+    with more than one `for` are not checked.
 
     ## Options
     None.
@@ -140,7 +155,7 @@ class IndexPairingLoop(Rule):
                 return out
             """,
             applicability=Applicability.UNSAFE,
-            message_contains="`zip(prices, prices[1:])`",
+            message_contains="`prices[i]` with `prices[i + 1]`",
         ),
         Invalid(
             """
@@ -176,34 +191,235 @@ class IndexPairingLoop(Rule):
                 return total
             """,
             applicability=Applicability.UNSAFE,
-            message_contains="not known to be a list or tuple",
+            message_contains="(fix unsafe)",
+        ),
+        Invalid(
+            """
+            def increasing(readings):
+                points = sorted(readings)
+                return all(points[i] <= points[i + 1] for i in range(len(points) - 1))
+            """,
+            fixed="""
+            def increasing(readings):
+                points = sorted(readings)
+                return all(point <= next_point for point, next_point in zip(points, points[1:]))
+            """,
+            message_contains="comprehension only pairs",
         ),
     )
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` has a plain ``for <name> in f(<a>, <b> - ...)`` / ``f(<b> - ...)`` whose ``<b>`` is a
-        one-argument call of a name: ``_ranged_sequence``'s shape with neither callee resolved."""
-        return any(
+        one-argument call of a name, in a statement or a comprehension: ``_ranged_sequence``'s shape with
+        neither callee resolved."""
+        if any(
             isinstance(site.node.target, ast.Name) and _ast_may_be_ranged(site.node.iter)
             for site in ast_shapes.shapes(tree).of(ast.For)
+        ):
+            return True
+        # The comprehension's iterable is a call too: only files with a `range(` call get this far.
+        return any(
+            isinstance(node, ast.comprehension) and isinstance(node.target, ast.Name) and _ast_may_be_ranged(node.iter)
+            for node in ast.walk(tree)
         )
 
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        # Open candidates by index name and by sequence name: each Name met while one is open is classified
+        # as it is visited (a pair read or not), so no loop body or function is walked again.
+        self._by_index: dict[str, list[_Candidate]] = {}
+        self._by_sequence: dict[str, list[_Candidate]] = {}
+        self._open: dict[int, _Candidate] = {}
+        self._closed: list[_Candidate] = []
+        self._deferred = 0  # def / lambda / class bodies the visit is in
+        self._roots: list[tuple[int, int]] = [(0, 0)]  # (function id, its depth); 0 is the module
+        self._stores: set[int] = set()  # subscripts stored to or deleted: `x[i] = ...`
+        self._bindings: set[int] = set()  # names bound by `=`, an annotation or a parameter
+        self._not_variables: set[int] = set()  # `b` in `a.b`, `k` in `f(k=1)`
+        self._pair_of: dict[int, tuple[cst.Subscript, str]] = {}  # Name in `x[i]` / `x[i + 1]` -> read, role
+        self._in_place: set[int] = set()  # Names of `x[...]`, `x.attr`, `len(x)`
+        self._shared: set[tuple[int, str]] = set()  # (function, name) used other than in place
+
+    # ---------------------------------------------------------------------------------------------- candidates
+
     def visit_For(self, node: cst.For) -> None:
-        if node.asynchronous is not None or not isinstance(node.target, cst.Name):
+        self._mark_store(node.target)
+        if node.asynchronous is None and isinstance(node.target, cst.Name):
+            self._open_candidate(node, node.target, node.iter, "loop")
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._close_candidate(original_node)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._comprehension(node)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._close_candidate(original_node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._comprehension(node)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._close_candidate(original_node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._comprehension(node)
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self._close_candidate(original_node)
+
+    def _comprehension(self, node: cst.BaseSimpleComp) -> None:
+        for_in = node.for_in
+        # [f(i) for i in range(len(x) - 1) for j in ...]: only one `for`, so the pairs are the only iteration.
+        if for_in.inner_for_in is None and for_in.asynchronous is None and isinstance(for_in.target, cst.Name):
+            self._open_candidate(node, for_in.target, for_in.iter, "comprehension")
+
+    def _open_candidate(self, node: cst.CSTNode, target: cst.Name, iterable: cst.BaseExpression, kind: str) -> None:
+        sequence = self._ranged_sequence(iterable)
+        if sequence is None or target.value == sequence:
             return
-        sequence = self._ranged_sequence(node.iter)
-        if sequence is None:
+        # The `x` of `len(x)` (its shape checked by _ranged_sequence) is no use in the body.
+        stop = cast(cst.Call, iterable).args[-1].value
+        length = cast(cst.Call, cast(cst.BinaryOperation, stop).left).args[0].value
+        candidate = _Candidate(node, kind, target, iterable, target.value, sequence, self._deferred, {id(target), id(length)})
+        self._open[id(node)] = candidate
+        self._by_index.setdefault(candidate.index, []).append(candidate)
+        self._by_sequence.setdefault(sequence, []).append(candidate)
+
+    def _close_candidate(self, node: cst.CSTNode) -> None:
+        candidate = self._open.pop(id(node), None)
+        if candidate is None:
             return
-        reads = self._pair_reads(node, node.target.value, sequence)
-        if reads is None or read_after(self, node.target, node):
+        self._by_index[candidate.index].remove(candidate)
+        self._by_sequence[candidate.sequence].remove(candidate)
+        candidate.root = self._roots[-1][0]
+        if candidate.pairs and {role for _subscript, role in candidate.reads} == {CURRENT, NEXT}:
+            self._closed.append(candidate)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        # Decided at the end: whether a list is shared needs every use of it in its function.
+        for candidate in self._closed:
+            self._check(candidate)
+
+    def _check(self, candidate: _Candidate) -> None:
+        node, sequence = candidate.node, candidate.sequence
+        if candidate.kind == "loop" and read_after(self, candidate.target, node):
+            # for i in range(len(x) - 1): ... then `return i`: the index outlives the loop.
             return
         if not self._zip_visible(node):
-            self.report(node, self._message(sequence, "`zip` is rebound here, so no fix"))
+            self.report(node, self._message(candidate, "`zip` rebound: no fix"))
             return
-        reason = self._unsafe_reason(node, sequence)
-        message = self._message(sequence, None if reason is None else f"fix unsafe: {reason}")
-        self.report(node, message, rewrite=self._rewrite(node, sequence, reads, reason))
+        reason = self._unsafe_reason(candidate)
+        message = self._message(candidate, None if reason is None else "fix unsafe")
+        self.report(node, message, rewrite=self._rewrite(candidate, reason))
+
+    # ---------------------------------------------------------------------------------------------- uses
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._deferred += 1
+        self._roots.append((id(node), self._deferred))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._deferred -= 1
+        self._roots.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._deferred += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._deferred -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._deferred += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._deferred -= 1
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bindings.add(id(node.target))
+        self._mark_store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bindings.add(id(node.target))
+        self._mark_store(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._mark_store(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._mark_store(node.target)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._bindings.add(id(node.name))
+
+    def _mark_store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._mark_store(element.value)
+        else:
+            self._stores.add(id(target))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_variables.add(id(node.keyword))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_variables.add(id(node.attr))
+        self._in_place.add(id(node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        for candidate in self._open.values():
+            if candidate.deferred == self._deferred:
+                candidate.calls += 1
+        # len(x) neither aliases nor changes `x`.
+        if isinstance(node.func, cst.Name) and node.func.value == "len" and len(node.args) == 1 and is_call_to(self, node, LEN):
+            self._in_place.add(id(node.args[0].value))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self._suspends()
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self._suspends()
+
+    def _suspends(self) -> None:
+        for candidate in self._open.values():
+            if candidate.deferred == self._deferred:
+                candidate.suspends = True
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        self._in_place.add(id(node.value))
+        value = node.value
+        if not isinstance(value, cst.Name) or id(node) in self._stores:
+            return
+        for candidate in self._by_sequence.get(value.value, ()):
+            role = _role(node, candidate.index)
+            if role is not None:
+                # `x[i]` / `x[i + 1]`: its `x` and its `i` are the pair read, nothing else.
+                key = cast(cst.Index, node.slice[0].slice).value  # an Index: _role checked it
+                index = key if isinstance(key, cst.Name) or not isinstance(key, cst.BinaryOperation) else next(
+                    side for side in (key.left, key.right) if isinstance(side, cst.Name)
+                )
+                self._pair_of[id(value)] = self._pair_of[id(index)] = (node, role)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) in self._not_variables:
+            return
+        if id(node) not in self._bindings:
+            for root, depth in self._roots:
+                if self._deferred > depth or id(node) not in self._in_place:
+                    # `f(x)`, `y = x`, `return x`, `lambda: x[0]`, `def grow(): x.insert(0, v)` in a function
+                    # enclosing it: an alias of the list may exist, or a call may change it.
+                    self._shared.add((root, node.value))
+        for candidate in (*self._by_index.get(node.value, ()), *self._by_sequence.get(node.value, ())):
+            if id(node) in candidate.own:
+                continue
+            pair = self._pair_of.get(id(node))
+            if pair is None or self._deferred > candidate.deferred:
+                # print(i, x[i]), x[i] = ..., lambda: x[i]: the index or the list is used otherwise.
+                candidate.pairs = False
+            elif all(pair[0] is not seen for seen, _role in candidate.reads):
+                candidate.reads.append(pair)
 
     def _ranged_sequence(self, iterable: cst.BaseExpression) -> Optional[str]:
         """``x`` in ``range(len(x) - 1)`` / ``range(0, len(x) - 1)``, else None."""
@@ -226,63 +442,38 @@ class IndexPairingLoop(Rule):
             return None
         return stop.left.args[0].value.value
 
-    def _pair_reads(self, loop: cst.For, index: str, sequence: str) -> Optional[list[tuple[cst.Subscript, str]]]:
-        """Every ``x[i]`` / ``x[i + 1]`` read in the loop with its role, or None if ``i`` or ``x`` is used otherwise."""
-        reads: list[tuple[cst.Subscript, str]] = []
-        for block in (loop.body, loop.orelse):
-            if block is None:
-                continue
-            for name in variable_names(block):
-                if name.value not in (index, sequence):
-                    continue
-                read = self._pair_read(name, loop, index, sequence)
-                if read is None:
-                    return None
-                if all(read[0] is not seen for seen, _role in reads):
-                    reads.append(read)
-        roles = {role for _subscript, role in reads}
-        return reads if roles == {CURRENT, NEXT} else None
-
-    def _pair_read(self, name: cst.Name, loop: cst.For, index: str, sequence: str) -> Optional[tuple[cst.Subscript, str]]:
-        """The subscript ``x[i]`` / ``x[i + 1]`` that ``name`` (an ``i`` or an ``x``) belongs to, if it is one."""
-        parent = self.get_metadata(ParentNodeProvider, name)
-        if name.value == sequence:
-            subscript = parent if isinstance(parent, cst.Subscript) and parent.value is name else None
-        else:
-            if isinstance(parent, cst.BinaryOperation):
-                parent = self.get_metadata(ParentNodeProvider, parent)
-            subscript = self._subscript_of_index(parent)
-        if subscript is None or not isinstance(subscript.value, cst.Name) or subscript.value.value != sequence:
-            return None
-        role = _role(subscript, index)
-        if role is None or not is_plain_read(self, subscript, loop):
-            return None
-        return subscript, role
-
-    def _subscript_of_index(self, node: cst.CSTNode) -> Optional[cst.Subscript]:
-        if not isinstance(node, cst.Index):
-            return None
-        element = self.get_metadata(ParentNodeProvider, node)
-        subscript = self.get_metadata(ParentNodeProvider, element)
-        return subscript if isinstance(subscript, cst.Subscript) else None
-
     def _zip_visible(self, node: cst.CSTNode) -> bool:
         scope = scope_of(self, node)
         return scope is not None and all(isinstance(a, BuiltinAssignment) for a in scope.assignments["zip"])
 
-    def _unsafe_reason(self, loop: cst.For, sequence: str) -> Optional[str]:
+    def _unsafe_reason(self, candidate: _Candidate) -> Optional[str]:
         """Why ``zip(x, x[1:])`` may differ here, or None when ``x`` is a list or tuple that cannot change."""
-        scope = scope_of(self, loop)
+        node, sequence = candidate.node, candidate.sequence
+        scope = scope_of(self, node)
         kinds = self._binding_kinds(scope, sequence) if scope is not None else []
         if not kinds or None in kinds:
-            return f"`{sequence}` is not known to be a list or tuple (a Series indexes by label)"
+            return f"`{sequence}` may not be a list or tuple (a Series indexes by label)"
+        if candidate.kind == "comprehension" and isinstance(scope, ClassScope):
+            # class C: x = [1, 2]; d = [x[i + 1] - x[i] for i in ...] raises NameError (a class body's names are
+            # not visible inside the comprehension); the fix moves `x` out of the body and makes it work.
+            return f"a class-level comprehension cannot see `{sequence}`"
+        if isinstance(node, cst.GeneratorExp) and not self._consumed_at_once(node):
+            # g = (x[i + 1] - x[i] for i in ...); x.append(v); sum(g): `range` and `x[1:]` were taken early.
+            return f"the generator may run after `{sequence}` changes"
         if set(kinds) == {"tuple"}:
             return None
-        if "param" not in kinds and self._unshared(loop, sequence):
+        if "param" not in kinds and (candidate.root, sequence) not in self._shared:
             return None
-        if not any(isinstance(node, (cst.Call, cst.Yield, cst.Await)) for node in walk_same_scope(loop.body)):
+        # The iterable `range(len(x) - 1)` makes two calls of its own.
+        if candidate.calls <= ITERABLE_CALLS and not candidate.suspends:
             return None
-        return f"a call in the loop might change the list `{sequence}`"
+        return f"a call in the {candidate.kind} might change `{sequence}`"
+
+    def _consumed_at_once(self, node: cst.GeneratorExp) -> bool:
+        """``sum(g)``, ``max(g)``...: the generator is a builtin's only argument, run to the end right there."""
+        arg = self.get_metadata(ParentNodeProvider, node, None)
+        call = self.get_metadata(ParentNodeProvider, arg, None) if isinstance(arg, cst.Arg) else None
+        return isinstance(call, cst.Call) and len(call.args) == 1 and is_call_to(self, call, CONSUMERS)
 
     def _binding_kinds(self, scope, name: str) -> list[Optional[str]]:
         """``"tuple"``, ``"list"`` or ``"param"`` (an annotated list parameter) per binding; None if unknown."""
@@ -326,57 +517,17 @@ class IndexPairingLoop(Rule):
             return "tuple"
         return None
 
-    def _unshared(self, loop: cst.For, sequence: str) -> bool:
-        """Whether every use of ``x`` in its function reads or mutates it in place (no alias can exist)."""
-        root = self._scope_root(loop)
-        for name in variable_names(root):
-            if name.value != sequence or self._is_binding(name):
-                continue
-            parent = self.get_metadata(ParentNodeProvider, name)
-            if self._in_nested_scope(name, root):
-                return False
-            if isinstance(parent, cst.Subscript) and parent.value is name:
-                continue
-            if isinstance(parent, cst.Attribute) and parent.value is name:
-                continue
-            if isinstance(parent, cst.Arg) and is_call_to(self, self.get_metadata(ParentNodeProvider, parent), LEN):
-                continue
-            return False
-        return True
+    def _message(self, candidate: _Candidate, note: Optional[str]) -> str:
+        """At most 100 characters: a long name is cut, then the note dropped."""
+        x = candidate.sequence if len(candidate.sequence) <= 20 else candidate.sequence[:17] + "..."
+        message = f"`range(len({x}) - 1)` {candidate.kind} only pairs `{x}[i]` with `{x}[i + 1]`"
+        return message if note is None or len(message) + len(note) + 3 > 100 else f"{message} ({note})"
 
-    def _is_binding(self, name: cst.Name) -> bool:
-        parent = self.get_metadata(ParentNodeProvider, name)
-        return (isinstance(parent, cst.AssignTarget) and parent.target is name) or (
-            isinstance(parent, (cst.AnnAssign, cst.Param)) and getattr(parent, "target", getattr(parent, "name", None)) is name
-        )
-
-    def _in_nested_scope(self, node: cst.CSTNode, root: cst.CSTNode) -> bool:
-        current = self.get_metadata(ParentNodeProvider, node)
-        while current is not root:
-            if isinstance(current, DEFERRED):
-                return True
-            current = self.get_metadata(ParentNodeProvider, current)
-        return False
-
-    def _scope_root(self, node: cst.CSTNode) -> cst.CSTNode:
-        current = self.get_metadata(ParentNodeProvider, node)
-        while not isinstance(current, (cst.FunctionDef, cst.Module)):
-            current = self.get_metadata(ParentNodeProvider, current)
-        return current
-
-    def _message(self, sequence: str, note: Optional[str]) -> str:
-        message = (
-            f"`range(len({sequence}) - 1)` loop that only pairs `{sequence}[i]` with `{sequence}[i + 1]`: "
-            f"iterate `zip({sequence}, {sequence}[1:])`"
-        )
-        return message if note is None else f"{message} ({note})"
-
-    def _rewrite(
-        self, loop: cst.For, sequence: str, reads: list[tuple[cst.Subscript, str]], reason: Optional[str]
-    ) -> Rewrite:
+    def _rewrite(self, candidate: _Candidate, reason: Optional[str]) -> Rewrite:
+        sequence = candidate.sequence
         singular = _singular(sequence) or "item"
-        current = fresh_name(self, loop, singular)
-        following = fresh_name(self, loop, f"next_{singular}", avoid=(current,))
+        current = fresh_name(self, candidate.node, singular)
+        following = fresh_name(self, candidate.node, f"next_{singular}", avoid=(current,))
         names = {CURRENT: current, NEXT: following}
         target = cst.Tuple(
             elements=[cst.Element(cst.Name(current)), cst.Element(cst.Name(following))], lpar=[], rpar=[]
@@ -388,10 +539,32 @@ class IndexPairingLoop(Rule):
                 cst.Arg(cst.Subscript(cst.Name(sequence), [cst.SubscriptElement(cst.Slice(lower=cst.Integer("1"), upper=None))])),
             ],
         )
-        changes = [Rewrite.replace(loop.target, target), Rewrite.replace(loop.iter, pairs)]
-        changes += [Rewrite.replace(subscript, cst.Name(names[role])) for subscript, role in reads]
+        changes = [Rewrite.replace(candidate.target, target), Rewrite.replace(candidate.iterable, pairs)]
+        changes += [Rewrite.replace(subscript, cst.Name(names[role])) for subscript, role in candidate.reads]
         applicability = Applicability.SAFE if reason is None else Applicability.UNSAFE
-        return Rewrite(applicability, tuple(changes), title=f"Iterate `zip({sequence}, {sequence}[1:])`")
+        title = f"Iterate `zip({sequence}, {sequence}[1:])`"
+        if reason is not None and len(title) + len(reason) + 11 <= 100:
+            title += f" (unsafe: {reason})"
+        return Rewrite(applicability, tuple(changes), title=title)
+
+
+@dataclass(eq=False)
+class _Candidate:
+    """A loop or comprehension ``for <index> in range(len(<sequence>) - 1)`` and what its body did."""
+
+    node: cst.CSTNode
+    kind: str
+    target: cst.Name
+    iterable: cst.BaseExpression
+    index: str
+    sequence: str
+    deferred: int
+    own: set[int]  # the loop's target and the `x` of `len(x)`: not uses in the body
+    reads: list[tuple[cst.Subscript, str]] = field(default_factory=list)
+    pairs: bool = True
+    calls: int = 0
+    suspends: bool = False
+    root: int = 0
 
 
 def _role(subscript: cst.Subscript, index: str) -> Optional[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-import keyword
+from dataclasses import dataclass, field
 from typing import Optional
 
 import libcst as cst
@@ -13,8 +13,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.iterrows import is_dict_build_loop, iterrows_frame
 from perflint.analysis.names import literal_string
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
-from perflint.analysis.syntax import is_plain_read, variable_names
-from perflint.rule import Invalid, Rule, Valid
+from perflint.rule import Invalid, Rule, RuleContext, Valid
 from perflint.types import FixSafety, MetricImpact
 
 
@@ -23,8 +22,14 @@ class IterrowsLoop(Rule):
     ## What it does
     Finds `for index, row in X.iterrows():` loops whose body only *reads* columns of `row` (`row["a"]`,
     `row.a`) and never uses `row` otherwise: not passed to a call, not written to, not rebound, no
-    Series method or attribute (`row.name`, `row.to_dict()`). The dict-building form (`D = {}` right
-    before a loop whose whole body is `D[K] = V`) is PFL201's and is not reported here.
+    Series method or attribute (`row.name`, `row.to_dict()`). The same in comprehensions and generator
+    expressions: `sum(r["qty"] * r["price"] for _, r in orders.iterrows())`, `max(...)`, `"".join(...)`,
+    and an iterrows `for` after another `for` (`[r.a for f in frames for _, r in f.iterrows()]`).
+
+    What other rules report is left to them: the dict-building loop (`D = {}` right before a loop whose
+    whole body is `D[K] = V`), dict comprehensions and `dict(...)` of a generator are PFL201's; list and
+    set comprehensions and `list` / `set` / `tuple` of a generator whose first `for` is over iterrows are
+    PFL205's.
 
     ## Why is this bad?
     `iterrows()` builds a whole pandas Series for every row: a per-row object with an index, and a
@@ -59,7 +64,9 @@ class IterrowsLoop(Rule):
     ## Known problems
     Only loops that unpack `(index, row)` into two plain names are checked. A use of `row` inside a
     nested function, lambda or class counts as "something other than a read"; so does a label that is
-    not a string literal (`row[col]`).
+    not a string literal (`row[col]`). A comprehension is checked for its first iterrows `for` only.
+    The builtins PFL201 and PFL205 own are recognised by name (`list(...)`, `dict(...)`): a rebound
+    `list` makes PFL203 stay quiet where neither reports.
 
     ## Options
     None.
@@ -104,6 +111,11 @@ class IterrowsLoop(Rule):
                 print(row.name, row["a"])
             """
         ),
+        Valid(
+            """
+            values = [row["a"] for _, row in frame.iterrows()]
+            """
+        ),
     )
     invalid = (
         Invalid(
@@ -120,60 +132,231 @@ class IterrowsLoop(Rule):
                 if row["flag"]:
                     out.append((date, row["value"]))
             """,
-            message_contains="`row.Index`",
+            message_contains="`frame.itertuples()`",
+        ),
+        Invalid(
+            """
+            for day in days:
+                totals[day] = sum(r["qty"] * r["price"] for _, r in orders[day].iterrows())
+            """,
+            message_contains="comprehension only reads columns 'qty', 'price'",
         ),
     )
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` has a ``for`` over ``X.iterrows()`` whose target is a pair of names."""
-        return any(
+        """Whether ``tree`` has a ``for`` or a comprehension ``for`` over ``X.iterrows()`` whose target is a pair
+        of names."""
+        if any(
             ast_shapes.is_iterrows_call(site.node.iter) and _ast_index_and_row(site.node.target)
             for site in ast_shapes.shapes(tree).of(ast.For)
+        ):
+            return True
+        return any(
+            isinstance(node, ast.comprehension) and ast_shapes.is_iterrows_call(node.iter) and _ast_index_and_row(node.target)
+            for node in ast.walk(tree)
         )
 
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        # The open candidates (loops and comprehensions over iterrows), by their row name and index name: a
+        # Name met while one is open is classified once, as it is visited, never by walking a body again.
+        self._by_row: dict[str, list[_Candidate]] = {}
+        self._by_index: dict[str, list[_Candidate]] = {}
+        self._open: dict[int, _Candidate] = {}
+        self._deferred = 0  # how many def / lambda / class bodies the visit is in
+        self._stores: set[int] = set()  # store and delete targets: `row["a"] = 0`, `del row["a"]`
+        self._not_variables: set[int] = set()  # `b` in `a.b`, `k` in `f(k=1)`
+        self._column_of: dict[int, str] = {}  # Name `row` -> the label it reads: `row["a"]`, `row.a`
+
+    # ---------------------------------------------------------------------------------------------- candidates
+
     def visit_For(self, node: cst.For) -> None:
+        self._mark_store(node.target)
         frame = iterrows_frame(node.iter)
-        names = _index_and_row(node.target)
-        if frame is None or names is None or node.asynchronous is not None or is_dict_build_loop(self, node):
+        if frame is None or node.asynchronous is not None or is_dict_build_loop(self, node):
+            return
+        self._open_candidate(node, node.target, node.iter, frame, "loop")
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._close_candidate(original_node)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._comprehension(node, first_is_pfl205s=True)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._close_candidate(original_node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._comprehension(node, first_is_pfl205s=True)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._close_candidate(original_node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._comprehension(node, first_is_pfl205s=self._collected_by_builtin(node))
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self._close_candidate(original_node)
+
+    def _comprehension(self, node: cst.BaseSimpleComp, first_is_pfl205s: bool) -> None:
+        """A comprehension whose first ``for`` over ``X.iterrows()`` with a pair target is a candidate.
+
+        Dict comprehensions and ``dict(...)`` of a generator are PFL201's (never visited here); a list or set
+        comprehension, or ``list`` / ``set`` / ``tuple`` / ``dict`` of a generator, whose *first* ``for`` is
+        over iterrows is PFL205's (or PFL201's): PFL203 takes an iterrows ``for`` after another ``for``, and
+        generators consumed any other way (``sum(...)``, ``max(...)``, ``"".join(...)``).
+        """
+        for_in: Optional[cst.CompFor] = node.for_in
+        first = True
+        while for_in is not None:
+            frame = iterrows_frame(for_in.iter)
+            if frame is not None and for_in.asynchronous is None and _index_and_row(for_in.target) is not None:
+                if first and first_is_pfl205s:
+                    # [row["a"] for _, row in frame.iterrows()]: PFL205's list build.
+                    return
+                self._open_candidate(node, for_in.target, for_in.iter, frame, "comprehension")
+                return
+            first, for_in = False, for_in.inner_for_in
+
+    def _collected_by_builtin(self, node: cst.GeneratorExp) -> bool:
+        """``list(g)``, ``set(g)``, ``tuple(g)``, ``dict(g)``: the generator is the call's only argument."""
+        arg = self.get_metadata(ParentNodeProvider, node, None)
+        call = self.get_metadata(ParentNodeProvider, arg, None) if isinstance(arg, cst.Arg) else None
+        return (
+            isinstance(call, cst.Call)
+            and len(call.args) == 1
+            and isinstance(call.func, cst.Name)
+            and call.func.value in COLLECTING_BUILTINS
+        )
+
+    def _open_candidate(
+        self, node: cst.CSTNode, target: cst.BaseExpression, at: cst.BaseExpression, frame: cst.BaseExpression, kind: str
+    ) -> None:
+        names = _index_and_row(target)
+        if names is None or not isinstance(target, (cst.Tuple, cst.List)):
             return
         index, row = names
-        columns = self._columns_read(node, row)
-        if columns is None:
+        candidate = _Candidate(at, frame, index, row, kind, self._deferred, own={id(element.value) for element in target.elements})
+        self._open[id(node)] = candidate
+        self._by_row.setdefault(row, []).append(candidate)
+        self._by_index.setdefault(index, []).append(candidate)
+
+    def _close_candidate(self, node: cst.CSTNode) -> None:
+        candidate = self._open.pop(id(node), None)
+        if candidate is None:
             return
-        self.report(node.iter, _message(frame, index, row, columns, self._index_used(node, index)))
+        self._by_row[candidate.row].remove(candidate)
+        self._by_index[candidate.index].remove(candidate)
+        if candidate.only_reads:
+            self.report(candidate.at, _message(candidate))
 
-    def _columns_read(self, loop: cst.For, row: str) -> Optional[list[str]]:
-        """The column labels the loop reads from ``row``, or None if it uses ``row`` any other way."""
-        columns: list[str] = []
-        for block in (loop.body, loop.orelse):
-            if block is None:
-                continue
-            for use in variable_names(block, row):
-                label = self._read_label(use, loop)
-                if label is None:
-                    return None
-                if label not in columns:
-                    columns.append(label)
-        return columns
+    # ---------------------------------------------------------------------------------------------- uses
 
-    def _read_label(self, use: cst.Name, loop: cst.For) -> Optional[str]:
-        """``"a"`` for a read ``row["a"]`` / ``row.a`` in a plain expression, else None."""
-        parent = self.get_metadata(ParentNodeProvider, use)
-        if isinstance(parent, cst.Subscript) and parent.value is use and len(parent.slice) == 1:
-            index = parent.slice[0].slice
-            label = literal_string(index.value) if isinstance(index, cst.Index) and index.star is None else None
-        elif isinstance(parent, cst.Attribute) and parent.value is use:
-            attribute = parent.attr.value
-            label = None if attribute.startswith("_") or attribute in SERIES_ATTRIBUTES else attribute
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._deferred += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._deferred -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._deferred += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._deferred -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._deferred += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._deferred -= 1
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._mark_store(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._mark_store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._mark_store(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._mark_store(node.target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._mark_store(node.asname.name)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._mark_store(node.target)
+
+    def _mark_store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._mark_store(element.value)
         else:
-            return None
-        if label is None or not is_plain_read(self, parent, loop):
-            return None
-        return label
+            self._stores.add(id(target))
 
-    def _index_used(self, loop: cst.For, index: str) -> bool:
-        return index != "_" and any(variable_names(block, index) for block in (loop.body, loop.orelse) if block is not None)
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_variables.add(id(node.keyword))
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        # `row["a"]` read (not stored): one column.
+        value = node.value
+        if not (isinstance(value, cst.Name) and self._by_row.get(value.value)) or id(node) in self._stores:
+            return
+        if len(node.slice) == 1:
+            index = node.slice[0].slice
+            label = literal_string(index.value) if isinstance(index, cst.Index) and index.star is None else None
+            if label is not None:
+                self._column_of[id(value)] = label
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_variables.add(id(node.attr))
+        # `row.a` read (not stored), unless a Series attribute or method (`row.name`, `row.to_dict()`).
+        value = node.value
+        if not (isinstance(value, cst.Name) and self._by_row.get(value.value)) or id(node) in self._stores:
+            return
+        attribute = node.attr.value
+        if not attribute.startswith("_") and attribute not in SERIES_ATTRIBUTES:
+            self._column_of[id(value)] = attribute
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) in self._not_variables:
+            return
+        for candidate in self._by_row.get(node.value, ()):
+            if id(node) in candidate.own:
+                continue
+            label = self._column_of.get(id(node))
+            if label is None or self._deferred > candidate.deferred:
+                # process(row), row["a"] = 0, row.to_dict(), lambda: row["a"]: the row is used as a Series.
+                candidate.only_reads = False
+            elif label not in candidate.columns:
+                candidate.columns.append(label)
+        for candidate in self._by_index.get(node.value, ()):
+            if id(node) not in candidate.own:
+                candidate.index_used = True
+
+
+# The builtins whose call on a generator PFL205 (list, set, tuple) or PFL201 (dict) reports.
+COLLECTING_BUILTINS = frozenset({"list", "set", "tuple", "dict"})
+
+
+@dataclass(eq=False)
+class _Candidate:
+    """A loop or comprehension over ``frame.iterrows()`` binding ``index, row``; ``at`` is where to report."""
+
+    at: cst.BaseExpression
+    frame: cst.BaseExpression
+    index: str
+    row: str
+    kind: str
+    deferred: int
+    own: set[int]
+    only_reads: bool = True
+    columns: list[str] = field(default_factory=list)
+    index_used: bool = False
 
 
 def _index_and_row(target: cst.BaseExpression) -> Optional[tuple[str, str]]:
@@ -192,18 +375,19 @@ def _ast_index_and_row(target: ast.expr) -> bool:
     return isinstance(first, ast.Name) and isinstance(second, ast.Name) and first.id != second.id
 
 
-def _message(frame: cst.BaseExpression, index: str, row: str, columns: list[str], index_used: bool) -> str:
-    shown = cst.Module(body=[]).code_for_node(frame)
-    if not columns:
-        return f"`{shown}.iterrows()` builds a Series per row, but the loop reads only the index: iterate `{shown}.index`"
-    fields = all(label.isidentifier() and not keyword.iskeyword(label) and not label.startswith("_") for label in columns)
-    call = f"{shown}.itertuples()" if index_used else f"{shown}.itertuples(index=False)"
-    suggestion = f"iterate `{call}`"
-    if fields:
-        suggestion += f" and read `{row}.{columns[0]}`" + (f", `{row}.Index`" if index_used else "")
-    else:
-        suggestion += " (some labels are not identifiers: unpack the tuple or `zip` the columns)"
-    return (
-        f"`{shown}.iterrows()` builds a Series per row, but the loop only reads columns "
-        f"{', '.join(repr(label) for label in columns)}: {suggestion}, or vectorise"
-    )
+def _message(candidate: _Candidate) -> str:
+    """At most 100 characters: the frame and the labels are cut when long, the advice shortened or dropped."""
+    shown = cst.Module(body=[]).code_for_node(candidate.frame)
+    shown = shown if len(shown) <= 30 else shown[:27] + "..."
+    where = f"`{shown}.iterrows()` {candidate.kind}"
+    if not candidate.columns:
+        return f"{where} only reads the index; use `{shown}.index`"
+    labels = ", ".join(repr(label) for label in candidate.columns)
+    message = f"{where} only reads column{'s' if len(candidate.columns) > 1 else ''} {labels}"
+    if len(message) > 100:
+        message = f"{where} only reads {len(candidate.columns)} columns"
+    tuples = "itertuples()" if candidate.index_used else "itertuples(index=False)"
+    for advice in (f"; use `{shown}.{tuples}`", f"; use `.{tuples}`"):
+        if len(message + advice) <= 100:
+            return message + advice
+    return message

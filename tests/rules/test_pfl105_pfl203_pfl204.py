@@ -24,17 +24,34 @@ def test_host_sync_rule_is_off_by_default() -> None:
 
 
 def test_iterrows_loop_never_reports_what_pfl201_reports() -> None:
-    """Both rules together on every iterrows fixture: no loop is reported twice."""
-    for case in sorted([*FIXTURES.glob("PFL201/*.py"), *FIXTURES.glob("PFL203/*.py")]):
-        if case.name.endswith(".fixed.py"):
-            continue
-        result = lint(case.read_text(), select=["PFL201", "PFL203"], path=case.name)
+    """PFL203 with PFL201 (and PFL205, the list builds, once it is registered) on every iterrows fixture: no loop
+    or comprehension is reported twice."""
+    codes = [code for code in ("PFL201", "PFL203", "PFL205") if _registered(code)]
+    cases = sorted(case for code in codes for case in FIXTURES.glob(f"{code}/*.py") if not case.name.endswith(".fixed.py"))
+    for case in cases:
+        result = lint(case.read_text(), select=codes, path=case.name)
         lines = {}
         for violation in result.violations:
             lines.setdefault(violation.location.row, set()).add(violation.code)
-        assert all(len(codes) == 1 for codes in lines.values()), (case.name, lines)
+        assert all(len(found) == 1 for found in lines.values()), (case.name, lines)
     dict_build = (FIXTURES / "PFL203" / "negatives.py").read_text()
     assert {v.code for v in lint(dict_build, select=["PFL201", "PFL203"]).violations} == {"PFL201"}
+
+
+def test_iterrows_comprehensions_left_to_pfl201_and_pfl205() -> None:
+    """The comprehensions PFL201 / PFL205 build from are never PFL203's; the others that only read columns are."""
+    builds = (FIXTURES / "PFL203" / "comprehension_negatives.py").read_text()
+    assert not lint(builds, select=["PFL203"]).violations
+    kept = lint((FIXTURES / "PFL203" / "comprehensions.py").read_text(), select=["PFL203"]).violations
+    assert len(kept) == 6 and all("comprehension" in violation.message for violation in kept)
+
+
+def _registered(code: str) -> bool:
+    try:
+        rule_by_code(code)
+    except KeyError:
+        return False
+    return True
 
 
 def test_itertuples_keeps_column_dtypes_where_iterrows_upcasts() -> None:
