@@ -15,7 +15,7 @@ from libcst import MetadataDependent
 from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
 
 from perflint.analysis.dataflow import is_empty_dict, mentions, previous_statement
-from perflint.analysis.names import dotted_name, literal_string, method_call, qualified_names, receiver
+from perflint.analysis.names import dotted_name, literal_string, method_call, qualified_names, qualified_names_among, receiver
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
 from perflint.analysis.syntax import variable_names
 
@@ -58,6 +58,24 @@ class Columns:
 
 
 Read = Union[Column, Columns]
+
+
+# The builtins that collect a generator over iterrows into a container: PFL205's (list, set, tuple), PFL201's (dict).
+COLLECTING_BUILTINS = ("list", "set", "tuple", "dict")
+_COLLECTING_NAMES = frozenset(f"builtins.{name}" for name in COLLECTING_BUILTINS)
+
+
+def collecting_builtin(visitor: MetadataDependent, call: cst.Call) -> Optional[str]:
+    """``"list"`` for ``list(V for ...)`` (also set, tuple, dict): the builtin called on one generator, else None."""
+    if not (
+        len(call.args) == 1
+        and call.args[0].keyword is None
+        and not call.args[0].star
+        and isinstance(call.args[0].value, cst.GeneratorExp)
+    ):
+        return None
+    names = qualified_names_among(visitor, call.func, _COLLECTING_NAMES)
+    return next((name for name in COLLECTING_BUILTINS if f"builtins.{name}" in names), None)
 
 
 def iterrows_frame(node: cst.BaseExpression) -> Optional[cst.BaseExpression]:

@@ -21,6 +21,7 @@ from perflint.analysis.dataflow import fresh_name, mentions, read_after_unless_r
 from perflint.analysis.iterrows import (
     DictBuildLoop,
     Read,
+    collecting_builtin,
     columns_of,
     dict_build_loop,
     iterrows_frame,
@@ -31,7 +32,6 @@ from perflint.analysis.iterrows import (
     row_read,
     same_column_twice,
 )
-from perflint.analysis.names import qualified_names
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -270,15 +270,10 @@ class IterrowsDictBuild(Rule):
         self._check_comprehension(node, node.for_in, node.key, node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not (
-            len(node.args) == 1
-            and node.args[0].keyword is None
-            and not node.args[0].star
-            and isinstance(node.args[0].value, cst.GeneratorExp)
-            and "builtins.dict" in qualified_names(self, node.func)
-        ):
+        if collecting_builtin(self, node) != "dict":
             return
         generator = node.args[0].value
+        assert isinstance(generator, cst.GeneratorExp)
         pair = generator.elt
         if isinstance(pair, cst.Tuple) and len(pair.elements) == 2 and not any(
             isinstance(element, cst.StarredElement) for element in pair.elements

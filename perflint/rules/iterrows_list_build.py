@@ -11,6 +11,7 @@ from libcst.metadata import BuiltinAssignment, ParentNodeProvider, PositionProvi
 from perflint.analysis import ast_shapes
 from perflint.analysis.iterrows import (
     Columns,
+    collecting_builtin,
     Read,
     columns_of,
     iterrows_frame,
@@ -20,7 +21,6 @@ from perflint.analysis.iterrows import (
     reusable_frame,
     row_read,
 )
-from perflint.analysis.names import qualified_names
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -187,17 +187,10 @@ class IterrowsListBuild(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         # list(V for ...), set(...), tuple(...): the generator is the call's only argument.
-        if not (
-            len(node.args) == 1
-            and node.args[0].keyword is None
-            and not node.args[0].star
-            and isinstance(node.args[0].value, cst.GeneratorExp)
-        ):
-            return
-        names = qualified_names(self, node.func)
-        container = next((name for name in CALLED_CONTAINERS if f"builtins.{name}" in names), None)
-        if container is not None:
+        container = collecting_builtin(self, node)
+        if container in CALLED_CONTAINERS:
             generator = node.args[0].value
+            assert isinstance(generator, cst.GeneratorExp)
             self._check(node, container, generator.for_in, generator.elt)
 
     def _check(self, node: cst.CSTNode, container: str, for_in: cst.CompFor, element: cst.BaseExpression) -> None:

@@ -10,7 +10,7 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.iterrows import is_dict_build_loop, iterrows_frame
+from perflint.analysis.iterrows import collecting_builtin, is_dict_build_loop, iterrows_frame
 from perflint.analysis.names import literal_string
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
 from perflint.rule import Invalid, Rule, RuleContext, Valid
@@ -223,12 +223,7 @@ class IterrowsLoop(Rule):
         """``list(g)``, ``set(g)``, ``tuple(g)``, ``dict(g)``: the generator is the call's only argument."""
         arg = self.get_metadata(ParentNodeProvider, node, None)
         call = self.get_metadata(ParentNodeProvider, arg, None) if isinstance(arg, cst.Arg) else None
-        return (
-            isinstance(call, cst.Call)
-            and len(call.args) == 1
-            and isinstance(call.func, cst.Name)
-            and call.func.value in COLLECTING_BUILTINS
-        )
+        return isinstance(call, cst.Call) and collecting_builtin(self, call) is not None
 
     def _open_candidate(
         self, node: cst.CSTNode, target: cst.BaseExpression, at: cst.BaseExpression, frame: cst.BaseExpression, kind: str
@@ -337,10 +332,6 @@ class IterrowsLoop(Rule):
         for candidate in self._by_index.get(node.value, ()):
             if id(node) not in candidate.own:
                 candidate.index_used = True
-
-
-# The builtins whose call on a generator PFL205 (list, set, tuple) or PFL201 (dict) reports.
-COLLECTING_BUILTINS = frozenset({"list", "set", "tuple", "dict"})
 
 
 @dataclass(eq=False)
