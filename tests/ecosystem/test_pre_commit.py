@@ -1,5 +1,6 @@
 """The pre-commit hooks: the manifest is valid and its entries work (fast), and `pre-commit try-repo` runs them
-end to end against a snapshot of this working tree (about 25 s: it builds a virtualenv and pip-installs perflint)."""
+end to end against a snapshot of this working tree (marked slow, about 25 s: it builds a virtualenv and
+pip-installs perflint; .ci/run runs it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,12 @@ GIT_IDENTITY = {
 }
 
 
+def executable(name: str) -> str | None:
+    """``name`` as installed beside this interpreter (a virtual environment need not be activated), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() else shutil.which(name)
+
+
 def hooks() -> dict[str, dict]:
     return {hook["id"]: hook for hook in load_manifest(str(MANIFEST))}
 
@@ -61,7 +69,8 @@ def test_hook_types_select_python_stubs_and_notebooks_only(tmp_path: Path) -> No
 def run_entry(hook_id: str, *files: Path) -> subprocess.CompletedProcess:
     """Run a hook's entry the way pre-commit does: entry words, the hook's args, then the file names."""
     hook = hooks()[hook_id]
-    command = [*shlex.split(hook["entry"]), *hook["args"], *map(str, files)]
+    program, *words = shlex.split(hook["entry"])
+    command = [executable(program) or program, *words, *hook["args"], *map(str, files)]
     return subprocess.run(command, capture_output=True, text=True, cwd=files[0].parent)
 
 
@@ -107,7 +116,7 @@ def git(cwd: Path, *args: str) -> None:
 
 def try_repo(repo: Path, hook_id: str, cwd: Path, home: Path, *files: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["pre-commit", "try-repo", str(repo), hook_id, "--files", *files],
+        [executable("pre-commit") or "pre-commit", "try-repo", str(repo), hook_id, "--files", *files],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -116,7 +125,8 @@ def try_repo(repo: Path, hook_id: str, cwd: Path, home: Path, *files: str) -> su
     )
 
 
-@pytest.mark.skipif(shutil.which("pre-commit") is None or shutil.which("git") is None, reason="needs pre-commit and git")
+@pytest.mark.slow
+@pytest.mark.skipif(executable("pre-commit") is None or shutil.which("git") is None, reason="needs pre-commit and git")
 def test_try_repo_fails_on_the_finding_fixes_it_and_then_passes(tmp_path: Path) -> None:
     repo = snapshot_of_working_tree(tmp_path / "perflint")
     project, home = tmp_path / "project", tmp_path / "pre-commit-home"
