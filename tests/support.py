@@ -25,8 +25,8 @@ def lint(source: str, select: Sequence[str] = ("ALL",), path: str = "snippet.py"
 
 def fix(source: str, select: Sequence[str] = ("ALL",), unsafe: bool = False, path: str = "snippet.py") -> FileResult:
     """Fix ``source`` in memory, asserting the safety net: no errors, output parses, a second fix changes nothing."""
-    settings = settings_for(select)
-    options = api.RunOptions(fix=True, unsafe_fixes=unsafe)
+    settings = replace(settings_for(select), unsafe_fixes=unsafe)
+    options = api.RunOptions(fix=True)
     result = api.check_source(textwrap.dedent(source).encode(), Path(path), settings, options)
     assert not result.errors, result.errors
     fixed = result.fixed or b""
