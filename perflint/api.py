@@ -188,7 +188,7 @@ def _lint_and_fix(
             if error not in errors:
                 errors.append(error)
         left = _unsuppressed(remaining.findings, fixed)
-    resolved = _resolved(kept, Counter((f.code, f.message) for f in left)) if fixed is not module else []
+    resolved = _resolved(kept, Counter((f.code, f.message) for f in left), [wanted(f, module) for f in kept]) if fixed is not module else []
     if options.fix:
         violations = [_violation(f, path, _unapplied(f)) for f in left]
         fixed_codes = tuple(sorted(kept[i].code for i in resolved))
@@ -206,7 +206,7 @@ def _lint_and_fix(
         violations=tuple(sorted(violations, key=lambda v: v.sort_key)),
         errors=tuple(errors),
         original=data,
-        fixed=fixed.bytes if options.fix and resolved else data,
+        fixed=fixed.bytes if options.fix and fixed is not module else data,
         fixes_applied=len(fixed_codes),
         unsafe_fixes_available=unsafe_left,
         fixed_codes=fixed_codes,
@@ -220,18 +220,19 @@ def _unsuppressed(findings: Sequence[Finding], module: cst.Module) -> list[Findi
     return [f for f in findings if not is_suppressed(suppressions, f.range.start.line, f.code)]
 
 
-def _resolved(kept: Sequence[Finding], left: Counter) -> list[int]:
-    """Indices of the findings gone after fixing: where a code and message are left k times, the last k stay
-    (findings are in source order, and a fix never moves a site past another with the same message)."""
-    seen: Counter = Counter()
+def _resolved(kept: Sequence[Finding], left: Counter, wanted_first: Sequence[bool]) -> list[int]:
+    """Indices of the findings gone after fixing. Where a code and message stay k times, the findings whose fix
+    was wanted on the original count as fixed first (their rewrite went in), then the earliest ones."""
     total = Counter((f.code, f.message) for f in kept)
+    order = sorted(range(len(kept)), key=lambda index: (not wanted_first[index], index))
+    taken: Counter = Counter()
     resolved = []
-    for index, finding in enumerate(kept):
-        key = (finding.code, finding.message)
-        seen[key] += 1
-        if seen[key] <= total[key] - left[key]:
+    for index in order:
+        key = (kept[index].code, kept[index].message)
+        if taken[key] < total[key] - left[key]:
+            taken[key] += 1
             resolved.append(index)
-    return resolved
+    return sorted(resolved)
 
 
 def _fixes_for(

@@ -126,8 +126,9 @@ def _files(count: int) -> str:
 
 def fix_summary(summary: Summary, applied: bool) -> str:
     """The closing lines of ``perflint fix``."""
-    verb = "Applied" if applied else "Would apply"
-    lines = [f"{verb} {summary.fixes_applied} fix{'es' if summary.fixes_applied != 1 else ''}; {summary.findings} finding{'s' if summary.findings != 1 else ''} left."]
+    verb = "Fixed" if applied else "Would fix"
+    # Counted in findings, as `check` counts "[*] N fixable": a rewrite shared by two findings fixes two.
+    lines = [f"{verb} {summary.fixes_applied} finding{'s' if summary.fixes_applied != 1 else ''}; {summary.findings} left."]
     if summary.unsafe_fixes_available:
         lines.append(f"{summary.unsafe_fixes_available} unsafe fix{'es' if summary.unsafe_fixes_available != 1 else ''} available but not applied (add --unsafe-fixes).")
     if summary.errors:
