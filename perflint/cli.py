@@ -12,6 +12,7 @@ import click
 
 from perflint import __version__, api, cache, docs, parallel, registry, report, sarif
 from perflint.config import ConfigError, Settings, find_config, load_settings
+from perflint.files import decode_source
 from perflint.types import FileResult, Violation
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -86,14 +87,16 @@ def cli() -> None:
 @click.option("--fix", "apply_fixes", is_flag=True, help="Write the fixes, as `perflint fix --apply` does.")
 @click.option("--unsafe-fixes", is_flag=True, default=None, help="Also count (with --fix: apply) the fixes marked unsafe.")
 @click.option("--statistics", is_flag=True, help="Print one line per rule (count, code, fixable, name) instead of the findings.")
-def check(paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes, statistics) -> None:
+@click.pass_context
+def check(ctx: click.Context, paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes, statistics) -> None:
     """Report findings in PATHS (files, directories, or - for stdin; default: the current folder)."""
     if statistics and output_format not in (*HUMAN_FORMATS, "json"):
         raise click.UsageError("--statistics works with --output-format full, concise or json")
     if apply_fixes:
+        # `check --fix` is `fix --apply`: the same run, ruff's spelling.
         if statistics:
             raise click.UsageError("--statistics cannot be combined with --fix")
-        _fix_run(paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, True, unsafe_fixes)
+        ctx.invoke(fix, **{name: value for name, value in ctx.params.items() if name != "statistics"})
         return
     paths = _paths(paths)
     settings = _settings(paths, config_path, select, ignore, extend_select, exclude, force_exclude, unsafe_fixes)
@@ -125,11 +128,6 @@ def check(paths, select, ignore, extend_select, exclude, force_exclude, config_p
 @click.option("--unsafe-fixes", is_flag=True, default=None, help="Also apply fixes marked unsafe (read `perflint explain CODE`).")
 def fix(paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes) -> None:
     """Fix findings in PATHS (default: the current folder): print a diff, or write with --apply."""
-    _fix_run(paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes)
-
-
-def _fix_run(paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes) -> None:
-    """`perflint fix [--apply]`, and `perflint check --fix` (the same run, ruff's spelling)."""
     paths = _paths(paths)
     settings = _settings(paths, config_path, select, ignore, extend_select, exclude, force_exclude, unsafe_fixes)
     from_stdin = tuple(paths) == (Path(STDIN),)
@@ -172,7 +170,10 @@ def _sources(results: Sequence[FileResult]) -> dict[Path, str]:
     texts = {}
     for result in results:
         if result.violations and result.original is not None and result.violations[0].cell is None:
-            texts[result.path] = result.original.decode("utf-8", "replace")
+            try:
+                texts[result.path] = decode_source(result.original)
+            except ValueError:
+                continue
     return texts
 
 
