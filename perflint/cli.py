@@ -15,11 +15,16 @@ import click
 from perflint import __version__, api, cache, docs, parallel, registry, report, sarif, verify
 from perflint import add_noqa as noqa_adder
 from perflint.config import ConfigError, Settings, find_config, load_settings
+from perflint.files import decode_source
 from perflint.types import FileResult, Violation
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 STDIN = "-"
-OUTPUT_FORMATS = ("text", "json", "json-lines", "sarif", "github")
+# `full` (ruff's default look): each finding with its source line, a caret under the span and the fix title.
+# `concise`: one line per finding. `text` is the older name of `concise`, kept for scripts that pass it.
+OUTPUT_FORMATS = ("full", "concise", "text", "json", "json-lines", "sarif", "github")
+DEFAULT_OUTPUT_FORMAT = "full"
+HUMAN_FORMATS = frozenset({"full", "concise", "text"})
 # Formats that carry each fix's text edits; computing them costs one extra rewrite per finding.
 EDIT_FORMATS = frozenset({"json", "json-lines", "sarif"})
 # Below this many files a run is over before a bar would help; above it, a bar shows on an interactive stderr.
@@ -32,16 +37,29 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
 
 
+class ConfigurationError(click.ClickException):
+    """A configuration that cannot be used: one ``error:`` line, exit 2, before any file is read or written."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
 def _common_options(function):
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
         click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set)."),
         click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
         click.option("--extend-select", multiple=True, help="Rule codes or prefixes to add to the selection."),
-        click.option("--exclude", multiple=True, help="Glob patterns to skip while walking directories."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="pyproject.toml to read instead of the nearest one."),
+        click.option("--exclude", multiple=True, help="Glob patterns to skip while walking directories (added to the configured ones)."),
+        click.option("--force-exclude", is_flag=True, default=None, help="Skip excluded paths even when they are named on the command line (as pre-commit names them)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="pyproject.toml (with [tool.perflint]) or perflint.toml to read instead of the nearest one."),
         click.option("--stdin-filename", type=click.Path(path_type=Path), help="The name to report when the source comes from stdin (`-`)."),
-        click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True),
+        click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=DEFAULT_OUTPUT_FORMAT, show_default=True, help="full: each finding with its source line and fix title; concise (or text): one line each."),
+        click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (configuration and internal errors still exit 2)."),
+        click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when any file was fixed, even if no finding remains."),
+        click.option("--show-fixes", is_flag=True, help="After fixing, list the fixes applied per file and rule; when only checking, print each finding's fix title."),
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour text output; auto: only on a terminal, and not when NO_COLOR is set."),
         click.option("-q", "--quiet", is_flag=True, help="Print the findings (or the diff) only: no summary, no progress bar."),
     ]
@@ -80,7 +98,7 @@ def _verify_options(function):
     return function
 
 
-def _verify_if_asked(paths, settings: Settings, config_failed: bool, output_format: str, quiet: bool, stdin_filename, verify_command, compare, compare_json, ignore_key, verify_timeout) -> None:
+def _verify_if_asked(paths, settings: Settings, output_format: str, quiet: bool, stdin_filename, verify_command, compare, compare_json, ignore_key, verify_timeout) -> None:
     """With --verify: verify, write the verified fixes, print the outcome and exit (0 verified, 1 some fixes
     rejected and the rest written, 2 CMD could not be verified and nothing was written, 130 interrupted)."""
     if verify_command is None:
@@ -89,8 +107,8 @@ def _verify_if_asked(paths, settings: Settings, config_failed: bool, output_form
         return
     if not paths or tuple(paths) == (Path(STDIN),) or stdin_filename is not None:
         raise click.UsageError("--verify needs files or folders to fix (not stdin)")
-    if output_format not in ("text", "json"):
-        raise click.UsageError("--verify works with --output-format text or json")
+    if output_format not in (*HUMAN_FORMATS, "json"):
+        raise click.UsageError("--verify works with --output-format full, concise or json")
     options = verify.VerifyOptions(
         command=verify_command, compare=tuple(compare), compare_json=compare_json, ignore_keys=_split(ignore_key),
         timeout=verify_timeout, unsafe_fixes=settings.unsafe_fixes,
@@ -118,7 +136,7 @@ def _verify_if_asked(paths, settings: Settings, config_failed: bool, output_form
         click.echo(_verify_text(result), nl=False)
     codes = {verify.Status.NOTHING_TO_FIX: EXIT_CLEAN, verify.Status.VERIFIED: EXIT_CLEAN, verify.Status.REJECTED: EXIT_FINDINGS}
     write_failed = any(error.kind.value == "write-error" for error in result.errors)
-    sys.exit(EXIT_ERROR if config_failed or write_failed else codes.get(result.status, EXIT_ERROR))
+    sys.exit(EXIT_ERROR if write_failed else codes.get(result.status, EXIT_ERROR))
 
 
 def _verify_text(result: verify.VerifyResult) -> str:
@@ -152,21 +170,32 @@ def cli() -> None:
 @cli.command()
 @_common_options
 @_execution_options
-@click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available in the summary.")
+@click.option("--fix", "apply_fixes", is_flag=True, help="Write the fixes, as `perflint fix --apply` does.")
+@click.option("--unsafe-fixes", is_flag=True, default=None, help="Also count (with --fix: apply) the fixes marked unsafe.")
 @click.option("--statistics", is_flag=True, help="Print one line per rule (count, code, fixable, name) instead of the findings.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every reported line, keeping existing codes and comments (not in notebooks).")
-def check(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, unsafe_fixes, statistics, add_noqa) -> None:
-    """Report findings in PATHS (files, directories, or - for stdin)."""
-    if statistics and output_format not in ("text", "json"):
-        raise click.UsageError("--statistics works with --output-format text or json")
-    settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
+@_verify_options
+@click.pass_context
+def check(ctx: click.Context, paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes, statistics, add_noqa, **verify_args) -> None:
+    """Report findings in PATHS (files, directories, or - for stdin; default: the current folder)."""
+    if statistics and output_format not in (*HUMAN_FORMATS, "json"):
+        raise click.UsageError("--statistics works with --output-format full, concise or json")
+    if apply_fixes:
+        # `check --fix` is `fix --apply`: the same run, ruff's spelling.
+        if statistics or add_noqa:
+            raise click.UsageError("--statistics and --add-noqa cannot be combined with --fix")
+        ctx.invoke(fix, **{name: value for name, value in ctx.params.items() if name not in ("statistics", "add_noqa")})
+        return
+    paths = _paths(paths)
+    settings = _settings(paths, config_path, select, ignore, extend_select, exclude, force_exclude, unsafe_fixes)
+    _verify_if_asked(paths, settings, output_format, quiet, stdin_filename, **verify_args)
     if add_noqa:
         if Path(STDIN) in paths:
             raise click.UsageError("--add-noqa edits files in place; it does not read stdin (-)")
         added = noqa_adder.add_noqa(paths, settings, _execution(settings, jobs, no_cache, cache_dir))
         _print_errors(added.results)
         click.echo(added.report(), err=True, nl=False)
-        sys.exit(EXIT_ERROR if config_failed else added.exit_code)
+        sys.exit(added.exit_code)
     options = api.RunOptions(with_edits=output_format in EDIT_FORMATS and not statistics)
     execution = _execution(settings, jobs, no_cache, cache_dir)
     results = _run(paths, settings, options, stdin_filename, progress=_wants_progress(output_format, quiet), execution=execution)
@@ -174,38 +203,41 @@ def check(paths, select, ignore, extend_select, exclude, config_path, stdin_file
     _print_errors(results)
     painted = _use_color(color)
     if statistics:
-        rows = report.statistics(violations, settings.unsafe_fixes)
+        rows = report.statistics(violations)
         text = report.statistics_json(rows) + "\n" if output_format == "json" else report.statistics_text(rows, painted)
         click.echo(text, nl=False, color=painted)
-    elif output_format == "text":
+    elif output_format in HUMAN_FORMATS:
+        sources = _sources(results) if output_format == "full" else {}
         for violation in violations:
-            click.echo(report.text_line(violation, settings.unsafe_fixes, painted), color=painted)
+            click.echo(_human(violation, output_format, sources, show_fixes, painted), color=painted)
         if not quiet:
             click.echo(report.check_summary(report.summarize(results), settings.unsafe_fixes))
     else:
         click.echo(_machine_output(output_format, results, violations), nl=False)
-    sys.exit(_exit_code(results, config_failed, pending=False))
+    sys.exit(_exit_code(results, pending=False, exit_zero=exit_zero, exit_non_zero_on_fix=False))
 
 
 @cli.command()
 @_common_options
 @_execution_options
 @click.option("--apply", "apply_fixes", is_flag=True, help="Write the fixes to the files (default: print a diff).")
-@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe (read `perflint explain CODE`).")
+@click.option("--unsafe-fixes", is_flag=True, default=None, help="Also apply fixes marked unsafe (read `perflint explain CODE`).")
 @_verify_options
-def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filename, output_format, color, quiet, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes, **verify_args) -> None:
-    """Fix findings in PATHS: print a diff, or write with --apply (or, with --verify CMD, the fixes that keep CMD's outputs)."""
-    settings, config_failed = _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes)
-    _verify_if_asked(paths, settings, config_failed, output_format, quiet, stdin_filename, **verify_args)
+def fix(paths, select, ignore, extend_select, exclude, force_exclude, config_path, stdin_filename, output_format, color, quiet, exit_zero, exit_non_zero_on_fix, show_fixes, jobs, no_cache, cache_dir, apply_fixes, unsafe_fixes, **verify_args) -> None:
+    """Fix findings in PATHS (default: the current folder): print a diff, or write with --apply (or, with
+    --verify CMD, the fixes that keep CMD's outputs)."""
+    paths = _paths(paths)
+    settings = _settings(paths, config_path, select, ignore, extend_select, exclude, force_exclude, unsafe_fixes)
+    _verify_if_asked(paths, settings, output_format, quiet, stdin_filename, **verify_args)
     from_stdin = tuple(paths) == (Path(STDIN),)
-    options = api.RunOptions(fix=True, apply=apply_fixes and not from_stdin, unsafe_fixes=settings.unsafe_fixes)
+    options = api.RunOptions(fix=True, apply=apply_fixes and not from_stdin)
     execution = _execution(settings, jobs, no_cache, cache_dir)
     results = _run(paths, settings, options, stdin_filename, progress=_wants_progress(output_format, quiet), execution=execution)
     _print_errors(results)
     painted = _use_color(color)
     if from_stdin and apply_fixes:
         sys.stdout.buffer.write(results[0].fixed or results[0].original or b"")
-    elif output_format != "text":
+    elif output_format not in HUMAN_FORMATS:
         violations = sorted((v for result in results for v in result.violations), key=lambda v: v.sort_key)
         click.echo(_machine_output(output_format, results, violations), nl=False)
     else:
@@ -213,11 +245,35 @@ def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filena
             if not apply_fixes:
                 click.echo(report.unified_diff(result), nl=False)
             for violation in result.violations:
-                click.echo(report.text_line(violation, settings.unsafe_fixes, painted), color=painted)
+                click.echo(report.text_line(violation, painted), color=painted)
+        if show_fixes:
+            click.echo(report.fixes_enumeration(results, applied=apply_fixes), nl=False, err=True)
         if not quiet:
             click.echo(report.fix_summary(report.summarize(results), applied=apply_fixes), err=True)
     pending = not apply_fixes and any(result.changed for result in results)
-    sys.exit(_exit_code(results, config_failed, pending))
+    sys.exit(_exit_code(results, pending, exit_zero=exit_zero, exit_non_zero_on_fix=exit_non_zero_on_fix))
+
+
+def _human(violation: Violation, output_format: str, sources: dict, show_fixes: bool, painted: bool) -> str:
+    """A finding for a person: one line (concise), or ruff's full look with the source line and the fix title."""
+    if output_format != "full":
+        line = report.text_line(violation, painted)
+        if show_fixes and violation.fix is not None and violation.fix.message:
+            line += f"\n    = help: {violation.fix.message}"
+        return line
+    return report.full_text(violation, sources.get(violation.path), painted)
+
+
+def _sources(results: Sequence[FileResult]) -> dict[Path, str]:
+    """The text of every file with findings, for the `full` format's source lines (notebooks: cell text is not kept)."""
+    texts = {}
+    for result in results:
+        if result.violations and result.original is not None and result.violations[0].cell is None:
+            try:
+                texts[result.path] = decode_source(result.original)
+            except ValueError:
+                continue
+    return texts
 
 
 @cli.command()
@@ -225,7 +281,7 @@ def fix(paths, select, ignore, extend_select, exclude, config_path, stdin_filena
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="The cache folder to remove, if not the default one.")
 def clean(config_path: Optional[Path], cache_dir: Optional[Path]) -> None:
     """Remove the cache of results (a folder that perflint created, nothing else)."""
-    settings, _ = _settings((), config_path, (), (), (), (), False)
+    settings = _settings((), config_path, (), (), (), (), None, None)
     directory = cache_dir or settings.root / cache.DEFAULT_DIRECTORY
     try:
         removed = cache.clean(directory)
@@ -264,15 +320,23 @@ def server() -> None:
     serve()
 
 
-def _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe_fixes) -> tuple[Settings, bool]:
-    """Settings from the config file and the command line; a bad config file is reported and replaced by defaults."""
+def _paths(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """The paths to check: the current folder when none is given (ruff's default); `-` (stdin) only alone."""
+    if not paths:
+        return (Path("."),)
+    if len(paths) > 1 and any(str(path) == STDIN for path in paths):
+        raise click.UsageError("`-` (read from stdin) cannot be combined with other paths")
+    return tuple(paths)
+
+
+def _settings(paths, config_path, select, ignore, extend_select, exclude, force_exclude, unsafe_fixes) -> Settings:
+    """Settings from the config file and the command line; a configuration that cannot be used stops the run
+    (exit 2) before any file is read or written, as ruff does."""
     start = next((path for path in paths if str(path) != STDIN), Path.cwd())
-    failed = False
     try:
         settings = load_settings(config_path or find_config(start))
     except ConfigError as error:
-        click.echo(f"error: {error}; continuing with the default settings", err=True)
-        settings, failed = Settings(root=Path.cwd()), True
+        raise ConfigurationError(str(error)) from None
     if select:
         # A selection typed on the command line is taken as the whole selection: the file's lists step aside.
         settings = replace(settings, ignore=(), extend_select=())
@@ -281,12 +345,14 @@ def _settings(paths, config_path, select, ignore, extend_select, exclude, unsafe
             select=_split(select),
             ignore=_split(ignore),
             extend_select=_split(extend_select),
-            extend_exclude=_split(exclude),
+            extend_exclude=(*settings.extend_exclude, *_split(exclude)) if exclude else (),
+            # A flag left out keeps the file's value (True or absent: flags only switch on).
+            force_exclude=True if force_exclude else None,
             unsafe_fixes=True if unsafe_fixes else None,
         )
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
-    return settings, failed
+    return settings
 
 
 def _execution(settings: Settings, jobs: Optional[int], no_cache: bool, cache_dir: Optional[Path]) -> api.Execution:
@@ -295,8 +361,6 @@ def _execution(settings: Settings, jobs: Optional[int], no_cache: bool, cache_di
 
 
 def _run(paths, settings: Settings, options: api.RunOptions, stdin_filename: Optional[Path], progress: bool = False, execution: api.Execution = api.Execution()) -> list[FileResult]:
-    if not paths:
-        raise click.UsageError("give at least one path (or - for stdin)")
     if tuple(paths) == (Path(STDIN),):
         name = stdin_filename or Path("<stdin>")
         return [api.check_source(sys.stdin.buffer.read(), name, settings, options)]
@@ -312,7 +376,7 @@ def _run(paths, settings: Settings, options: api.RunOptions, stdin_filename: Opt
 
 def _wants_progress(output_format: str, quiet: bool) -> bool:
     """A progress bar is for a person watching text output: never with machine formats, --quiet, or a piped stderr."""
-    return output_format == "text" and not quiet and sys.stderr.isatty()
+    return output_format in HUMAN_FORMATS and not quiet and sys.stderr.isatty()
 
 
 def _use_color(choice: str) -> bool:
@@ -342,9 +406,13 @@ def _print_errors(results: Sequence[FileResult]) -> None:
             click.echo(f"note: {result.path}: {note}", err=True)
 
 
-def _exit_code(results: Sequence[FileResult], config_failed: bool, pending: bool) -> int:
-    if config_failed or any(error.kind.value == "rule-error" for result in results for error in result.errors):
+def _exit_code(results: Sequence[FileResult], pending: bool, exit_zero: bool, exit_non_zero_on_fix: bool) -> int:
+    if any(error.kind.value == "rule-error" for result in results for error in result.errors):
         return EXIT_ERROR
+    if exit_non_zero_on_fix and any(result.written or (result.changed and result.fixes_applied) for result in results):
+        return EXIT_FINDINGS
+    if exit_zero:
+        return EXIT_CLEAN
     if pending or any(result.violations or result.errors for result in results):
         return EXIT_FINDINGS
     return EXIT_CLEAN

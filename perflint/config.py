@@ -1,7 +1,12 @@
-"""``[tool.perflint]`` in the nearest pyproject.toml, merged with command-line overrides into one frozen value."""
+"""``[tool.perflint]`` in the nearest pyproject.toml (or the top level of a ``perflint.toml`` / ``.perflint.toml``),
+merged with command-line overrides into one frozen value.
+
+Every key is defined once, in ``KEYS``: validation reads it, and so does the README's table of keys
+(``keys_table``, kept current by ``tests/test_config_docs.py``)."""
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
@@ -15,19 +20,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-KNOWN_KEYS = frozenset(
-    {
-        "select",
-        "ignore",
-        "extend-select",
-        "exclude",
-        "extend-exclude",
-        "per-file-ignores",
-        "unsafe-fixes",
-        "respect-gitignore",
-        "options",
-    }
-)
 DEFAULT_EXCLUDES = (
     ".git",
     ".hg",
@@ -50,8 +42,38 @@ DEFAULT_EXCLUDES = (
 )
 
 
+# Files read with their keys at the top level, the way ruff reads ruff.toml / .ruff.toml; looked for in each folder
+# before pyproject.toml, in this order.
+STANDALONE_NAMES = (".perflint.toml", "perflint.toml")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of ``[tool.perflint]``: its TOML type, its default and what it does (for the docs)."""
+
+    name: str
+    kind: str
+    default: str
+    description: str
+
+
+KEYS = (
+    Key("select", "list of codes or prefixes", "every rule that is on by default", "The rules to run; replaces the default set (`[\"PFL\"]`: every rule, including those off by default)."),
+    Key("extend-select", "list of codes or prefixes", "`[]`", "Rules added to `select`."),
+    Key("ignore", "list of codes or prefixes", "`[]`", "Rules taken out of the selection."),
+    Key("exclude", "list of globs", "`.git`, `.venv`, `venv`, `build`, `dist`, `site-packages`, caches, … (`perflint.config.DEFAULT_EXCLUDES`)", "Paths skipped while walking folders; **replaces** the defaults, so prefer `extend-exclude`."),
+    Key("extend-exclude", "list of globs", "`[]`", "Paths skipped in addition to `exclude`."),
+    Key("force-exclude", "true or false", "`false`", "Skip excluded paths even when named on the command line (`--force-exclude`; the pre-commit hooks pass it)."),
+    Key("respect-gitignore", "true or false", "`true`", "Skip what git ignores while walking folders."),
+    Key("per-file-ignores", "table: glob = list of codes", "`{}`", "Rules turned off for matching files (`\"tests/*\" = [\"PFL1\"]`)."),
+    Key("unsafe-fixes", "true or false", "`false`", "Apply (and count as fixable) the fixes marked unsafe, as `--unsafe-fixes` does."),
+    Key("options", "table per rule code", "`{}`", "Rule options, `[tool.perflint.options.CODE]`: see the rows below."),
+)
+KNOWN_KEYS = frozenset(key.name for key in KEYS)
+
+
 class ConfigError(ValueError):
-    """A configuration file that cannot be used; the message names the file and the reason."""
+    """A configuration file that cannot be used; the one-line message names the file, the key and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,7 @@ class Settings:
     extend_select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     unsafe_fixes: bool = False
     respect_gitignore: bool = True
@@ -92,6 +115,18 @@ class Settings:
                 return True
         return False
 
+    def is_excluded_path(self, path: Path) -> bool:
+        """Whether ``path`` or a folder above it (up to the root) is excluded: ``--force-exclude`` for named paths."""
+        if self.is_excluded(path):
+            return True
+        resolved_root = self.root.resolve()
+        for parent in path.resolve().parents:
+            if parent == resolved_root or resolved_root not in parent.parents:
+                return False
+            if self.is_excluded(parent):
+                return True
+        return False
+
     def with_overrides(self, **overrides: Any) -> "Settings":
         """A copy with the command line's non-empty values taking precedence."""
         given = {key: value for key, value in overrides.items() if value not in (None, ())}
@@ -118,9 +153,13 @@ def _relative_posix(path: Path, root: Path) -> str:
 
 
 def find_config(start: Path) -> Optional[Path]:
-    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.perflint]`` table."""
+    """The nearest configuration at or above ``start``: a ``.perflint.toml`` / ``perflint.toml``, or a
+    pyproject.toml that has a ``[tool.perflint]`` table (one without is skipped, as ruff skips it)."""
     directory = start if start.is_dir() else start.parent
     for candidate_dir in (directory.resolve(), *directory.resolve().parents):
+        for name in STANDALONE_NAMES:
+            if (candidate_dir / name).is_file():
+                return candidate_dir / name
         candidate = candidate_dir / "pyproject.toml"
         if candidate.is_file():
             try:
@@ -133,95 +172,145 @@ def find_config(start: Path) -> Optional[Path]:
 
 
 def load_settings(config_path: Optional[Path]) -> Settings:
-    """Settings from ``config_path`` (defaults when None); raises ConfigError naming the file."""
+    """Settings from ``config_path`` (defaults when None); raises ConfigError naming the file.
+
+    A ``perflint.toml`` / ``.perflint.toml`` holds the keys at its top level; any other file (a pyproject.toml)
+    must have a ``[tool.perflint]`` table: a file named with ``--config`` without one is an error, not defaults.
+    """
     if config_path is None:
         return Settings(root=Path.cwd())
+    if not config_path.exists():
+        raise ConfigError(f"{config_path}: no such configuration file")
     try:
         document = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{config_path}: cannot read configuration: {error}") from error
-    table = document.get("tool", {}).get("perflint", {})
-    return settings_from_table(table, root=config_path.parent, source=config_path)
+    if config_path.name in STANDALONE_NAMES:
+        return settings_from_table(document, root=config_path.parent, source=config_path, table_name="")
+    tool = document.get("tool", {})
+    if not isinstance(tool, Mapping) or "perflint" not in tool:
+        raise ConfigError(
+            f"{config_path}: no [tool.perflint] table (expected one here, or the keys at the top level of a perflint.toml)"
+        )
+    return settings_from_table(tool["perflint"], root=config_path.parent, source=config_path)
 
 
-def settings_from_table(table: Mapping[str, Any], root: Path, source: Path) -> Settings:
-    """Validate a ``[tool.perflint]`` table and turn it into Settings."""
+def settings_from_table(table: Mapping[str, Any], root: Path, source: Path, table_name: str = "[tool.perflint]") -> Settings:
+    """Validate a ``[tool.perflint]`` table (or a perflint.toml's top level) and turn it into Settings."""
+    where = f"{source}: {table_name} " if table_name else f"{source}: "
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{source}: [tool.perflint] must be a table")
-    unknown = sorted(set(table) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [tool.perflint]: {', '.join(unknown)}")
+        raise ConfigError(f"{where}must be a table")
+    for key in sorted(set(table) - KNOWN_KEYS):
+        close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{where}unknown key {key!r} ({hint}expected one of: {', '.join(k.name for k in KEYS)})")
     settings = Settings(
-        select=_string_list(table, "select", source),
-        ignore=_string_list(table, "ignore", source),
-        extend_select=_string_list(table, "extend-select", source),
-        exclude=_string_list(table, "exclude", source) or DEFAULT_EXCLUDES,
-        extend_exclude=_string_list(table, "extend-exclude", source),
-        per_file_ignores=_per_file_ignores(table.get("per-file-ignores", {}), source),
-        unsafe_fixes=_boolean(table, "unsafe-fixes", False, source),
-        respect_gitignore=_boolean(table, "respect-gitignore", True, source),
-        rule_options=_rule_options(table.get("options", {}), source),
+        select=_string_list(table, "select", where),
+        ignore=_string_list(table, "ignore", where),
+        extend_select=_string_list(table, "extend-select", where),
+        exclude=_string_list(table, "exclude", where) if "exclude" in table else DEFAULT_EXCLUDES,
+        extend_exclude=_string_list(table, "extend-exclude", where),
+        force_exclude=_boolean(table, "force-exclude", False, where),
+        per_file_ignores=_per_file_ignores(table.get("per-file-ignores", {}), where),
+        unsafe_fixes=_boolean(table, "unsafe-fixes", False, where),
+        respect_gitignore=_boolean(table, "respect-gitignore", True, where),
+        rule_options=_rule_options(table.get("options", {}), where),
         root=root,
         config_path=source,
     )
-    _validate_selectors(settings, source=str(source))
+    _validate_selectors(settings, source=where.rstrip())
     return settings
 
 
-def _string_list(table: Mapping[str, Any], key: str, source: Path) -> tuple[str, ...]:
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", str: "a string", int: "an integer", float: "a float", list: "an array"}.get(type(value), "a table")
+
+
+def _string_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{source}: [tool.perflint] {key} must be a list of strings")
+        raise ConfigError(f"{where}{key}: expected a list of strings, got {_type_name(value)}")
     return tuple(value)
 
 
-def _boolean(table: Mapping[str, Any], key: str, default: bool, source: Path) -> bool:
+def _boolean(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{source}: [tool.perflint] {key} must be true or false")
+        raise ConfigError(f"{where}{key}: expected true or false, got {_type_name(value)}")
     return value
 
 
-def _per_file_ignores(value: Any, source: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _per_file_ignores(value: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{source}: [tool.perflint] per-file-ignores must be a table of glob = [codes]")
+        raise ConfigError(f"{where}per-file-ignores: expected a table of glob = [codes], got {_type_name(value)}")
     entries = []
     for pattern, codes in value.items():
         if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
-            raise ConfigError(f"{source}: per-file-ignores {pattern!r} must be a list of rule codes")
+            raise ConfigError(f"{where}per-file-ignores {pattern!r}: expected a list of rule codes, got {_type_name(codes)}")
         entries.append((pattern, tuple(codes)))
     return tuple(entries)
 
 
-def _rule_options(value: Any, source: Path) -> Mapping[str, Mapping[str, Any]]:
+def _rule_options(value: Any, where: str) -> Mapping[str, Mapping[str, Any]]:
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{source}: [tool.perflint.options] must be a table of rule codes")
+        raise ConfigError(f"{where}options: expected a table of rule codes, got {_type_name(value)}")
     options: dict[str, Mapping[str, Any]] = {}
     for code, rule_table in value.items():
         try:
             rule = registry.rule_by_code(code)
         except KeyError:
-            raise ConfigError(f"{source}: [tool.perflint.options] names unknown rule {code!r}") from None
+            with_options = ", ".join(rule.code for rule in registry.all_rules() if rule.options)
+            raise ConfigError(f"{where}options: unknown rule {code!r} (rules with options: {with_options})") from None
         if not isinstance(rule_table, Mapping):
-            raise ConfigError(f"{source}: [tool.perflint.options.{code}] must be a table")
-        unknown = sorted(set(rule_table) - set(rule.options))
-        if unknown:
-            raise ConfigError(f"{source}: {code} has no option(s) {', '.join(unknown)}")
+            raise ConfigError(f"{where}options.{code}: expected a table, got {_type_name(rule_table)}")
+        for name in sorted(set(rule_table) - set(rule.options)):
+            raise ConfigError(f"{where}options.{code}: unknown option {name!r} (expected one of: {', '.join(rule.options)})")
         for name, option_value in rule_table.items():
             if type(option_value) is not type(rule.options[name]):
                 raise ConfigError(
-                    f"{source}: {code} option {name} must be {type(rule.options[name]).__name__}"
+                    f"{where}options.{code}.{name}: expected {_type_name(rule.options[name])}, got {_type_name(option_value)}"
                 )
         options[rule.code] = dict(rule_table)
     return options
 
 
 def _validate_selectors(settings: Settings, source: str) -> None:
-    try:
-        registry.validate_selectors(settings.select)
-        registry.validate_selectors(settings.ignore)
-        registry.validate_selectors(settings.extend_select)
-        for _, codes in settings.per_file_ignores:
-            registry.validate_selectors(codes)
-    except registry.SelectionError as error:
-        raise ConfigError(f"{source}: {error}") from None
+    for key, selectors in (
+        ("select", settings.select),
+        ("ignore", settings.ignore),
+        ("extend-select", settings.extend_select),
+        *((f"per-file-ignores {pattern!r}", codes) for pattern, codes in settings.per_file_ignores),
+    ):
+        try:
+            registry.validate_selectors(selectors)
+        except registry.SelectionError as error:
+            raise ConfigError(f"{source} {key}: {error}") from None
+
+
+def keys_table() -> str:
+    """The Markdown table of every ``[tool.perflint]`` key and every rule option (the README holds a copy)."""
+    rows = ["| key | type | default | what it does |", "| --- | --- | --- | --- |"]
+    rows += [f"| `{key.name}` | {key.kind} | {key.default} | {key.description} |" for key in KEYS]
+    for rule in registry.all_rules():
+        for name, default in rule.options.items():
+            value = str(default).lower() if isinstance(default, bool) else repr(default)
+            rows.append(
+                f"| `options.{rule.code}.{name}` | {_type_name(default).split()[-1]} | `{value}` | "
+                f"An option of {rule.code} ({rule.name}): `perflint explain {rule.code}` says what it does. |"
+            )
+    return "\n".join(rows) + "\n"
+
+
+README_START = "<!-- config-keys: generated by `python -m perflint.config` -->\n"
+README_END = "<!-- /config-keys -->\n"
+
+
+def readme_with_keys_table(readme: str) -> str:
+    """``readme`` with the text between the config-keys markers replaced by ``keys_table()``."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[:start] + keys_table() + readme[end:]
+
+
+if __name__ == "__main__":  # `python -m perflint.config`: rewrite the README's table of keys
+    readme_path = Path(__file__).resolve().parent.parent / "README.md"
+    readme_path.write_text(readme_with_keys_table(readme_path.read_text(encoding="utf-8")), encoding="utf-8")

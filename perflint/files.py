@@ -15,6 +15,7 @@ from typing import Iterator, Optional, Sequence
 from perflint.config import Settings
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+MISSING = "no such file or directory"
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,14 @@ class Discovered:
 
 
 def discover(paths: Sequence[Path], settings: Settings) -> Iterator[Discovered]:
-    """Yield every file to check under ``paths`` in a stable order; files named directly are always checked."""
+    """Yield every file to check under ``paths`` in a stable order. Files named directly are checked even when
+    excluded, unless ``settings.force_exclude`` (ruff's rule: pre-commit names every file it passes)."""
     seen: set[Path] = set()
     for path in paths:
         if not path.exists() and not path.is_symlink():
-            yield Discovered(path, "no such file or directory")
+            yield Discovered(path, MISSING)
+        elif settings.force_exclude and settings.is_excluded_path(path):
+            continue
         elif path.is_dir():
             for found in _walk(path, settings):
                 if found not in seen:

@@ -12,7 +12,8 @@ from typing import Any, Iterable, Sequence
 import click
 
 from perflint import registry
-from perflint.types import Applicability, FileError, FileResult, Violation
+from perflint.files import MISSING
+from perflint.types import FileError, FileResult, Violation
 
 DOCS_URL = None  # no hosted docs yet: the docs live in docs/rules/<CODE>.md
 
@@ -37,28 +38,64 @@ def summarize(results: Sequence[FileResult]) -> Summary:
         findings=len(violations),
         fixable=sum(1 for violation in violations if violation.fixable),
         errors=sum(len(result.errors) for result in results),
-        files=len(results),
+        # A path that does not exist is an error line, not a checked file.
+        files=sum(1 for result in results if not any(error.reason == MISSING for error in result.errors)),
         fixes_applied=sum(result.fixes_applied for result in results),
         unsafe_fixes_available=sum(result.unsafe_fixes_available for result in results),
         by_code=tuple(sorted(Counter(violation.code for violation in violations).items())),
     )
 
 
-def text_line(violation: Violation, unsafe_enabled: bool = False, color: bool = False) -> str:
-    """``path:line:col: CODE [*] message``; ``[*]`` marks a finding that ``perflint fix --apply`` would fix.
+def text_line(violation: Violation, color: bool = False) -> str:
+    """``path:line:col: CODE [*] message``; ``[*]`` marks a finding that ``perflint fix --apply`` (with the run's
+    unsafe-fixes setting) fixes: the one decision the run recorded on the finding as its ``fix``.
 
     Notebook findings read ``path:cell N:line:col``, with the line counted within cell N.
     """
-    marker = " [*]" if _applies(violation, unsafe_enabled) else ""
+    marker = " [*]" if violation.fixable else ""
     cell = f"cell {violation.cell}:" if violation.cell is not None else ""
     where = f"{violation.path}:{cell}{violation.location.row}:{violation.location.column}:"
     code = _paint(violation.code, color, fg="red", bold=True)
     return f"{_paint(where, color, bold=True)} {code}{_paint(marker, color, fg='cyan')} {violation.message}"
 
 
-def _applies(violation: Violation, unsafe_enabled: bool) -> bool:
-    """Whether ``perflint fix --apply`` (with ``--unsafe-fixes`` when enabled) would fix this finding."""
-    return violation.fix is not None and (unsafe_enabled or violation.fix.applicability is Applicability.SAFE)
+def full_text(violation: Violation, source: str | None, color: bool = False) -> str:
+    """ruff's full look: the finding's line, the source lines up to its start with a caret under the span,
+    and the fix title (``help:``). Without the source (a notebook cell), the finding's line and the title."""
+    lines = [text_line(violation, color)]
+    source_lines = source.splitlines() if source is not None else []
+    row, column = violation.location.row, violation.location.column
+    if 1 <= row <= len(source_lines):
+        first = max(1, row - 2)
+        width = len(str(row + 1))
+        gutter = " " * width + " |"
+        lines.append(_paint(gutter, color, fg="blue", bold=True))
+        for number in range(first, min(row + 1, len(source_lines)) + 1):
+            text = source_lines[number - 1]
+            lines.append(f"{_paint(f'{number:>{width}} |', color, fg='blue', bold=True)} {text}")
+            if number == row:
+                end = violation.end_location.column if violation.end_location.row == row else len(text) + 1
+                carets = "^" * max(1, end - column)
+                lines.append(f"{_paint(gutter, color, fg='blue', bold=True)} {' ' * (column - 1)}{_paint(carets + ' ' + violation.code, color, fg='red', bold=True)}")
+        lines.append(_paint(gutter, color, fg="blue", bold=True))
+    if violation.fix is not None and violation.fix.message:
+        lines.append(f"  = {_paint('help', color, bold=True)}: {violation.fix.message}")
+    return "\n".join(lines) + "\n"
+
+
+def fixes_enumeration(results: Sequence[FileResult], applied: bool) -> str:
+    """``--show-fixes`` after fixing: per file, how many findings of each rule the fixes removed (ruff's list)."""
+    fixed = [result for result in results if result.fixed_codes and result.fixes_applied]
+    total = sum(len(result.fixed_codes) for result in fixed)
+    if not total:
+        return "No findings fixed.\n" if applied else "No findings would be fixed.\n"
+    verb = "Fixed" if applied else "Would fix"
+    lines = [f"{verb} {total} finding{'s' if total != 1 else ''}:"]
+    for result in fixed:
+        lines.append(f"- {result.path}:")
+        for code, count in sorted(Counter(result.fixed_codes).items()):
+            lines.append(f"    {count} \u00d7 {code} ({_rule_name(code)})")
+    return "".join(line + "\n" for line in lines)
 
 
 def _paint(text: str, color: bool, **style: Any) -> str:
@@ -69,13 +106,13 @@ def check_summary(summary: Summary, unsafe_enabled: bool) -> str:
     """The closing lines of ``perflint check``."""
     if summary.findings == 0 and summary.errors == 0:
         return f"All checks passed ({summary.files} file{'s' if summary.files != 1 else ''} checked)."
-    lines = [f"Found {summary.findings} finding{'s' if summary.findings != 1 else ''} in {summary.files} files."]
-    safe = summary.fixable - summary.unsafe_fixes_available
-    if safe:
-        lines.append(f"[*] {safe} fixable with `perflint fix --apply`.")
+    lines = [f"Found {summary.findings} finding{'s' if summary.findings != 1 else ''} in {_files(summary.files)}."]
+    if summary.fixable:
+        command = "perflint fix --apply --unsafe-fixes" if unsafe_enabled else "perflint fix --apply"
+        lines.append(f"[*] {summary.fixable} fixable with `{command}`.")
     if summary.unsafe_fixes_available and not unsafe_enabled:
         lines.append(
-            f"{summary.unsafe_fixes_available} more fixable with `perflint fix --apply --unsafe-fixes` "
+            f"{summary.unsafe_fixes_available} more with unsafe fixes: `perflint fix --apply --unsafe-fixes` "
             "(read each rule's Fix safety first: `perflint explain CODE`)."
         )
     if summary.errors:
@@ -83,10 +120,15 @@ def check_summary(summary: Summary, unsafe_enabled: bool) -> str:
     return "\n".join(lines)
 
 
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
 def fix_summary(summary: Summary, applied: bool) -> str:
     """The closing lines of ``perflint fix``."""
-    verb = "Applied" if applied else "Would apply"
-    lines = [f"{verb} {summary.fixes_applied} fix{'es' if summary.fixes_applied != 1 else ''}; {summary.findings} finding{'s' if summary.findings != 1 else ''} left."]
+    verb = "Fixed" if applied else "Would fix"
+    # Counted in findings, as `check` counts "[*] N fixable": a rewrite shared by two findings fixes two.
+    lines = [f"{verb} {summary.fixes_applied} finding{'s' if summary.fixes_applied != 1 else ''}; {summary.findings} left."]
     if summary.unsafe_fixes_available:
         lines.append(f"{summary.unsafe_fixes_available} unsafe fix{'es' if summary.unsafe_fixes_available != 1 else ''} available but not applied (add --unsafe-fixes).")
     if summary.errors:
@@ -186,13 +228,13 @@ class RuleStatistics:
     fixable: int
 
 
-def statistics(violations: Iterable[Violation], unsafe_enabled: bool) -> tuple[RuleStatistics, ...]:
+def statistics(violations: Iterable[Violation]) -> tuple[RuleStatistics, ...]:
     """Per-rule counts, most frequent first (ties by code)."""
     counts: Counter[str] = Counter()
     fixable: Counter[str] = Counter()
     for violation in violations:
         counts[violation.code] += 1
-        fixable[violation.code] += _applies(violation, unsafe_enabled)
+        fixable[violation.code] += violation.fixable
     ordered = sorted(counts, key=lambda code: (-counts[code], code))
     return tuple(RuleStatistics(code, _rule_name(code), counts[code], fixable[code]) for code in ordered)
 

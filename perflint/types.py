@@ -61,6 +61,9 @@ class Fix:
     applicability: Applicability
     message: str
     edits: tuple[Edit, ...] = ()
+    # Decided once per run (perflint.api): `fix --apply`, with the run's unsafe-fixes setting, removes this
+    # finding. Only such fixes carry edits, so the edits in JSON and SARIF are exactly what `fix --apply` writes.
+    applies: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ class Violation:
 
     @property
     def fixable(self) -> bool:
-        return self.fix is not None
+        """Whether this run's `fix --apply` fixes the finding (the `[*]` of `check`)."""
+        return self.fix is not None and self.fix.applies
 
     @property
     def sort_key(self) -> tuple:
@@ -120,6 +124,8 @@ class FileResult:
     fixed: Optional[bytes] = None
     fixes_applied: int = 0
     unsafe_fixes_available: int = 0
+    # The codes of the findings that fixing removed, one per finding (sorted): `--show-fixes` lists them.
+    fixed_codes: tuple[str, ...] = ()
     written: bool = False
     # Things users should know that are not errors, e.g. a notebook cell skipped because it is not Python.
     notes: tuple[str, ...] = ()

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -232,8 +232,8 @@ class _Fixed:
 
 def _fix(target: _Target, settings: Settings, unsafe: bool, allowed: Optional[frozenset[FixRef]]) -> _Fixed:
     recorder = _Recorder(target.relative, allowed)
-    options = api.RunOptions(fix=True, unsafe_fixes=unsafe, fix_filter=recorder)
-    result = api.check_source(target.original, target.path, settings, options)
+    options = api.RunOptions(fix=True, fix_filter=recorder)
+    result = api.check_source(target.original, target.path, replace(settings, unsafe_fixes=unsafe), options)
     fix_errors = tuple(error for error in result.errors)
     if not result.changed:
         return _Fixed(target.original, (), fix_errors)

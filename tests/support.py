@@ -36,8 +36,8 @@ def fix(
     rule_options: Optional[Mapping[str, Mapping[str, object]]] = None,
 ) -> FileResult:
     """Fix ``source`` in memory, asserting the safety net: no errors, output parses, a second fix changes nothing."""
-    settings = settings_for(select, rule_options)
-    options = api.RunOptions(fix=True, unsafe_fixes=unsafe)
+    settings = replace(settings_for(select, rule_options), unsafe_fixes=unsafe)
+    options = api.RunOptions(fix=True)
     result = api.check_source(textwrap.dedent(source).encode(), Path(path), settings, options)
     assert not result.errors, result.errors
     fixed = result.fixed or b""

@@ -163,13 +163,16 @@ def test_bad_input_one_line_each_and_run_goes_on(tmp_path: Path) -> None:
     assert "good.py:9:32: PFL101" in result.output
 
 
-def test_malformed_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_malformed_config_is_one_line_and_exit_2_before_any_file_is_read(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.perflint]\nselct = ['PFL101']\n")
     (tmp_path / "good.py").write_text(NO_GRAD_SITE)
-    result = run("check", str(tmp_path))
+    result = CliRunner().invoke(cli, ["check", str(tmp_path)])
     assert result.exit_code == 2
-    assert "unknown key(s) in [tool.perflint]: selct" in result.output
-    assert "good.py:9:32: PFL101" in result.output
+    assert result.output.splitlines() == [
+        f"error: {tmp_path / 'pyproject.toml'}: [tool.perflint] unknown key 'selct' (did you mean 'select'? expected one of: "
+        "select, extend-select, ignore, exclude, extend-exclude, force-exclude, respect-gitignore, per-file-ignores, "
+        "unsafe-fixes, options)"
+    ]
 
 
 def test_rules_lists_every_rule() -> None:

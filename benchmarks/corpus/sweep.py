@@ -79,7 +79,7 @@ def sweep_file(path: Path, root: Path) -> FileReport:
 def _sweep(path: Path, root: Path, report: FileReport) -> None:
     settings = sweep_settings(root)
     original = path.read_bytes()
-    fixed_result = api.check_file(path, settings, api.RunOptions(fix=True, apply=True, unsafe_fixes=True))
+    fixed_result = api.check_file(path, settings, api.RunOptions(fix=True, apply=True))
     written = path.read_bytes()
     report.changed = written != original
     report.fixes_applied = fixed_result.fixes_applied
@@ -99,7 +99,7 @@ def _sweep(path: Path, root: Path, report: FileReport) -> None:
     _verify_output(written, path, report)
     if report.unparsable_outputs:
         return
-    again = api.check_source(written, path, settings, api.RunOptions(fix=True, unsafe_fixes=True))
+    again = api.check_source(written, path, settings, api.RunOptions(fix=True))
     if again.fixes_applied or again.fixed != written:
         report.non_idempotent_fixes.append(f"a second fix applied {again.fixes_applied} more fix(es)")
     report.changes_outside_fixes.extend(changes_outside_edits(original, written, checked))

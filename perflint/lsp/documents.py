@@ -114,13 +114,13 @@ def _with_client(resolved: ResolvedSettings, client: ClientSettings) -> Resolved
 
 def analyse(text: str, path: Path, settings: Settings) -> FileResult:
     """Check ``text`` as the content of ``path``, with the edits of every fix computed."""
-    options = api.RunOptions(with_edits=True, unsafe_fixes=settings.unsafe_fixes)
+    options = api.RunOptions(with_edits=True)
     return api.check_source(text.encode("utf-8"), path, settings, options)
 
 
 def fix_all(text: str, path: Path, settings: Settings) -> Optional[str]:
     """The text with every fix applied that ``perflint fix --apply`` would apply; None when nothing changes."""
-    options = api.RunOptions(fix=True, unsafe_fixes=settings.unsafe_fixes)
+    options = api.RunOptions(fix=True)
     result = api.check_source(text.encode("utf-8"), path, settings, options)
     if result.errors or not result.changed or result.fixed is None:
         return None
@@ -140,7 +140,7 @@ def notebook_bytes(cells: Sequence[str]) -> bytes:
 
 def analyse_notebook(cells: Sequence[str], path: Path, settings: Settings) -> FileResult:
     """Check a notebook's code cells together, as ``perflint check`` checks the .ipynb; violations carry ``cell``."""
-    options = api.RunOptions(with_edits=True, unsafe_fixes=settings.unsafe_fixes)
+    options = api.RunOptions(with_edits=True)
     return api.check_source(notebook_bytes(cells), path, settings, options)
 
 
@@ -208,11 +208,10 @@ def fix_title(violation: Violation) -> str:
     return f"{violation.code}: {action} (unsafe: see `perflint explain {violation.code}`, Fix safety)"
 
 
-def offered(violation: Violation, settings: Settings) -> bool:
-    """Whether the violation's fix is offered: safe fixes always, unsafe ones only with unsafe-fixes on."""
-    if violation.fix is None or not violation.fix.edits:
-        return False
-    return violation.fix.applicability is Applicability.SAFE or settings.unsafe_fixes
+def offered(violation: Violation) -> bool:
+    """Whether the violation's fix is offered: exactly the fixes `perflint fix --apply` would apply with the
+    document's settings (safe ones, and unsafe ones only with unsafe-fixes on)."""
+    return violation.fixable and violation.fix is not None and bool(violation.fix.edits)
 
 
 def noqa_edit(text: str, row: int, code: str, codec: PositionCodec, lines: Sequence[str]) -> Optional[types.TextEdit]:

@@ -144,7 +144,7 @@ class PerflintServer(LanguageServer):
             diagnostic = documents.diagnostic(violation, published.lines, codec, self.client_settings.docs_url)
             if not _touches(diagnostic.range, requested):
                 continue
-            if documents.offered(violation, published.resolved.settings):
+            if documents.offered(violation):
                 assert violation.fix is not None
                 edits = documents.text_edits(violation.fix.edits, published.lines, codec)
                 actions.append(_action(documents.fix_title(violation), types.CodeActionKind.QuickFix, uri, edits, diagnostic, preferred=True))
@@ -159,7 +159,7 @@ class PerflintServer(LanguageServer):
     def fix_all_action(self, uri: str) -> Optional[types.CodeAction]:
         """"Fix all safe perflint fixes in this file" (unsafe ones too when unsafe-fixes is on); None if nothing to fix."""
         published = self.published.get(uri)
-        if published is None or not any(documents.offered(v, published.resolved.settings) for v in published.violations):
+        if published is None or not any(documents.offered(v) for v in published.violations):
             return None
         if self.workspace.get_notebook_document(cell_uri=uri) is not None:
             return None  # a cell's fixes can span the notebook; fix-all is offered for files only

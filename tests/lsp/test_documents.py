@@ -72,8 +72,8 @@ def test_unsafe_fixes_are_offered_only_when_asked_for(tmp_path: Path):
                 out.sum().backward()
         """
     )
-    result = documents.analyse(source, tmp_path / "t.py", Settings(root=tmp_path))
-    [violation] = result.violations
-    assert violation.fix is not None and violation.fix.applicability.value == "unsafe"
-    assert not documents.offered(violation, Settings(root=tmp_path))
-    assert documents.offered(violation, Settings(root=tmp_path, unsafe_fixes=True))
+    [without] = documents.analyse(source, tmp_path / "t.py", Settings(root=tmp_path)).violations
+    assert without.fix is not None and without.fix.applicability.value == "unsafe"
+    assert not documents.offered(without)
+    [with_unsafe] = documents.analyse(source, tmp_path / "t.py", Settings(root=tmp_path, unsafe_fixes=True)).violations
+    assert documents.offered(with_unsafe)

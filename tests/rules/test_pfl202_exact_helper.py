@@ -46,12 +46,12 @@ def by_setdefault(data: pd.DataFrame):
 
 
 def _settings() -> Settings:
-    return replace(settings_for(["PFL202"]), rule_options={"PFL202": {"exact-helper": True}})
+    return replace(settings_for(["PFL202"]), rule_options={"PFL202": {"exact-helper": True}}, unsafe_fixes=True)
 
 
 def _fixed(source: str) -> str:
     """Fix with unsafe fixes and the option on, asserting the safety net: parses, and a second run is a no-op."""
-    options = api.RunOptions(fix=True, unsafe_fixes=True)
+    options = api.RunOptions(fix=True)
     result = api.check_source(textwrap.dedent(source).encode(), Path("case.py"), _settings(), options)
     assert not result.errors, result.errors
     fixed = (result.fixed or b"").decode()

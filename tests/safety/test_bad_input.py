@@ -119,15 +119,19 @@ def test_named_pipe_is_not_read(project: Path) -> None:
     "config, reason",
     [
         ("[tool.perflint\nselect = 1\n", "cannot read configuration"),
-        ("[tool.perflint]\nselect = 'PFL101'\n", "[tool.perflint] select must be a list of strings"),
-        ("[tool.perflint]\nunsafe-fixes = 'yes'\n", "[tool.perflint] unsafe-fixes must be true or false"),
+        ("[tool.perflint]\nselect = 'PFL101'\n", "[tool.perflint] select: expected a list of strings, got a string"),
+        ("[tool.perflint]\nunsafe-fixes = 'yes'\n", "[tool.perflint] unsafe-fixes: expected true or false, got a string"),
     ],
     ids=["not-toml", "wrong-type", "wrong-boolean"],
 )
-def test_malformed_config_is_one_line_and_defaults_are_used(project: Path, config: str, reason: str) -> None:
+def test_malformed_config_is_one_line_and_stops_the_run(project: Path, config: str, reason: str) -> None:
+    """As ruff does: a configuration that cannot be used stops the run before any file is read or written."""
     (project / "pyproject.toml").write_text(config)
     result = perflint("check", str(project))
-    assert_one_error_and_good_file_checked(result, [f"{project / 'pyproject.toml'}: {reason}"], exit_code=2)
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {project / 'pyproject.toml'}: ") and reason in line
+    assert result.stdout == ""
 
 
 def test_fix_apply_writes_the_good_files_and_reports_the_bad(project: Path) -> None:

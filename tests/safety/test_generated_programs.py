@@ -9,6 +9,7 @@ fixes). A small budget runs by default; ``-m slow`` runs a large one.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import hypothesmith
@@ -23,8 +24,8 @@ from tests.support import settings_for
 
 # hypothesmith compiles what it generates; CPython's warnings about that code are noise here.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
-ALL_RULES = settings_for(["ALL"])
-FIX_ALL = api.RunOptions(fix=True, unsafe_fixes=True)
+ALL_RULES = replace(settings_for(["ALL"]), unsafe_fixes=True)
+FIX_ALL = api.RunOptions(fix=True)
 # Budgets for the default run (a few seconds each on an idle machine) and for -m slow.
 QUICK = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 QUICK_PATTERNS = settings(QUICK, max_examples=5)

@@ -79,11 +79,11 @@ def test_other_configuration_misses(tree: Path, tmp_path: Path, monkeypatch: pyt
 def test_fix_runs_cache_only_files_with_nothing_to_fix(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tree / "a.py").write_bytes(KEPT)
     (tree / "b.py").write_bytes(CLEAN)
-    options = api.RunOptions(fix=True, unsafe_fixes=True)
-    first = {result.path.name: result for result in _run(tree, tmp_path / "cache", options)}
+    options = api.RunOptions(fix=True)
+    first = {result.path.name: result for result in _run(tree, tmp_path / "cache", options, replace(every_rule(), unsafe_fixes=True))}
     assert first["a.py"].changed and not first["b.py"].changed
     parsed = count_parses(monkeypatch)
-    second = {result.path.name: result for result in _run(tree, tmp_path / "cache", options)}
+    second = {result.path.name: result for result in _run(tree, tmp_path / "cache", options, replace(every_rule(), unsafe_fixes=True))}
     assert KEPT in parsed and CLEAN not in parsed
     assert second == first
 
@@ -117,8 +117,10 @@ def test_damaged_cache_file_is_ignored(tree: Path, tmp_path: Path) -> None:
 
 
 def test_encoding_round_trips_every_field(tmp_path: Path) -> None:
-    result = api.check_source(KEPT, tmp_path / "a.py", every_rule(), api.RunOptions(with_edits=True))
-    assert result.violations and result.violations[0].fix.edits
+    # With unsafe fixes on, KEPT's (unsafe) fix applies, so its edits are reported.
+    settings = replace(every_rule(), unsafe_fixes=True)
+    result = api.check_source(KEPT, tmp_path / "a.py", settings, api.RunOptions(with_edits=True))
+    assert result.violations and result.violations[0].fix.edits and result.violations[0].fix.applies
     stored = replace(result, original=None, fixed=None)
     assert cache._decode(FileResult, json.loads(json.dumps(cache._encode(stored)))) == stored
 

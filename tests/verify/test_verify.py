@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -284,7 +285,7 @@ def test_fix_filter_decides_each_fix_after_the_run_options(tmp_path):
         asked.append(finding.range.start.line)
         return finding.range.start.line > 6
 
-    fixed = api.check_source(source, tmp_path / "x.py", settings, api.RunOptions(fix=True, unsafe_fixes=True, fix_filter=only_the_second))
+    fixed = api.check_source(source, tmp_path / "x.py", replace(settings, unsafe_fixes=True), api.RunOptions(fix=True, fix_filter=only_the_second))
     assert fixed.fixes_applied == 1
     assert b'str(row["a"])' in fixed.fixed and b'str(row["c"])' not in fixed.fixed
     assert sorted(set(asked)) == [5, 9]
