@@ -156,7 +156,7 @@ INTEGER_METHODS = frozenset(
 )  # fmt: skip
 INTEGER_FUNCTIONS = frozenset(
     {f"torch.{name}" for name in INTEGER_METHODS - {"long", "int", "bool", "byte", "short", "char"}}
-    | {"torch.randint", "torch.randperm", "torch.bucketize", "torch.searchsorted", "torch.randint_like"}
+    | {"torch.randint", "torch.randperm", "torch.bucketize", "torch.searchsorted", "torch.randint_like", "torch.multinomial"}
 )
 INTEGER_DTYPES = frozenset(
     f"torch.{name}"
@@ -215,3 +215,5 @@ def _is_values_call(visitor: MetadataDependent, node: cst.BaseExpression) -> boo
     if isinstance(node.func, cst.Attribute) and node.func.attr.value in VALUES_METHODS:
         return True
     return not qualified_names(visitor, node.func).isdisjoint({f"torch.{name}" for name in VALUES_METHODS})
+# Conversions whose result is a floating tensor.
+FLOAT_METHODS = frozenset({"float", "double", "half", "bfloat16"})

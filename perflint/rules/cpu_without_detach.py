@@ -14,6 +14,7 @@ from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.torch_values import (
     NEW_TENSOR_FUNCTIONS,
     NEW_TENSOR_METHODS,
+    FLOAT_METHODS,
     PASS_THROUGH_METHODS,
     VALUES_METHODS,
     VIEW_ATTRIBUTES,
@@ -34,6 +35,9 @@ from perflint.types import Applicability, FixSafety, MetricImpact
 KEEPING_METHODS = frozenset({"append", "extend", "insert", "appendleft", "add"})
 DETACHED_MARKERS = frozenset({"detach", "detach_"})
 TORCH_DEVICE = frozenset({"torch.device"})
+# Methods that keep an integer tensor integer (they change device, layout or shape, not the dtype).
+INT_KEEPING_METHODS = frozenset({"cpu", "cuda", "contiguous", "view", "reshape", "flatten", "squeeze", "unsqueeze",
+                                 "permute", "transpose", "clone", "detach", "repeat", "expand", "t", "flip"})
 
 
 class CpuWithoutDetach(Rule):
@@ -465,7 +469,7 @@ class CpuWithoutDetach(Rule):
 
     def _report_copy(self, node: cst.Call) -> None:
         source = receiver(node)
-        if _is_already_detached(source) or cannot_require_grad(self, source) or not self._is_kept(node):
+        if _is_already_detached(source) or self._integer_valued(source) or not self._is_kept(node):
             # `x.argmax(-1).cpu()`, `(x > 0).cpu()`, `x.long().cpu()`: integer and bool tensors cannot require
             # grad, so nothing is kept and there is nothing to detach.
             return
@@ -477,6 +481,10 @@ class CpuWithoutDetach(Rule):
         if context.mode is not GradMode.DISABLED and self._graph_free(source, set()):
             # `with torch.no_grad(): out = model(x)` then `kept.append(out.cpu())` after the block, or a local
             # built from `w.data`: the value never had a graph, so nothing is kept.
+            return
+        if context.mode is GradMode.DISABLED and not self._float_evident(source):
+            # `new_x.append(x[:n, i].cpu())`, `kept.append(pred_class.cpu())` under no_grad: the finding would be
+            # defensive at best, and indexed or unknown values there are often integer ids, labels and masks.
             return
         title = "Insert `.detach()` before `.cpu()`"
         if context.mode is GradMode.DISABLED and kind is ReceiverKind.TENSOR and self._proven_new(source, True, set()):
@@ -573,12 +581,88 @@ class CpuWithoutDetach(Rule):
             return None
         return statement
 
+    def _integer_valued(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """An integer or bool tensor, which cannot require grad: ``x.argmax(1)``, ``x > 0``, indexing or a
+        pass-through method of one, or a name whose only reaching binding is one (``m = torch.as_tensor(m,
+        dtype=torch.uint8)`` then ``kept.append(m[:15].cpu())``)."""
+        if cannot_require_grad(self, node):
+            return True
+        if depth > 8:
+            return False
+        if isinstance(node, cst.Subscript):
+            return self._integer_valued(node.value, depth + 1)
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in INT_KEEPING_METHODS:
+            return self._integer_valued(node.func.value, depth + 1)
+        if isinstance(node, cst.Name):
+            value = self._reaching_value(node)
+            return value is not None and self._integer_valued(value, depth + 1)
+        return False
+
+    def _float_evident(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """Evidently a computed value, likely floating: a call's result (a module or function output, a float
+        conversion), arithmetic, a target unpacked from a call, or a pass-through of one. Not indexing and not an
+        unknown name."""
+        if depth > 8:
+            return False
+        if isinstance(node, cst.BinaryOperation):
+            return True
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value in PASS_THROUGH_METHODS - FLOAT_METHODS:
+                return self._float_evident(node.func.value, depth + 1)
+            return True
+        if isinstance(node, cst.Name):
+            value = self._reaching_value(node, unpacked=True)
+            return value is not None and self._float_evident(value, depth + 1)
+        return False
+
+    def _reaching_value(self, name: cst.Name, unpacked: bool = False) -> Optional[cst.BaseExpression]:
+        """The value of the one binding of ``name`` that reaches this use, when that is evident: the last binding
+        of the name in its scope is a plain ``name = value`` before the use, in a block that encloses the use
+        (so it runs before the use every time, and no other binding can come between)."""
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None or not scope.assignments[name.value]:
+            return None
+        use_line = self.get_metadata(PositionProvider, name).start.line
+        bindings = []
+        for assignment in scope.assignments[name.value]:
+            target = getattr(assignment, "node", None)
+            if not isinstance(target, cst.CSTNode):
+                return None
+            bindings.append((self.get_metadata(PositionProvider, target).start.line, assignment))
+        line, last = max(bindings, key=lambda pair: pair[0])
+        if line >= use_line or sum(1 for other, _ in bindings if other == line) > 1:
+            # `x = f(x)` on the use's line, a rebinding after the use (in a loop it reaches the use), or two
+            # bindings on one line: not evident.
+            return None
+        statement = self._assignment_statement(last)
+        if statement is None and unpacked:
+            # `a, b = model(x)`: the value the tuple is unpacked from stands for each of its elements.
+            statement = self._unpacking_statement(last)
+        if statement is None:
+            return None
+        block = self.get_metadata(ParentNodeProvider, self.get_metadata(ParentNodeProvider, statement, None), None)
+        current = self.get_metadata(ParentNodeProvider, name, None)
+        while current is not None and current is not block:
+            if isinstance(current, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return None
+            current = self.get_metadata(ParentNodeProvider, current, None)
+        return statement.value if current is block else None
+
+    def _unpacking_statement(self, assignment: object) -> Optional[cst.Assign]:
+        """The ``a, b = value`` statement of a binding made by unpacking a tuple or list target; else None."""
+        target = getattr(assignment, "node", None)
+        element = self.get_metadata(ParentNodeProvider, target, None)
+        sequence = self.get_metadata(ParentNodeProvider, element, None) if isinstance(element, cst.Element) else None
+        assign_target = self.get_metadata(ParentNodeProvider, sequence, None) if isinstance(sequence, (cst.Tuple, cst.List)) else None
+        statement = self.get_metadata(ParentNodeProvider, assign_target, None) if isinstance(assign_target, cst.AssignTarget) else None
+        return statement if isinstance(statement, cst.Assign) and len(statement.targets) == 1 else None
+
     def _graph_free(self, node: cst.BaseExpression, seen: set[str]) -> bool:
         """Provably outside autograd: detached, a constant, or computed only from such values (a name counts
         when every binding of it is made under a grad-disabling context or from graph-free values)."""
         if _is_already_detached(node) or isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
             return True
-        if cannot_require_grad(self, node):
+        if self._integer_valued(node):
             return True
         if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
             return True
