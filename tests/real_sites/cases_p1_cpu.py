@@ -376,4 +376,153 @@ CASES = [
         """,
         note="a module",
     ),
+    # --- a second sample, labelled after the rule's no_grad evidence change (sites not seen before it) ---
+    RealSite(
+        DL_LOG, "dataset/GenderBias-VL/lvlm_inference/LAMM/src/model/LAMM/EPCL/utils/box_ops3d_generalized_box3d_iou_tensor_non_diff.py",
+        DL_LOG_COMMIT, 47, "fix",
+        """
+        import numpy as np
+        import torch
+
+        def generalized_box3d_iou(rect1, rect2, nums_k2, rotated_boxes):
+            if rotated_boxes:
+                rect1 = rect1.cpu().detach().numpy()
+                rect2 = rect2.cpu().detach().numpy()  # <- site
+                return rect1, rect2
+        """,
+    ),
+    RealSite(
+        DL_LOG, "dataset/GenderBias-VL/lvlm_inference/LAMM/src/model/LAMM/EPCL/utils/box_ops3d_generalized_box3d_iou_tensor_non_diff.py",
+        DL_LOG_COMMIT, 48, "none",
+        """
+        import numpy as np
+        import torch
+
+        def generalized_box3d_iou(rect1, nums_k2, rotated_boxes):
+            if rotated_boxes:
+                nums_k2_np = nums_k2.cpu().numpy()  # <- site
+                return nums_k2_np
+        """,
+        note="no evidence that the value requires grad",
+    ),
+    RealSite(
+        DL_LOG, "dataset/Ryan-code/diffusion_lora_for_fun/diffusers/examples/community/run_onnx_controlnet___call__.py",
+        DL_LOG_COMMIT, 201, "fix",
+        """
+        import numpy as np
+        import torch
+
+        def call(self, latent_model_input, prompt_embeds, np_dtype):
+            _latent_model_input = latent_model_input.cpu().detach().numpy()  # <- site
+            _prompt_embeds = np.array(prompt_embeds, dtype=np_dtype)
+            return _latent_model_input, _prompt_embeds
+        """,
+    ),
+    RealSite(
+        DL_LOG, "dataset/eval/similarity/eval_ps_ranking_main.py", DL_LOG_COMMIT, 26, "fix",
+        """
+        import torch
+
+        def main(args, device):
+            phrase1_tensor, phrase2_tensor, label_tensor = get_data_emb(args.task, "test", device)
+            phrase1_tensor = phrase1_tensor.cpu().detach().numpy()
+            phrase2_tensor = phrase2_tensor.cpu().detach().numpy()  # <- site
+            return phrase1_tensor, phrase2_tensor
+        """,
+    ),
+    RealSite(
+        DL_LOG, "dataset/ConsistencyTTA/audioldm/clap/training/lp_train_evaluate.py", DL_LOG_COMMIT, 43, "report",
+        """
+        import torch
+
+        def evaluate(model, dataloader, args):
+            eval_info = {"pred": [], "target": []}
+            with torch.no_grad():
+                for audio, class_label in dataloader:
+                    pred = model(audio)
+                    eval_info["pred"].append(pred)
+                if is_master(args):
+                    eval_info["pred"] = torch.cat(eval_info["pred"], 0).cpu()  # <- site
+            return eval_info
+        """,
+        note="inside no_grad: defensive only",
+    ),
+    RealSite(
+        DL_LOG,
+        "dataset/ConsistencyTTA/diffusers/pipelines/semantic_stable_diffusion/pipeline_semantic_stable_diffusion___call__.py",
+        DL_LOG_COMMIT, 347, "none",
+        """
+        import torch
+
+        @torch.no_grad()
+        def call(self, timesteps, noise_guidance, noise_guidance_edit):
+            for i, t in enumerate(timesteps):
+                noise_guidance = noise_guidance + noise_guidance_edit
+                self.sem_guidance[i] = noise_guidance_edit.detach().cpu()  # <- site
+            return noise_guidance
+        """,
+    ),
+    RealSite(
+        DL_LOG, "dataset/edit_detect/diffusers/src/diffusers/pipelines/ledits_pp/pipeline_leditspp_stable_diffusion___call__.py",
+        DL_LOG_COMMIT, 270, "none",
+        """
+        import torch
+        import torch.nn.functional as F
+
+        @torch.no_grad()
+        def call(self, timesteps, attn_map, tmp, shape):
+            for i, t in enumerate(timesteps):
+                attn_mask = torch.where(attn_map >= tmp, 1.0, 0.0)
+                attn_mask = F.interpolate(attn_mask.unsqueeze(1), shape)
+                self.activation_mask[i] = attn_mask.detach().cpu()  # <- site
+        """,
+    ),
+    RealSite(
+        "GNAYUOHZ/ReID-MGN", "utils/extract_feature.py", "f0251e9e6003ec6f2c3fbc8ce5741d21436c20cf", 11, "none",
+        """
+        import torch
+
+        def extract_feature(model, loader):
+            features = torch.FloatTensor()
+            for inputs, labels in loader:
+                outputs = model(inputs)
+                f1 = outputs[0].data.cpu()  # <- site
+                features = torch.cat((features, f1), 0)
+            return features
+        """,
+        note="`.data` is outside autograd",
+    ),
+    RealSite(
+        "prathik-k/moral-classifier", "code/ALBERT-LARGE-V1/test.py", "33df3287553d83eae1bbca215aec1e6e40531797", 21, "none",
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def predict_test(model, test_dataloader):
+            all_logits = []
+            for batch in test_dataloader:
+                with torch.no_grad():
+                    logits = model(batch)
+                all_logits.append(logits)
+            all_logits = torch.cat(all_logits, dim=0)
+            probs = F.softmax(all_logits, dim=1).cpu().numpy()  # <- site
+            return probs
+        """,
+        note="converted at once, not kept as a tensor; the logits were made under no_grad",
+    ),
+    RealSite(
+        "TeTo16/Image_Prediction_Project", "src/predict/predict.py", "37b92cc7dfb3b1d9d86f2564f6cc82a6384b13ed", 19, "none",
+        """
+        import torch
+
+        def predict(model, loader):
+            all_preds = []
+            with torch.no_grad():
+                for inputs, labels in loader:
+                    all_preds.append(model(inputs).argmax(dim=1))
+            all_preds = torch.cat(all_preds)
+            return all_preds.cpu()  # <- site
+        """,
+        note="returned, not kept in a container",
+    ),
 ]
