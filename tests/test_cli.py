@@ -181,7 +181,7 @@ def test_rules_lists_every_rule() -> None:
 def test_explain_prints_fix_safety_text() -> None:
     result = run("explain", "PFL101")
     assert "## Fix safety" in result.output
-    assert "Safe inside a proven grad-disabled context" in result.output
+    assert "Inserting `.detach()` is safe only where the kept value is proven not to require grad" in result.output
     assert CliRunner().invoke(cli, ["explain", "PFL000"]).exit_code == 2
 
 

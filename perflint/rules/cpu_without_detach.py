@@ -44,8 +44,10 @@ class CpuWithoutDetach(Rule):
     """
     ## What it does
     Finds tensors copied to the host with `.cpu()` (or `.to("cpu")`) and *kept* (appended to a list, stored
-    in a subscript or attribute, or accumulated with `+=`) without `.detach()` first. Also finds
-    `x.cpu().detach()`, which detaches after the copy has been recorded by autograd.
+    in a subscript or attribute, accumulated with `+=`, or bound to a name in a loop and read after the loop or
+    appended in it) without `.detach()` first. Also finds `x.cpu().detach()` anywhere in a chain (before
+    `.numpy()`, `.tolist()`, `.item()` too), and `x.cpu().numpy()` of a tensor that is backpropagated in the same
+    function (which raises).
 
     ## Why is this bad?
     `model.eval()` does not turn autograd off. Outside `torch.no_grad()` / `torch.inference_mode()`, a kept
@@ -53,53 +55,66 @@ class CpuWithoutDetach(Rule):
     until the list is dropped: over 100 batches of an MLP that was 1.2 GB of RSS against 13 MB with
     `.detach().cpu()`, and the loop ran 1.08-1.41x faster without the graph (CPU, torch 2.13). In a training
     loop that calls `backward()` every batch the saved activations are freed by `backward()`: what stays alive is
-    the graph's nodes, a small leak (the reference trainer's RSS and CUDA peak did not change), and the message
-    says so; the hazard there is a copy that later reaches a loss. On a GPU the
-    graph pins device memory. Inside `torch.no_grad()` no graph exists: the rewrite is defensive only and
-    saves neither memory nor time (0.97-1.02x, +1-2 us per call).
+    the graph's nodes, a small leak. On a GPU the graph pins device memory. Inside `torch.no_grad()` no new graph
+    is recorded: the rewrite is defensive only and saves neither memory nor time (0.97-1.02x, +1-2 us per call).
+    `x.cpu().detach()` records a `ToCopyBackward0` node before detaching when grad is on; `.detach().cpu()` never
+    does. `.numpy()` of a tensor that requires grad raises `RuntimeError: Can't call numpy() on Tensor that
+    requires grad`.
 
     ## Example
     ```python
-    with torch.no_grad():
-        for batch in loader:
-            predictions.append(model(batch).cpu())
+    for batch in loader:
+        predictions.append(model(batch).cpu())
+        scores = model(batch).cpu().detach().numpy()
     ```
 
     ## Use instead
     ```python
-    with torch.no_grad():
-        for batch in loader:
-            predictions.append(model(batch).detach().cpu())
+    for batch in loader:
+        predictions.append(model(batch).detach().cpu())
+        scores = model(batch).detach().cpu().numpy()
     ```
 
     ## Fix safety
-    Safe inside a proven grad-disabled context (`with torch.no_grad():`, `torch.inference_mode()`,
-    `torch.set_grad_enabled(False)`, or a function decorated with `@torch.no_grad()` /
-    `@torch.inference_mode()`, resolved by qualified name, with no nearer `enable_grad` and no nested
-    `def`/`lambda`/class in between) when the receiver is the result of a call (a module's or a torch
-    op's output): there `x.detach().cpu()` equals `x.cpu()` except for object identity. Unsafe elsewhere:
-    with grad on, a loss built on the kept copy and backpropagated raises `RuntimeError: element 0 of
-    tensors does not require grad` after the fix, an auxiliary loss term built on it silently stops
-    contributing gradients, `torch.stack(kept).requires_grad` changes from True to False, and code that
-    raised on `.numpy()` of a tensor requiring grad now succeeds. Reordering `x.cpu().detach()` to
-    `x.detach().cpu()` is safe: both give the same graph-free result.
+    Inserting `.detach()` is safe only where the kept value is proven not to require grad: it is computed by an
+    op that always makes a new tensor (arithmetic, `softmax`, `sum`, `clone`, `torch.cat`, `torch.sigmoid`, ...;
+    not a factory with `requires_grad=True`) inside a grad-disabled region (`with torch.no_grad():`,
+    `torch.inference_mode()`, `torch.set_grad_enabled(False)`, or `@torch.no_grad()` / `@torch.inference_mode()`,
+    resolved by qualified name, no nested `def`/`lambda`/class in between), possibly followed by ops that may
+    return their receiver or a view of it (`.float()`, `.to()`, `.view()`, indexing). There `x.detach().cpu()`
+    equals `x.cpu()` except for object identity. Measured (torch 2.13): under `no_grad`, `.float()`, `.to()`,
+    `.cpu()`, `.contiguous()`, `.type()`, unary `+`, `torch.as_tensor`, `nn.Identity`, `F.dropout` in eval and
+    in-place `*_` methods return the very object (a Parameter stays a Parameter), and views (`.view()`,
+    `.reshape()`, `[i]`, `.T`) still require grad; so a module's or a user function's output, and anything passed
+    through such ops from one, is not proven and the fix is unsafe: the kept value stops requiring grad and
+    `.numpy()` on it succeeds where it raised. A region that holds a statement-form `torch.set_grad_enabled(...)`,
+    `torch.autograd.set_grad_enabled(...)`, `torch._C._set_grad_enabled(...)` or `torch.enable_grad()` anywhere
+    (before the site, or after it in a loop) proves nothing: `set_grad_enabled(True)` turns recording back on
+    until the block ends (measured; a bare `torch.enable_grad()` does not, but is counted too). Unsafe elsewhere:
+    with grad on, a loss built on the kept copy and backpropagated raises `RuntimeError: element 0 of tensors
+    does not require grad` after the fix, an auxiliary loss term built on it silently stops contributing
+    gradients, and `torch.stack(kept).requires_grad` changes from True to False. The `.detach()` inserted before
+    `.cpu().numpy()` of a backpropagated tensor is unsafe: it turns that `RuntimeError` into an array. Reordering
+    `x.cpu().detach()` to `x.detach().cpu()` is safe: measured, both give the same values, dtype,
+    `requires_grad=False` and no `grad_fn`, with grad on or off.
 
     ## Metric impact
     Identical: the values copied to the host are the same bits.
 
     ## Known problems
-    A value is not reported when it is provably graph-free: detached, from `.data`, or a local whose every
-    binding is made inside a grad-disabling block or from such values (e.g. `out = model(x)` under `no_grad`,
-    then `out = out / out.norm()` and `kept.append(out.cpu())` after the block).
-    Grad mode is dynamic and thread-local: a `no_grad` in a caller is invisible here, so such sites get
-    the "graph kept" message and an unsafe fix. `.detach()` does not exist on every object with `.cpu()`:
-    receivers produced by `pack_padded_sequence` / `pack_sequence` are reported without a fix, and
-    receivers that are evidently modules (built from `torch.nn` classes, annotated `nn.Module`, called,
-    or used with `.eval()`, `.parameters()` ...) are not reported. A user-defined object with a `.cpu()`
-    method and no `.detach()` that shows none of that evidence would be fixed wrongly. Results stored
-    into an attribute are reported only when the receiver is evidently a computed value, since
-    `self.model = model.cpu()` is common. The "every later use is non-differentiable" proof that would
-    make more grad-on sites safe is not implemented.
+    Not reported: values that cannot require grad, i.e. integer and bool tensors (`argmax`, `argsort`,
+    comparisons, `.long()`, `.int()`, `.bool()`, `.nonzero()`, `topk(...).indices`, `max(1)[1]`, `.to(torch.long)`,
+    constructors with an integer `dtype=`, followed through indexing and the one binding of a name that reaches
+    the use); values provably outside autograd (detached, `.data`, a local whose every binding is made inside a
+    grad-disabling block or from such values); and, under a grad-off region, values that are not evidently computed
+    by a call or arithmetic (indexed or unknown values there are often integer ids, labels and masks, and the
+    finding would be defensive at best). The dtype of a name bound elsewhere is invisible, so an integer tensor
+    without such evidence is reported. Grad mode is dynamic and thread-local: a `no_grad` in a caller, or a
+    grad-mode change inside a called function, is invisible here. `.cpu().numpy()` is reported only for names
+    backpropagated in the same function. `.detach()` does not exist on every object with `.cpu()`: receivers
+    produced by `pack_padded_sequence` / `pack_sequence` are reported without a fix, and receivers that are
+    evidently modules are not reported. Results stored into an attribute or bound to a name are reported only when
+    the receiver is evidently a computed value, since `self.model = model.cpu()` is common.
 
     ## Options
     None.
@@ -107,7 +122,7 @@ class CpuWithoutDetach(Rule):
     ## References
     - PyTorch FAQ, "My model reports cuda runtime error(2): out of memory": accumulating history across
       the training loop.
-    - `torch.no_grad`, `torch.inference_mode` documentation.
+    - `torch.no_grad`, `torch.inference_mode`, `torch.set_grad_enabled` documentation.
     """
 
     code = "PFL101"
@@ -496,6 +511,9 @@ class CpuWithoutDetach(Rule):
             message = f"`.cpu()` result kept inside {context.source}: no new graph; the value may require grad"
             applicability = Applicability.UNSAFE
             title = "Insert `.detach()` before `.cpu()` (the kept value stops requiring grad)"
+        elif self._kept_by_name(node):
+            message = "`.cpu()` copy outlives its loop iteration while autograd may record: keeps its graph alive"
+            applicability = Applicability.UNSAFE
         else:
             message = self._graph_message(node)
             applicability = Applicability.UNSAFE
@@ -729,7 +747,13 @@ class CpuWithoutDetach(Rule):
                 return True
         return False
 
+    def _kept_by_name(self, node: cst.BaseExpression) -> bool:
+        """``y = v.cpu()`` (kept only because ``y`` outlives the loop iteration, see ``_name_outlives_loop``)."""
+        parent = self.get_metadata(ParentNodeProvider, node)
+        return isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name)
+
     def _kept_by_assignment(self, node: cst.BaseExpression) -> bool:
+        """``self.x = v.cpu()`` or ``y = v.cpu()``: kept by a plain name or attribute, not in a container."""
         parent = self.get_metadata(ParentNodeProvider, node)
         return isinstance(parent, cst.Assign) and all(isinstance(t.target, (cst.Attribute, cst.Name)) for t in parent.targets)
 
