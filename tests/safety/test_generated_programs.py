@@ -1,5 +1,6 @@
 """Property tests on generated programs: perflint never crashes, never writes code that does not compile, fixes
-are idempotent, and a file without findings comes back byte-identical.
+are idempotent, a file without findings comes back byte-identical, and safe fixes keep behaviour when the original
+and the fixed program are executed (``programs.executable_programs``).
 
 Two sources: hypothesmith (programs from Python's grammar, which stress the parser and the codegen but rarely
 hold a pattern) and ``programs.pattern_programs`` (programs built from every rule's patterns, which stress the
