@@ -395,12 +395,14 @@ class CpuWithoutDetach(Rule):
         if any(_ast_may_be_reported(value) for value in _ast_kept_values(tree)):
             return True
         shapes = ast_shapes.shapes(tree)
-        # `x.cpu().detach()` anywhere; `x.cpu().numpy()` (reported only with a backward in the function).
-        for site in shapes.calls():
+        # `x.cpu().detach()` anywhere; `x.cpu().numpy()` (reported only with a backward call in the function).
+        calls = shapes.calls()
+        backward_functions = {id(site.function) for site in calls if _ast_method_name(site.node) == "backward"}
+        for site in calls:
             method = _ast_method_name(site.node)
             if method == "detach" and _ast_is_host_copy(site.node.func.value):
                 return True
-            if method == "numpy" and site.function is not None and _ast_is_host_copy(site.node.func.value):
+            if method == "numpy" and id(site.function) in backward_functions and _ast_is_host_copy(site.node.func.value):
                 return True
         # `y = x.cpu()` in a loop body.
         return any(
@@ -484,7 +486,9 @@ class CpuWithoutDetach(Rule):
 
     def _report_copy(self, node: cst.Call) -> None:
         source = receiver(node)
-        if _is_already_detached(source) or self._integer_valued(source) or not self._is_kept(node):
+        if _is_already_detached(source) or not self._is_kept(node):
+            return
+        if self._integer_valued(source):
             # `x.argmax(-1).cpu()`, `(x > 0).cpu()`, `x.long().cpu()`: integer and bool tensors cannot require
             # grad, so nothing is kept and there is nothing to detach.
             return
