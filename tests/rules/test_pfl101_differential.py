@@ -19,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from perflint.analysis.torch_values import NEW_TENSOR_METHODS, PASS_THROUGH_METHODS
 from perflint.types import Applicability
 from tests.support import fix, lint
 
@@ -369,3 +370,35 @@ def test_messages_are_short() -> None:
     for source in sources:
         for violation in lint(source, select=["PFL101"]).violations:
             assert len(violation.message) <= 100, violation.message
+
+
+# The measurement behind the rule's op lists (perflint/analysis/torch_values.py), re-run against the installed torch.
+ARGUMENTS = {"add": (1.0,), "sub": (1.0,), "mul": (2.0,), "div": (2.0,), "pow": (2,), "clamp": (-1.0, 1.0),
+             "matmul": None, "mm": None, "bmm": None, "softmax": (-1,), "log_softmax": (-1,), "cumsum": (0,),
+             "logsumexp": (0,), "amax": (0,), "amin": (0,)}  # fmt: skip
+
+
+def _apply(method: str, tensor: torch.Tensor) -> torch.Tensor:
+    if method in ("matmul", "mm"):
+        return getattr(tensor, method)(tensor.t())
+    if method == "bmm":
+        return tensor.unsqueeze(0).bmm(tensor.t().unsqueeze(0))
+    return getattr(tensor, method)(*ARGUMENTS.get(method, ()))
+
+
+@pytest.mark.parametrize("method", sorted(NEW_TENSOR_METHODS))
+def test_new_tensor_methods_never_return_an_input_under_no_grad(method: str) -> None:
+    parameter = nn.Parameter(torch.rand(3, 3) + 0.5)
+    with torch.no_grad():
+        result = _apply(method, parameter)
+    assert result is not parameter and not result.requires_grad
+
+
+@pytest.mark.parametrize("method", ["float", "to", "cpu", "contiguous", "type_as", "view_as", "reshape_as", "squeeze", "t"])
+def test_pass_through_methods_may_keep_requires_grad_under_no_grad(method: str) -> None:
+    assert method in PASS_THROUGH_METHODS
+    parameter = nn.Parameter(torch.rand(3, 3))
+    arguments = {"to": (torch.float32,), "type_as": (parameter,), "view_as": (parameter,), "reshape_as": (parameter,)}
+    with torch.no_grad():
+        result = getattr(parameter, method)(*arguments.get(method, ()))
+    assert result.requires_grad
