@@ -7,7 +7,7 @@ import pytest
 from perflint.suppress import ALL_CODES, find_directive, noqa_lines, with_codes, without_codes
 from tests.support import fixed_text, lint
 
-SITE = "import torch\nwith torch.no_grad():\n    kept.append(model(x).cpu()){comment}\n"
+SITE = "import torch\nwith torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu()){comment}\n"
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_suppressed_finding_is_not_fixed_and_comments_survive() -> None:
     source = SITE.format(comment="  # noqa: PFL101")
     assert fixed_text(source, select=["PFL101"]) == source
     fixed = fixed_text(SITE.format(comment="  # keep this comment"), select=["PFL101"])
-    assert "kept.append(model(x).detach().cpu())  # keep this comment" in fixed
+    assert "kept.append(model(x).softmax(-1).detach().cpu())  # keep this comment" in fixed
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,13 @@ SET_GRAD_ENABLED = frozenset(
     {"torch.set_grad_enabled", "torch.autograd.set_grad_enabled", "torch.autograd.grad_mode.set_grad_enabled"}
 )
 ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"})
+# Calls that, made as a statement (not as a `with` item or decorator), may turn recording back on inside a
+# grad-off region. Measured (torch 2.13): `torch.set_grad_enabled(True)`, `torch.autograd.set_grad_enabled(True)`,
+# `torch.autograd.grad_mode.set_grad_enabled(True)` and `torch._C._set_grad_enabled(True)` inside
+# `with torch.no_grad():` turn recording on until the block ends; a bare `torch.enable_grad()` statement does not
+# (it is a context manager), but it is counted too: being wrong that way costs a safe label, never a behaviour.
+GRAD_MODE_STATEMENTS = SET_GRAD_ENABLED | ENABLE_GRAD | {"torch._C._set_grad_enabled"}
+_GRAD_MODE_CALLEES = frozenset(name.rsplit(".", 1)[1] for name in GRAD_MODE_STATEMENTS)
 
 # Code in these runs later, under whatever grad mode its caller has: an outer context proves nothing.
 DEFERRED_SCOPES = (cst.Lambda, cst.ClassDef, cst.GeneratorExp)
@@ -48,6 +55,9 @@ def grad_context(visitor: MetadataDependent, node: cst.CSTNode) -> GradContext:
     """The nearest grad-mode context enclosing ``node`` within its function; UNKNOWN if none decides it.
 
     The visitor must depend on ParentNodeProvider and QualifiedNameProvider.
+    A grad-disabling region that holds a call which may turn recording back on as a statement
+    (``torch.set_grad_enabled(True)`` inside ``with torch.no_grad():``) proves nothing: such a region gives
+    UNKNOWN wherever the call sits in it (in a loop, a statement after the node runs before it next time).
     """
     child: cst.CSTNode = node
     parent = _parent(visitor, child)
@@ -55,13 +65,64 @@ def grad_context(visitor: MetadataDependent, node: cst.CSTNode) -> GradContext:
         if isinstance(parent, cst.With) and child is parent.body:
             context = _with_context(visitor, parent)
             if context is not None:
-                return context
+                return _unless_reenabled(visitor, parent, context)
         elif isinstance(parent, cst.FunctionDef):
-            return _decorator_context(visitor, parent) or UNKNOWN
+            context = _decorator_context(visitor, parent)
+            return UNKNOWN if context is None else _unless_reenabled(visitor, parent, context)
         elif isinstance(parent, DEFERRED_SCOPES):
             return UNKNOWN
         child, parent = parent, _parent(visitor, parent)
     return UNKNOWN
+
+
+def _unless_reenabled(visitor: MetadataDependent, region: cst.CSTNode, context: GradContext) -> GradContext:
+    if context.mode is GradMode.DISABLED and id(region) in _regions_with_grad_statements(visitor, region):
+        return GradContext(GradMode.UNKNOWN, f"{context.source} with a grad-mode statement inside")
+    return context
+
+
+# The last module's answer: (module, ids of its `with` statements and functions that hold a grad-mode statement).
+_LAST_MODULE: list[tuple[cst.CSTNode, frozenset[int]]] = []
+
+
+def _regions_with_grad_statements(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[int]:
+    """Ids of every ``with`` and ``def`` that encloses a grad-mode call made as a statement, in ``node``'s module.
+
+    One walk of the module, cached for the module: linear in its size however many nodes ask.
+    """
+    root = node
+    while (parent := _parent(visitor, root)) is not None:
+        root = parent
+    if _LAST_MODULE and _LAST_MODULE[0][0] is root:
+        return _LAST_MODULE[0][1]
+    finder = _GradStatementFinder()
+    root.visit(finder)
+    marked: set[int] = set()
+    for call in finder.calls:
+        parent = _parent(visitor, call)
+        # `with torch.set_grad_enabled(True):` and `@torch.enable_grad()` are contexts, read by grad_context.
+        if isinstance(parent, (cst.WithItem, cst.Decorator)) or qualified_names(visitor, call.func).isdisjoint(GRAD_MODE_STATEMENTS):
+            continue
+        while parent is not None:
+            if isinstance(parent, (cst.With, cst.FunctionDef)):
+                marked.add(id(parent))
+            parent = _parent(visitor, parent)
+    _LAST_MODULE[:] = [(root, frozenset(marked))]
+    return _LAST_MODULE[0][1]
+
+
+class _GradStatementFinder(cst.CSTVisitor):
+    """Calls spelled like a grad-mode setter (``set_grad_enabled(...)``, ``x._set_grad_enabled(...)``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        if name in _GRAD_MODE_CALLEES:
+            self.calls.append(node)
 
 
 def _parent(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:

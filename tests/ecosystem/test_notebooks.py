@@ -22,13 +22,13 @@ OUTPUT = {"name": "stdout", "output_type": "stream", "text": ["tensor([1.])\n"]}
 CELLS = [
     markdown_cell("# Validation\nkept = []"),
     code_cell("import torch\n%matplotlib inline\n!pip install foo", execution_count=1),
-    code_cell("%%bash\necho model(x).cpu()"),
+    code_cell("%%bash\necho model(x).softmax(-1).cpu()"),
     code_cell(
-        "with torch.no_grad():\n    for x in loader:\n        %time y = 1\n        files = !ls\n        kept.append(model(x).cpu())",
+        "with torch.no_grad():\n    for x in loader:\n        %time y = 1\n        files = !ls\n        kept.append(model(x).softmax(-1).cpu())",
         outputs=[OUTPUT],
         execution_count=2,
     ),
-    code_cell("def broken(:\n    kept.append(model(x).cpu())"),
+    code_cell("def broken(:\n    kept.append(model(x).softmax(-1).cpu())"),
     code_cell("model?"),
 ]
 
@@ -72,11 +72,11 @@ def test_fix_changes_only_the_source_of_the_fixed_cell() -> None:
                 "    for x in loader:\n",
                 "        %time y = 1\n",
                 "        files = !ls\n",
-                "        kept.append(model(x).detach().cpu())",
+                "        kept.append(model(x).softmax(-1).detach().cpu())",
             ]
         else:
             assert new == old
-    expected = original.replace(b'kept.append(model(x).cpu())"', b'kept.append(model(x).detach().cpu())"', 1)
+    expected = original.replace(b'kept.append(model(x).softmax(-1).cpu())"', b'kept.append(model(x).softmax(-1).detach().cpu())"', 1)
     assert result.fixed == expected, "only the changed line differs, byte for byte"
 
 
@@ -90,12 +90,12 @@ def test_an_unchanged_notebook_round_trips_byte_for_byte() -> None:
 
 
 def test_string_sources_and_ascii_escapes_are_kept() -> None:
-    cells = [code_cell("import torch\nwith torch.no_grad():\n    kept.append(model(x).cpu())  # caf\u00e9")]
+    cells = [code_cell("import torch\nwith torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu())  # caf\u00e9")]
     cells[0]["source"] = "".join(cells[0]["source"])
     original = (json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=2) + "\n").encode()
     assert b"\\u00e9" in original
     result = check(original, fix=True)
-    assert result.fixed == original.replace(b"model(x).cpu()", b"model(x).detach().cpu()")
+    assert result.fixed == original.replace(b"model(x).softmax(-1).cpu()", b"model(x).softmax(-1).detach().cpu()")
 
 
 def test_magics_move_with_a_fix_that_reindents_them() -> None:
@@ -115,7 +115,7 @@ def test_a_fix_that_drops_a_magic_is_refused() -> None:
 
 
 def test_unreproducible_formatting_is_checked_but_never_rewritten() -> None:
-    cells = [code_cell("import torch\nwith torch.no_grad():\n    kept.append(model(x).cpu())")]
+    cells = [code_cell("import torch\nwith torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu())")]
     original = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1).encode() + b"\n\n"
     result = check(original, fix=True)
     assert result.fixed == original
@@ -133,7 +133,7 @@ def test_not_a_notebook_and_other_languages() -> None:
 
 
 def test_noqa_in_a_cell_suppresses() -> None:
-    cells = [code_cell("import torch"), code_cell("with torch.no_grad():\n    kept.append(model(x).cpu())  # noqa: PFL101")]
+    cells = [code_cell("import torch"), code_cell("with torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu())  # noqa: PFL101")]
     assert check(notebook_bytes(cells)).violations == ()
 
 
@@ -148,7 +148,7 @@ def test_cli_discovers_checks_and_fixes_notebooks(tmp_path: Path) -> None:
     assert "note: " in checked.stderr and "cell 5 skipped" in checked.stderr
     fixed = runner.invoke(cli, ["fix", "--apply", "--select", "PFL101", str(tmp_path)])
     assert fixed.exit_code == 0, fixed.output
-    assert b"kept.append(model(x).detach().cpu())" in path.read_bytes()
+    assert b"kept.append(model(x).softmax(-1).detach().cpu())" in path.read_bytes()
     assert runner.invoke(cli, ["check", "--select", "PFL101", str(tmp_path)]).exit_code == 0
 
 

@@ -24,7 +24,7 @@ def validate(model, loader):
     predictions = []
     with torch.no_grad():
         for x in loader:
-            predictions.append(model(x).cpu())
+            predictions.append(model(x).softmax(-1).cpu())
     return predictions
 """
 GRAD_ON = """\
@@ -34,7 +34,7 @@ import torch
 def train(model, loader):
     log = []
     for x in loader:
-        log.append(model(x).cpu())
+        log.append(model(x).softmax(-1).cpu())
     return log
 """
 
@@ -46,7 +46,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "train, v2: final.py").write_text(GRAD_ON)
     (tmp_path / "broken.py").write_text("def f(:\n    return x.cpu()\n")
     (tmp_path / "analysis.ipynb").write_bytes(
-        notebook_bytes([code_cell("import torch\n"), code_cell("with torch.no_grad():\n    kept.append(model(x).cpu())")])
+        notebook_bytes([code_cell("import torch\n"), code_cell("with torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu())")])
     )
     return tmp_path
 
@@ -196,7 +196,7 @@ def test_notebook_raw_index_maps_escapes_and_ends_between_source_strings() -> No
 
 
 def test_sarif_notes_are_note_notifications(project: Path) -> None:
-    cells = [code_cell("import torch"), code_cell("def broken(:\n    pass"), code_cell("kept.append(model(x).cpu())")]
+    cells = [code_cell("import torch"), code_cell("def broken(:\n    pass"), code_cell("kept.append(model(x).softmax(-1).cpu())")]
     (project / "notes.ipynb").write_bytes(notebook_bytes(cells))
     (invocation,) = sarif_run("notes.ipynb")["invocations"]
     assert invocation["executionSuccessful"] is True
@@ -211,7 +211,7 @@ def test_github_annotations(project: Path) -> None:
     assert lines[0].startswith("::error file=analysis.ipynb,title=PFL101::cell 2, line 2, column 17: `.cpu()`")
     assert lines[1].startswith("::error file=train%2C v2%3A final.py,line=7,col=20,")
     assert lines[2] == (
-        "::error file=validate.py,line=8,col=32,endLine=8,endColumn=46,title=PFL101::"
+        "::error file=validate.py,line=8,col=32,endLine=8,endColumn=58,title=PFL101::"
         "`.cpu()` result kept inside torch.no_grad(): no graph is kept; detach is defensive"
     )
     assert lines[3].startswith("::error file=broken.py,title=perflint::broken.py: syntax-error")

@@ -27,7 +27,7 @@ def validate(model, loader):
     kept = []
     with torch.no_grad():
         for x in loader:
-            kept.append(model(x).cpu())
+            kept.append(model(x).softmax(-1).cpu())
     return kept
 """
 GIT_IDENTITY = {
@@ -87,7 +87,7 @@ def test_fix_entry_rewrites_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text(BAD)
     assert run_entry("perflint-fix", bad).returncode == 0
-    assert bad.read_text() == BAD.replace("model(x).cpu()", "model(x).detach().cpu()")
+    assert bad.read_text() == BAD.replace("model(x).softmax(-1).cpu()", "model(x).softmax(-1).detach().cpu()")
     assert run_entry("perflint-check", bad).returncode == 0
 
 
@@ -185,7 +185,7 @@ def test_try_repo_fails_on_the_finding_fixes_it_and_then_passes(tmp_path: Path) 
     project, home = tmp_path / "project", tmp_path / "pre-commit-home"
     project_with_excluded_vendor(project)
     (project / "analysis.ipynb").write_bytes(
-        notebook_bytes([code_cell("import torch"), code_cell("with torch.no_grad():\n    kept.append(model(x).cpu())")])
+        notebook_bytes([code_cell("import torch"), code_cell("with torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu())")])
     )
     git(project, "add", "-A")
     files = ("bad.py", "analysis.ipynb", "vendor/v.py")
@@ -198,8 +198,8 @@ def test_try_repo_fails_on_the_finding_fixes_it_and_then_passes(tmp_path: Path) 
 
     fixed = try_repo(repo, "perflint-fix", project, home, *files)
     assert fixed.returncode == 1 and "files were modified by this hook" in fixed.stdout, fixed.stdout
-    assert "model(x).detach().cpu()" in (project / "bad.py").read_text()
-    assert "model(x).detach().cpu()" in (project / "analysis.ipynb").read_text()
+    assert "model(x).softmax(-1).detach().cpu()" in (project / "bad.py").read_text()
+    assert "model(x).softmax(-1).detach().cpu()" in (project / "analysis.ipynb").read_text()
     assert (project / "vendor" / "v.py").read_text() == BAD  # excluded: named by pre-commit, still skipped
 
     passed = try_repo(repo, "perflint-check", project, home, *files)

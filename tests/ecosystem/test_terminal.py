@@ -22,14 +22,14 @@ def validate(model, loader):
     kept = []
     with torch.no_grad():
         for x in loader:
-            kept.append(model(x).cpu())
+            kept.append(model(x).softmax(-1).cpu())
     return kept
 
 
 def train(model, loader):
     log = []
     for x in loader:
-        log.append(model(x).cpu())
+        log.append(model(x).softmax(-1).cpu())
     return log
 """
 ESC = "\x1b["

@@ -125,3 +125,127 @@ def _nest(draw: Callable, body: str, names: Mapping[str, str]) -> str:
         tail = "except ValueError:\n    pass\n" if wrapper == "try:\n" else ("    break\n" if wrapper.startswith("while") else "")
         body = wrapper + _indent(body, 1) + tail
     return body
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Executable programs for the safe fixes: every rule's *safe* fix templates, with the two shapes that broke safe
+# fixes before (issue #13) mixed in: values a call may return unchanged (`.float()`, `.to()`, `nn.Identity`, a user
+# function returning its input, parameters) and grad-mode statements inside grad-off regions. The programs are
+# executed before and after perflint's safe fixes; every observable must be the same.
+
+# Values kept with `.cpu()`; `{x}` is a batch, `{p}` a parameter.
+KEPT_VALUES = (
+    "model({x})",
+    "model({x}).float()",
+    "model({x}).softmax(dim=-1)",
+    "(model({x}) * 2)",
+    "model({x}).sum(dim=1)",
+    "model({x})[0]",
+    "ident({x})",
+    "ident({x}).abs()",
+    "{x}.to(torch.float32)",
+    "{x}",
+    "(model({x}) + 0).view(-1)",
+    "model({x}).clone().contiguous()",
+    "torch.sigmoid(model({x}))",
+    "model({x}).argmax(dim=-1)",
+    "model({x}).detach()",
+)
+GRAD_STATEMENTS = (
+    "torch.set_grad_enabled(True)",
+    "torch.autograd.set_grad_enabled(True)",
+    "torch._C._set_grad_enabled(True)",
+    "torch.set_grad_enabled(False)",
+    "torch.enable_grad()",
+)
+REGIONS = ("", "with torch.no_grad():", "with torch.inference_mode():", "with torch.set_grad_enabled(False):")
+
+
+@st.composite
+def _region(draw: Callable, body: str) -> str:
+    """``body`` as it is, or in a grad-off ``with`` block, maybe with a grad-mode statement first or last."""
+    header = draw(st.sampled_from(REGIONS))
+    if not header:
+        return body
+    statement = draw(st.one_of(st.none(), st.sampled_from(GRAD_STATEMENTS)))
+    if statement is not None:
+        body = statement + "\n" + body if draw(st.booleans()) else body + statement + "\n"
+    return header + "\n" + _indent(body, 1)
+
+
+@st.composite
+def _kept_cpu(draw: Callable, k: int) -> str:
+    value = draw(st.sampled_from(KEPT_VALUES)).format(x="x")
+    via_name = draw(st.booleans())
+    keep = draw(st.sampled_from(["kept{k}.append({v}.cpu())", "kept{k}[len(kept{k})] = {v}.cpu()", "kept{k}.append({v}.cpu().detach())"]))
+    line = keep.format(k=k, v="v" if via_name else value)
+    loop = f"for x in xs:\n" + _indent((f"v = {value}\n" if via_name else "") + line + "\n", 1)
+    container = "[]" if "append" in keep else "{}"
+    return f"kept{k} = {container}\n" + draw(_region(loop)) + f'out["kept{k}"] = kept{k}\n'
+
+
+@st.composite
+def _kept_parameters(draw: Callable, k: int) -> str:
+    step = draw(st.sampled_from(["p.float()", "p", "p.to(torch.float32)", "(p * 1)", "p.data", "p.view(-1)"]))
+    loop = f"for p in model.parameters():\n    kept{k}.append({step}.cpu())\n"
+    return f"kept{k} = []\n" + draw(_region(loop)) + f'out["kept{k}"] = kept{k}\n'
+
+
+@st.composite
+def _converted(draw: Callable, k: int) -> str:
+    value = draw(st.sampled_from(KEPT_VALUES)).format(x="xs[0]")
+    tail = draw(st.sampled_from([".numpy()", ".tolist()", ""]))
+    line = f'out["conv{k}"] = {value}.cpu().detach(){tail}\n'
+    return draw(_region(line))
+
+
+@st.composite
+def _repeated_numpy(draw: Callable, k: int) -> str:
+    source = draw(st.sampled_from(["t", "xs[0]", "ident(t)"]))
+    setup = f"u{k} = {source}\n"
+    body = f'out["a{k}"] = u{k}.numpy().sum()\nout["b{k}"] = u{k}.numpy().std()\n'
+    return setup + draw(_region(body))
+
+
+@st.composite
+def _accumulated_loss(draw: Callable, k: int) -> str:
+    value = draw(st.sampled_from(["model(x).mean()", "ident(x).sum()", "model(x).float().mean()", "x.sum()"]))
+    use = draw(st.sampled_from([f"total{k}.item()", f"float(total{k})", f"total{k}"]))
+    loop = f"for x in xs:\n    loss = {value}\n    loss.backward()\n    total{k} += loss\n"
+    return f"total{k} = 0.0\n" + draw(_region(loop)) + f'out["total{k}"] = {use}\n'
+
+
+@st.composite
+def _pairing(draw: Callable, k: int) -> str:
+    values = draw(st.sampled_from(["[float(v) for v in t.detach()]", "t.detach()", "list(xs)"]))
+    return (
+        f"vals{k} = {values}\nacc{k} = []\n"
+        f"for i in range(len(vals{k}) - 1):\n    acc{k}.append(vals{k}[i + 1] - vals{k}[i])\n"
+        f'out["acc{k}"] = acc{k}\n'
+    )
+
+
+PARTS = (_kept_cpu, _kept_parameters, _converted, _repeated_numpy, _accumulated_loss, _pairing)
+EXECUTABLE_HEADER = """\
+import torch
+
+
+def ident(value):
+    return value
+
+
+def run(model, xs, t):
+    out = {}
+"""
+
+
+@st.composite
+def executable_programs(draw: Callable) -> str:
+    """A module with ``run(model, xs, t) -> dict`` built from 1-3 safe-fix templates with the failure shapes."""
+    parts = draw(st.lists(st.sampled_from(PARTS), min_size=1, max_size=3))
+    body = "".join(draw(part(k)) for k, part in enumerate(parts))
+    if draw(st.booleans()):
+        body = "with torch.no_grad():\n" + _indent(body, 1) if draw(st.booleans()) else body
+    decorator = draw(st.sampled_from(["", "@torch.no_grad()\n", "@torch.inference_mode()\n"]))
+    header = EXECUTABLE_HEADER.replace("def run", decorator + "def run")
+    return header + _indent(body + "return out\n", 1)

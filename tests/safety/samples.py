@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# A kept `.cpu()` inside torch.no_grad(): PFL101 fixes it safely to `.detach().cpu()` (one line changes).
+# A kept `.cpu()` of a value computed inside torch.no_grad(): PFL101 fixes it safely to `.detach().cpu()` (one line
+# changes). A bare `model(batch)` would get an unsafe fix: a module may return its input, which may require grad.
 FIXABLE = """\
 import torch
 
@@ -11,10 +12,10 @@ def collect(model, batches):
     kept = []
     with torch.no_grad():
         for batch in batches:
-            kept.append(model(batch).cpu())
+            kept.append(model(batch).softmax(dim=-1).cpu())
     return kept
 """
-FIXED = FIXABLE.replace("model(batch).cpu()", "model(batch).detach().cpu()")
+FIXED = FIXABLE.replace("softmax(dim=-1).cpu()", "softmax(dim=-1).detach().cpu()")
 # Mentions `.cpu(` (so the prefilter does not skip it) but has nothing to report.
 CLEAN = """\
 import torch

@@ -43,7 +43,7 @@ def test_fix_keeps_mixed_line_endings_line_by_line(tmp_path: Path) -> None:
     mixed = "".join(line.replace("\n", "\r\n") if index % 2 else line for index, line in enumerate(lines))
     path = tmp_path / "mixed.py"
     result = fix_file(path, mixed.encode())
-    assert_fixed(path, result, mixed.replace("model(batch).cpu()", "model(batch).detach().cpu()").encode())
+    assert_fixed(path, result, mixed.replace("softmax(dim=-1).cpu()", "softmax(dim=-1).detach().cpu()").encode())
 
 
 def test_fix_keeps_latin1_encoding(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_fix_keeps_tabs_and_form_feeds(tmp_path: Path) -> None:
     source = "\x0c\n" + FIXABLE.replace("    ", "\t") + "\x0c\n\ndef later():\n\treturn 1\n"
     path = tmp_path / "tabs.py"
     result = fix_file(path, source.encode())
-    assert_fixed(path, result, source.replace("model(batch).cpu()", "model(batch).detach().cpu()").encode())
+    assert_fixed(path, result, source.replace("softmax(dim=-1).cpu()", "softmax(dim=-1).detach().cpu()").encode())
 
 
 def test_very_long_lines(tmp_path: Path) -> None:

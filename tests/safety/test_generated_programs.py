@@ -1,5 +1,6 @@
 """Property tests on generated programs: perflint never crashes, never writes code that does not compile, fixes
-are idempotent, and a file without findings comes back byte-identical.
+are idempotent, a file without findings comes back byte-identical, and safe fixes keep behaviour when the original
+and the fixed program are executed (``programs.executable_programs``).
 
 Two sources: hypothesmith (programs from Python's grammar, which stress the parser and the codegen but rarely
 hold a pattern) and ``programs.pattern_programs`` (programs built from every rule's patterns, which stress the
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from perflint import api
 from perflint.types import ErrorKind, FileResult
-from tests.safety.programs import pattern_programs
+from tests.safety.programs import executable_programs, pattern_programs
 from tests.support import settings_for
 
 # hypothesmith compiles what it generates; CPython's warnings about that code are noise here.
@@ -113,3 +114,69 @@ def test_grammar_programs_thoroughly(source: str) -> None:
 @given(source=pattern_programs())
 def test_pattern_programs_thoroughly(source: str) -> None:
     check_pattern_program(source)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Safe fixes executed: programs from every rule's safe-fix templates, with the shapes that broke safe fixes before
+# mixed in, run before and after `perflint fix` (safe fixes only) on several inputs; every observable must match.
+
+SAFE_ONLY = api.RunOptions(fix=True, unsafe_fixes=False)
+EXECUTE_QUICK = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+EXECUTE_THOROUGH = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+# (model, inputs require grad, t requires grad): a module that returns its input, and one that computes.
+INPUT_KINDS = [("identity", True, True), ("identity", False, False), ("linear", True, False), ("linear", False, True)]
+
+
+def _inputs(kind: tuple[str, bool, bool]):
+    import torch
+    from torch import nn
+
+    name, xs_grad, t_grad = kind
+    torch.manual_seed(0)
+    model = nn.Identity() if name == "identity" else nn.Linear(3, 3)
+    xs = [torch.randn(2, 3, requires_grad=xs_grad) for _ in range(3)]
+    t = torch.randn(4, requires_grad=t_grad)
+    return model, xs, t
+
+
+def observe_run(source: str, kind: tuple[str, bool, bool]):
+    """Every observable of ``run(...)`` on fresh inputs of ``kind``: what it returns or raises, and the grads
+    left on the model's parameters and the inputs."""
+    import torch
+
+    from tests.rules.test_pfl101_differential import observe
+
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    model, xs, t = _inputs(kind)
+    try:
+        result = observe(namespace["run"](model, xs, t))
+    except Exception as error:  # what a caller observes is the exception's type
+        result = ("raised", type(error).__name__)
+    finally:
+        torch.set_grad_enabled(True)
+    grads = [observe(p.grad) if p.grad is not None else None for p in (*model.parameters(), *xs, t)]
+    return result, grads
+
+
+def check_safe_fixes_keep_behaviour(source: str) -> None:
+    fixed = api.check_source(source.encode(), Path("generated.py"), ALL_RULES, SAFE_ONLY)
+    assert not fixed.errors, fixed.errors
+    if not fixed.changed:
+        return
+    after = fixed.fixed.decode()
+    for kind in INPUT_KINDS:
+        assert observe_run(source, kind) == observe_run(after, kind), f"{kind}\n--- original\n{source}\n--- fixed\n{after}"
+
+
+@EXECUTE_QUICK
+@given(source=executable_programs())
+def test_safe_fixes_keep_behaviour(source: str) -> None:
+    check_safe_fixes_keep_behaviour(source)
+
+
+@pytest.mark.slow
+@EXECUTE_THOROUGH
+@given(source=executable_programs())
+def test_safe_fixes_keep_behaviour_thoroughly(source: str) -> None:
+    check_safe_fixes_keep_behaviour(source)
