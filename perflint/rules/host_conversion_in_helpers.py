@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable, Optional, Sequence
 
 import libcst as cst
@@ -15,7 +16,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from perflint.analysis.conversion_helpers import ParameterUse, converts_first
+from perflint.analysis.conversion_helpers import ParameterUse, converts_first, is_docstring
+from perflint.analysis.names import qualified_names
 from perflint.analysis.conversion_sites import (
     Candidate,
     ConversionSites,
@@ -27,8 +29,8 @@ from perflint.analysis.conversion_sites import (
 )
 from perflint.analysis.dataflow import fresh_name, parent
 from perflint.analysis.host_conversions import Conversion
-from perflint.analysis.local_calls import is_private, only_called_directly
-from perflint.rule import Invalid, NodeChange, Rewrite, Rule, RuleContext, Valid
+from perflint.analysis.local_calls import call_sites, is_private, only_called_directly
+from perflint.rule import ImportNeed, Invalid, NodeChange, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 Change = tuple[cst.CSTNode, NodeChange]
@@ -50,7 +52,7 @@ class HostConversionInHelpers(Rule):
 
     ## Example
     ```python
-    def _ic(p, t):
+    def _ic(p: torch.Tensor, t):
         return np.corrcoef(p.numpy(), t)[0, 1]
 
     def _hit(p, t):
@@ -62,7 +64,7 @@ class HostConversionInHelpers(Rule):
 
     ## Use instead
     ```python
-    def _ic(p, t):
+    def _ic(p: np.ndarray, t):
         return np.corrcoef(np.asarray(p), t)[0, 1]
 
     def _hit(p, t):
@@ -76,7 +78,11 @@ class HostConversionInHelpers(Rule):
     is zero-copy for a CPU tensor, the identity for an array and raises the same error for a tensor that
     requires grad, so the helper still accepts tensors from other callers. `p.detach().cpu().numpy()` becomes
     `(p if isinstance(p, np.ndarray) else p.detach().cpu().numpy())`, since `np.asarray` raises on CUDA and
-    grad tensors. This changes what the helpers accept, not only where the caller converts: a different kind
+    grad tensors. The converted parameters' annotations follow: `p: torch.Tensor` becomes `p: np.ndarray`
+    when every call passes the array, else `torch.Tensor | np.ndarray` (`Union[...]`, imported from `typing`,
+    in a module that neither imports `annotations` from `__future__` nor writes `X | Y` annotations), and the
+    docstring's line for the parameter (`p (torch.Tensor): ... tensor`) says the same. This changes what the
+    helpers accept, not only where the caller converts: a different kind
     of change from PFL102's local hoist, hence its own code. `numpy` is imported as `np` if the module does
     not import it (under a fresh alias when `np` is taken); an existing `import numpy as onp` is used as is.
 
@@ -97,8 +103,9 @@ class HostConversionInHelpers(Rule):
 
     ## Known problems
     Helpers are followed one level deep, through plain calls and `self.` method calls with the tensor passed
-    as a bare name. Type annotations of rewritten helpers still say `Tensor`: a type checker or a runtime type
-    checker would reject the array.
+    as a bare name. Annotations written as strings (`"torch.Tensor"`) are left as they are, and so is a
+    docstring's free text beyond the parameter's own line. A runtime type checker (beartype, typeguard) sees
+    the new annotations, which are true.
 
     ## Options
     None.
@@ -181,6 +188,7 @@ class HostConversionInHelpers(Rule):
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
         self._sites = ConversionSites(self)
+        self._pep604: Optional[bool] = None
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._sites.enter_function(node)
@@ -214,7 +222,7 @@ class HostConversionInHelpers(Rule):
         value = _rebased(sample.template, variable) if sample.template else _call(cst.Name(variable), "numpy")
         changes: list[Change] = [insert_binding(region.anchor, name, value)]
         changes += [Rewrite.replace(use.replaced, cst.Name(name)) for use in uses]
-        helper_changes, imports = self._polymorphic_helpers(module, [use.helper for use in uses if use.helper is not None])
+        helper_changes, imports = self._polymorphic_helpers(module, uses)
         changes += helper_changes
         title = f"Convert `{variable}` once into `{name}` and let {_enumerate(helpers)} accept arrays"
         rewrite = Rewrite(verdict.applicability, tuple(changes), title=title, imports=imports)
@@ -246,10 +254,10 @@ class HostConversionInHelpers(Rule):
         return verdict if exact else Verdict(verdict.region, Applicability.UNSAFE)
 
 
-    def _polymorphic_helpers(
-        self, module: cst.Module, helpers: Iterable[ParameterUse]
-    ) -> tuple[list[Change], tuple[tuple[str, Optional[str], Optional[str]], ...]]:
-        """Rewrite each helper's conversions so that it accepts an array as well as a tensor; the imports needed."""
+    def _polymorphic_helpers(self, module: cst.Module, uses: Sequence[Use]) -> tuple[list[Change], tuple[ImportNeed, ...]]:
+        """Rewrite each helper so that it accepts an array as well as a tensor, keeping its annotations and
+        docstring true; the imports that needs."""
+        helpers = [use.helper for use in uses if use.helper is not None]
         distinct = list({(id(helper.function.definition), helper.param): helper for helper in helpers}.values())
         pending = [helper for helper in distinct if helper.conversions]
         if not pending:
@@ -260,7 +268,53 @@ class HostConversionInHelpers(Rule):
             for conversion in helper.conversions:
                 spelled = _array_or_tensor(conversion, helper.param, alias, self._stands_alone(conversion.node))
                 changes.append(Rewrite.replace(conversion.node, spelled))
-        return changes, imports
+        calls = {id(use.node) for use in uses if use.helper is not None}
+        typing: list[ImportNeed] = []
+        for helper in distinct:
+            # Another caller may still pass a tensor: the parameter then holds either.
+            only_arrays = all(id(call) in calls for call in call_sites(self, helper.function, module))
+            annotation_changes, needs = self._annotation(module, helper, alias, only_arrays)
+            changes += annotation_changes
+            typing += needs
+            changes += _docstring(helper, alias, only_arrays)
+        return changes, tuple(dict.fromkeys([*imports, *typing]))
+
+    def _annotation(
+        self, module: cst.Module, helper: ParameterUse, alias: str, only_arrays: bool
+    ) -> tuple[list[Change], list[ImportNeed]]:
+        """``p: torch.Tensor`` becomes ``p: np.ndarray``, or ``torch.Tensor | np.ndarray`` (``Union[...]`` in a
+        module that neither imports ``annotations`` from ``__future__`` nor writes ``X | Y`` annotations)."""
+        param = _param(helper.function.definition, helper.param)
+        if param is None or param.annotation is None:
+            return [], []
+        finder = _TensorNames(self)
+        param.annotation.annotation.visit(finder)
+        if not finder.found:
+            return [], []
+        array = cst.Attribute(cst.Name(alias), cst.Name("ndarray"))
+        changes: list[Change] = []
+        needs: list[ImportNeed] = []
+        pep604 = self._writes_pep604(module)
+        for node in finder.found:
+            if only_arrays:
+                changes.append(Rewrite.replace(node, array))
+            elif pep604:
+                changes.append(Rewrite.replace(node, cst.BinaryOperation(node.deep_clone(), cst.BitOr(), array)))
+            else:
+                union = cst.Subscript(
+                    cst.Name("Union"),
+                    [cst.SubscriptElement(cst.Index(node.deep_clone())), cst.SubscriptElement(cst.Index(array))],
+                )
+                changes.append(Rewrite.replace(node, union))
+                needs.append(("typing", "Union"))
+        return changes, needs
+
+    def _writes_pep604(self, module: cst.Module) -> bool:
+        if self._pep604 is None:
+            finder = _Pep604Finder()
+            module.visit(finder)
+            self._pep604 = finder.found
+        return self._pep604
 
     def _stands_alone(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` is a whole argument, assigned value or returned value (no parentheses needed)."""
@@ -269,7 +323,7 @@ class HostConversionInHelpers(Rule):
 
     def _numpy_alias(
         self, module: cst.Module, definitions: Sequence[cst.FunctionDef]
-    ) -> tuple[str, tuple[tuple[str, Optional[str], Optional[str]], ...]]:
+    ) -> tuple[str, tuple[ImportNeed, ...]]:
         """The module's own name for numpy if every helper sees it (``import numpy as onp`` gives ``onp``),
         else ``np`` (or a fresh alias when ``np`` is taken) and the import the fix adds for it."""
         for small in _module_imports(module):
@@ -330,3 +384,65 @@ def _dotted(node: cst.CSTNode) -> str:
     return node.value if isinstance(node, cst.Name) else ""
 
 
+
+
+def _param(definition: cst.FunctionDef, name: str) -> Optional[cst.Param]:
+    params = definition.params
+    return next((p for p in (*params.posonly_params, *params.params, *params.kwonly_params) if p.name.value == name), None)
+
+
+class _TensorNames(cst.CSTVisitor):
+    """Nodes of an annotation that name ``torch.Tensor`` (``torch.Tensor``, ``Tensor``, ``th.Tensor``)."""
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__()
+        self.rule = rule
+        self.found: list[cst.BaseExpression] = []
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if "torch.Tensor" in qualified_names(self.rule, node):
+            self.found.append(node)
+            return False
+        return True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if "torch.Tensor" in qualified_names(self.rule, node):
+            self.found.append(node)
+
+
+class _Pep604Finder(cst.CSTVisitor):
+    """``from __future__ import annotations``, or an annotation written ``X | Y``: the module's union style."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.module, cst.Name) and node.module.value == "__future__" and not isinstance(node.names, cst.ImportStar):
+            self.found |= any(isinstance(alias.name, cst.Name) and alias.name.value == "annotations" for alias in node.names)
+
+    def visit_Annotation(self, node: cst.Annotation) -> bool:
+        self.found |= isinstance(node.annotation, cst.BinaryOperation) and isinstance(node.annotation.operator, cst.BitOr)
+        return False
+
+
+def _docstring(helper: ParameterUse, alias: str, only_arrays: bool) -> list[Change]:
+    """The helper's docstring line describing the parameter (``p: ...``, ``p (torch.Tensor): ...``,
+    ``p : torch.Tensor``) with its type words for the array: ``Tensor`` -> ``np.ndarray`` and ``tensor`` ->
+    ``array``, or "... or ..." of both where other callers still pass tensors."""
+    body = helper.function.definition.body
+    statements = body.body if isinstance(body, cst.IndentedBlock) else ()
+    if not statements or not is_docstring(statements[0]):
+        return []
+    node = statements[0].body[0].value  # type: ignore[attr-defined]
+    if not isinstance(node, cst.SimpleString):
+        return []
+    line = re.compile(rf"^(\s*\*{{0,2}}{re.escape(helper.param)}\b\s*(?:\([^)]*\))?\s*:.*)$", re.MULTILINE)
+    array = f"{alias}.ndarray"
+
+    def retyped(match: re.Match[str]) -> str:
+        text = re.sub(r"\b(?:torch\.)?Tensor\b", array if only_arrays else rf"\g<0> or {array}", match.group(1))
+        return re.sub(r"\btensor\b", "array" if only_arrays else "tensor or array", text)
+
+    new = line.sub(retyped, node.value)
+    return [Rewrite.replace(node, node.with_changes(value=new))] if new != node.value else []
