@@ -17,9 +17,6 @@ from perflint.analysis.host_conversions import STEPS, Conversion, conversion_of,
 from perflint.analysis.local_calls import LocalFunction, parameter_for
 from perflint.analysis.names import qualified_names
 
-ARRAY_OR_TENSOR_STEPS = frozenset({"detach()", "cpu()"})
-
-
 @dataclass(frozen=True)
 class ParameterUse:
     """How a local function uses one of its parameters that it converts to the host.
@@ -240,9 +237,10 @@ def _other_use(helper: str, param: str, node: cst.CSTNode, above: cst.CSTNode, d
 
 
 def _has_array_or_tensor_form(chain: str) -> bool:
-    """``.numpy()`` after at most ``.detach()`` and ``.cpu()``: an array passes through unchanged."""
-    methods = chain.strip(".").split(".")
-    return methods[-1] == "numpy()" and all(method in ARRAY_OR_TENSOR_STEPS for method in methods[:-1])
+    """A chain ending in ``.numpy(...)``: ``p if isinstance(p, np.ndarray) else p.<chain>`` lets an array that
+    the caller converted with the same chain pass through unchanged (an array has no ``.numpy()``, so no
+    caller passed one before). ``.tolist()`` / ``.cpu()`` ends have no such form (their result is no array)."""
+    return chain.endswith(".numpy()") or chain.endswith(")") and ".numpy(" in chain.rsplit(".", 1)[-1]
 
 
 def _only_names(target: cst.CSTNode) -> bool:

@@ -76,6 +76,9 @@ class Candidate:
     uses: tuple[Use, ...]
     sample: Optional[Conversion]
     through_helpers: bool
+    # Helper calls left out of ``uses``: those helpers cannot take an array (``p.mean(dim=1).numpy()``) and
+    # keep receiving the tensor, while the others get the array (a partial fix beats none).
+    kept: tuple[Use, ...] = ()
 
 
 class ConversionSites:
@@ -189,11 +192,19 @@ class ConversionSites:
         ]
         through_helpers = self._helper_uses(scope, variable)
         if through_helpers:
-            chain = _common_chain([use.helper for use in through_helpers])
+            kept = [use for use in through_helpers if use.helper is not None and use.helper.obstacle]
+            convertible = [use for use in through_helpers if use not in kept]
+            chain = _common_chain([use.helper for use in convertible or through_helpers])
             joined = [conversion for conversion in direct if chain is not None and conversion.text == chain]
-            uses = self._sorted([*through_helpers, *(Use(c.node, c.node) for c in joined)])
-            if len(uses) > 1 and not self.exclusive(uses):
-                found.append(Candidate(scope, variable, tuple(uses), None, True))
+            partial = self._sorted([*convertible, *(Use(c.node, c.node) for c in joined)])
+            if kept and convertible and len(partial) > 1 and not self.exclusive(partial):
+                found.append(Candidate(scope, variable, tuple(partial), None, True, tuple(kept)))
+            else:
+                chain = _common_chain([use.helper for use in through_helpers])
+                joined = [conversion for conversion in direct if chain is not None and conversion.text == chain]
+                uses = self._sorted([*through_helpers, *(Use(c.node, c.node) for c in joined)])
+                if len(uses) > 1 and not self.exclusive(uses):
+                    found.append(Candidate(scope, variable, tuple(uses), None, True))
             direct = [conversion for conversion in direct if conversion not in joined]
         for group in _by_chain(direct):
             if _ndarray_has_chain(group[0]) and not self.is_tensor(scope, variable):

@@ -14,12 +14,14 @@ from libcst import MetadataDependent
 from perflint.analysis.dataflow import parent
 from perflint.analysis.names import qualified_names
 
-VIEWS = frozenset({"view", "reshape", "flatten", "ravel"})
-# reshape/flatten/ravel return a view only when the strides allow one; otherwise a copy.
-COPYING_VIEWS = frozenset({"reshape", "flatten", "ravel"})
+# Value-preserving steps before the conversion. `view`/`squeeze` always share memory with the tensor;
+# reshape/flatten/ravel return a view only when the strides allow one, otherwise a copy; `float()` returns the
+# tensor itself when it is float32 and a converted copy otherwise.
+VIEWS = frozenset({"view", "reshape", "flatten", "ravel", "squeeze", "float"})
+COPYING_VIEWS = frozenset({"reshape", "flatten", "ravel", "float"})
 TERMINALS = frozenset({"numpy", "tolist", "cpu"})
 STEPS = VIEWS | TERMINALS | {"detach"}
-NO_ARGUMENT_STEPS = frozenset({"detach", "cpu", "tolist"})
+NO_ARGUMENT_STEPS = frozenset({"detach", "cpu", "tolist", "float"})
 
 PURE_NUMPY = frozenset(
     {

@@ -41,8 +41,10 @@ class HostConversionInHelpers(Rule):
     ## What it does
     Finds one tensor handed to two or more helpers of the same module (functions, or methods of the same
     class) that each convert that parameter to the host (`p.numpy()`, `p.cpu().numpy()`,
-    `p.detach().cpu().numpy()`), and names the helpers. Conversions written in the caller with the same chain
-    count too.
+    `p.detach().cpu().numpy()`, `p.view(-1).numpy()`: any chain of PFL102's ending in `.numpy()`), and names
+    the helpers. Conversions written in the caller with the same chain count too. Where some helpers cannot
+    take an array (`p.mean(dim=1).numpy()` reduces in torch first; `p.std()`...) and at least two uses can,
+    the fix converts for those and the others keep receiving the tensor: a partial fix.
 
     ## Why is this bad?
     Each helper makes its own host copy: on a CUDA tensor every `.cpu()` is a device-to-host copy plus a
@@ -78,7 +80,8 @@ class HostConversionInHelpers(Rule):
     is zero-copy for a CPU tensor, the identity for an array and raises the same error for a tensor that
     requires grad, so the helper still accepts tensors from other callers. `p.detach().cpu().numpy()` becomes
     `(p if isinstance(p, np.ndarray) else p.detach().cpu().numpy())`, since `np.asarray` raises on CUDA and
-    grad tensors. The converted parameters' annotations follow: `p: torch.Tensor` becomes `p: np.ndarray`
+    grad tensors; every other chain ending in `.numpy()` (`p.view(-1).numpy()`) takes the same
+    `isinstance` form, whose array branch receives the caller's result of that very chain. The converted parameters' annotations follow: `p: torch.Tensor` becomes `p: np.ndarray`
     when every call passes the array, else `torch.Tensor | np.ndarray` (`Union[...]`, imported from `typing`,
     in a module that neither imports `annotations` from `__future__` nor writes `X | Y` annotations), and the
     docstring's line for the parameter (`p (torch.Tensor): ... tensor`) says the same. This changes what the
@@ -92,7 +95,7 @@ class HostConversionInHelpers(Rule):
     when the caller's side meets PFL102's conditions for a safe hoist (a local name, not rebound or given new
     storage between the calls, the first call unconditional and first in its statement, no `exec`/`eval`/
     `locals()`) and the first helper converts before doing anything else. **Unsafe** for methods (a subclass
-    elsewhere may override them) and for copying chains (`.cpu()`: the helpers now share one copy, so an
+    elsewhere may override them) and for copying chains (`.cpu()`, `reshape`, `flatten`, `float()`: the helpers now share one copy, so an
     in-place change of one is seen by the others). No fix when a helper uses the parameter otherwise
     (`p.std()`, `p.mean()`, `p.sort()`, `p.size()` mean other things on an array; `p.mean(dim=1).numpy()`
     would move a reduction from torch to numpy, which changed the seed's Sharpe ratio in the 7th digit), when
@@ -208,8 +211,9 @@ class HostConversionInHelpers(Rule):
     def _report(self, module: cst.Module, candidate: Candidate) -> None:
         scope, variable, uses = candidate.scope, candidate.variable, candidate.uses
         helpers = list(dict.fromkeys(use.helper.function.name for use in uses if use.helper is not None))
+        kept = list(dict.fromkeys(use.helper.function.name for use in candidate.kept if use.helper is not None))
         sample = next(use.helper for use in uses if use.helper is not None)
-        message = f"`{variable}` is converted to the host separately by {_enumerate(helpers)}"
+        message = f"`{variable}` is converted to the host separately by {_enumerate(helpers + kept)}"
         caller_verdict = self._sites.verdict(scope, variable, uses)
         if not caller_verdict.same_value:
             return  # `_ic(x, t); x = x * 2; _hit(x, t)`: two different values
@@ -225,6 +229,8 @@ class HostConversionInHelpers(Rule):
         helper_changes, imports = self._polymorphic_helpers(module, uses)
         changes += helper_changes
         title = f"Convert `{variable}` once into `{name}` and let {_enumerate(helpers)} accept arrays"
+        if kept:
+            title += f" ({_enumerate(kept)} {'keeps' if len(kept) == 1 else 'keep'} the tensor)"
         rewrite = Rewrite(verdict.applicability, tuple(changes), title=title, imports=imports)
         self.report(uses[0].node, message, rewrite=rewrite)
 

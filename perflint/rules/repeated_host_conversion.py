@@ -26,7 +26,7 @@ class RepeatedHostConversion(Rule):
     ## What it does
     Finds a tensor converted to the host more than once: in one function, the same chain
     (`x.numpy()`, `x.cpu().numpy()`, `x.detach().cpu().numpy()`, `x.cpu()`, `x.tolist()`, also after
-    `view(...)`, `reshape(...)`, `flatten()`, `ravel()`) applied two or more times to a name that is neither
+    `view(...)`, `squeeze(...)`, `reshape(...)`, `flatten()`, `ravel()`, `float()`) applied two or more times to a name that is neither
     rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between. A tensor handed to several
     helpers that each convert it is PFL106's.
 
@@ -71,7 +71,8 @@ class RepeatedHostConversion(Rule):
     callee that changes the array's *metadata* (`a.shape = ...`, `a.flags.writeable = False`) or swaps the
     tensor's storage through another reference now affects the later uses. A global or closure name gets at
     most an unsafe fix: a call in between may rebind it.
-    A chain that may copy (`.cpu()`, `reshape`/`flatten`/`ravel`, `.tolist()`, `.numpy(force=True)`) gives one
+    A chain that may copy (`.cpu()`, `reshape`/`flatten`/`ravel`, `.float()` of a non-float32 tensor,
+    `.tolist()`, `.numpy(force=True)`) gives one
     shared copy instead of fresh ones, so an in-place change of the tensor or of one copy becomes visible to
     the other uses (on an H200, `x.add_(1)` between two sums of `x.cpu().numpy()` gave 15.2 then 3988.2;
     with one hoisted copy, 15.2 twice). It is **safe** only when, in addition, each converted value is consumed at once by a
