@@ -25,14 +25,11 @@ from perflint.analysis.dataflow import (
     Region,
     ancestors,
     bindings,
-    declared_global,
     first_effect,
-    fresh_name,
     hoist_region,
     introspects_frame,
     may_have_effects,
     mutually_exclusive,
-    nonlocal_rebinders,
     parent,
     reach,
 )
@@ -81,6 +78,44 @@ class Candidate:
     kept: tuple[Use, ...] = ()
 
 
+@dataclass(frozen=True)
+class FunctionFacts:
+    """One function's ``global``/``nonlocal`` declarations (its own, and ``nonlocal`` in nested functions),
+    whether it may read its own frame (``exec``, ``locals()``...), and every identifier written in it."""
+
+    declared: frozenset[str]
+    nested_nonlocal: frozenset[str]
+    introspects_frame: bool
+    names: frozenset[str]
+
+
+class _FunctionFactsFinder(cst.CSTVisitor):
+    """One walk of a function for FunctionFacts (``dataflow``'s per-name finders, all names at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = -1  # the function itself is depth 0
+        self.declared: set[str] = set()
+        self.nested_nonlocal: set[str] = set()
+        self.names: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Global(self, node: cst.Global) -> None:
+        if self.depth == 0:
+            self.declared.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        (self.declared if self.depth == 0 else self.nested_nonlocal).update(item.name.value for item in node.names)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
 class ConversionSites:
     """The conversions and local calls of one module, and the caller-side reasoning over them."""
 
@@ -94,6 +129,7 @@ class ConversionSites:
         self._calls: dict[FunctionScope, list[cst.Call]] = defaultdict(list)
         self._local_calls: dict[FunctionScope, dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]] = {}
         self._helpers: dict[tuple[int, str], Optional[ParameterUse]] = {}
+        self._function_facts: dict[cst.FunctionDef, FunctionFacts] = {}
         # Names given to new locals in this visit: two fixes applied in one pass must not pick the same one.
         self._handed_out: dict[FunctionScope, set[str]] = defaultdict(set)
 
@@ -245,7 +281,8 @@ class ConversionSites:
             return Verdict(None, None, "the first conversion is inside `try`/`with`, a lambda or a generator")
         if any(reach(self.visitor, node, function) is Reach.LATER for node in nodes[1:]):
             return Verdict(None, None, "a conversion runs later, inside a lambda or a generator")
-        if nonlocal_rebinders(function, variable):
+        facts = self._facts(function)
+        if variable in facts.nested_nonlocal:
             return Verdict(None, None, f"a nested function may rebind `{variable}`")
         if first_reach is Reach.MAYBE:
             if not any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
@@ -255,8 +292,8 @@ class ConversionSites:
             first_effect(self.visitor, nodes[0], region.anchor)
             and not (isinstance(nodes[0], cst.Call) and uses[0].helper and arguments_have_effects(nodes[0]))
             and bool(scope.assignments[variable])
-            and not declared_global(function, variable)
-            and not introspects_frame(self.visitor, function)
+            and variable not in facts.declared
+            and not facts.introspects_frame
         )
         return Verdict(region, Applicability.SAFE if exact else Applicability.UNSAFE)
 
@@ -279,8 +316,26 @@ class ConversionSites:
             self._ends_before(node, statement) for node in nodes if node not in inside
         )
 
+    def _facts(self, function: cst.FunctionDef) -> FunctionFacts:
+        """What ``verdict`` and ``new_local`` ask of the whole function, gathered in one walk and kept: asking
+        per candidate would walk a several-thousand-line ``main()`` once per converted name."""
+        facts = self._function_facts.get(function)
+        if facts is None:
+            finder = _FunctionFactsFinder()
+            function.visit(finder)
+            introspects = introspects_frame(self.visitor, function)
+            facts = FunctionFacts(frozenset(finder.declared), frozenset(finder.nested_nonlocal), introspects, frozenset(finder.names))
+            self._function_facts[function] = facts
+        return facts
+
     def new_local(self, scope: FunctionScope, anchor: cst.CSTNode, base: str) -> str:
-        name = fresh_name(self.visitor, anchor, base, avoid=self._handed_out[scope])
+        """``fresh_name``'s answer (a name that shadows nothing visible from ``scope`` and is written nowhere
+        in the function, nor handed out before), from the function's names gathered once."""
+        taken = self._facts(definition_of(scope)).names | self._handed_out[scope]
+        name, suffix = base, 0
+        while name in taken or name in scope:
+            suffix += 1
+            name = f"{base}_{suffix}"
         self._handed_out[scope].add(name)
         return name
 

@@ -192,6 +192,8 @@ class HostConversionInHelpers(Rule):
         super().__init__(context)
         self._sites = ConversionSites(self)
         self._pep604: Optional[bool] = None
+        # A free name for numpy in this module, found once (finding it scans the whole module).
+        self._fresh_numpy: Optional[str] = None
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._sites.enter_function(node)
@@ -339,8 +341,9 @@ class HostConversionInHelpers(Rule):
                 bound = _dotted(alias.asname.name) if alias.asname is not None else "numpy"
                 if all(self._sees_import(definition, bound, small) for definition in definitions):
                     return bound, ()
-        name = fresh_name(self, module.body[0], "np")
-        return name, (("numpy", None, name),)
+        if self._fresh_numpy is None:
+            self._fresh_numpy = fresh_name(self, module.body[0], "np")
+        return self._fresh_numpy, (("numpy", None, self._fresh_numpy),)
 
     def _sees_import(self, definition: cst.FunctionDef, bound: str, statement: cst.Import) -> bool:
         assignments = list(self.get_metadata(ScopeProvider, definition.body)[bound])
