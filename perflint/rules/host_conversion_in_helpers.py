@@ -28,7 +28,7 @@ from perflint.analysis.conversion_sites import (
     may_repeat,
 )
 from perflint.analysis.dataflow import fresh_name, parent
-from perflint.analysis.host_conversions import Conversion
+from perflint.analysis.host_conversions import Conversion, conversion_of, only_read
 from perflint.analysis.local_calls import call_sites, is_private, only_called_directly
 from perflint.rule import ImportNeed, Invalid, NodeChange, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
@@ -94,7 +94,9 @@ class HostConversionInHelpers(Rule):
     undecorated, only ever called directly), that use the parameter only as the receiver of that conversion,
     when the caller's side meets PFL102's conditions for a safe hoist (a local name, not rebound or given new
     storage between the calls, the first call unconditional and first in its statement, no `exec`/`eval`/
-    `locals()`) and the first helper converts before doing anything else. **Unsafe** for methods (a subclass
+    `locals()`; between the calls the tensor goes to no other call or name: a callee could set its grad flag
+    or swap its storage, which the next helper's own conversion would have seen) and the first helper converts
+    before doing anything else. **Unsafe** for methods (a subclass
     elsewhere may override them) and for copying chains (`.cpu()`, `reshape`, `flatten`, `float()`: the helpers now share one copy, so an
     in-place change of one is seen by the others). No fix when a helper uses the parameter otherwise
     (`p.std()`, `p.mean()`, `p.sort()`, `p.size()` mean other things on an array; `p.mean(dim=1).numpy()`
@@ -219,7 +221,7 @@ class HostConversionInHelpers(Rule):
         caller_verdict = self._sites.verdict(scope, variable, uses)
         if not caller_verdict.same_value:
             return  # `_ic(x, t); x = x * 2; _hit(x, t)`: two different values
-        verdict = self._helpers_verdict(module, scope, caller_verdict, uses)
+        verdict = self._helpers_verdict(module, scope, variable, caller_verdict, uses)
         region = verdict.region
         if region is None or verdict.applicability is None:
             self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
@@ -236,7 +238,9 @@ class HostConversionInHelpers(Rule):
         rewrite = Rewrite(verdict.applicability, tuple(changes), title=title, imports=imports)
         self.report(uses[0].node, message, rewrite=rewrite)
 
-    def _helpers_verdict(self, module: cst.Module, scope: FunctionScope, verdict: Verdict, uses: Sequence[Use]) -> Verdict:
+    def _helpers_verdict(
+        self, module: cst.Module, scope: FunctionScope, variable: str, verdict: Verdict, uses: Sequence[Use]
+    ) -> Verdict:
         """Narrow the caller's verdict by what rewriting the helpers needs."""
         helpers = [use.helper for use in uses if use.helper is not None]
         for helper in helpers:
@@ -253,6 +257,15 @@ class HostConversionInHelpers(Rule):
             return Verdict(None, None, "the helpers convert it in different ways")
         if verdict.applicability is not Applicability.SAFE:
             return verdict
+        region = verdict.region
+        assert region is not None
+        passed = {id(use.replaced) for use in uses} | {
+            id(step) for use in uses if use.helper is None for step in conversion_of(use.node).steps  # type: ignore[union-attr]
+        }
+        if not only_read(self, region.statements, variable, passed, last=uses[-1].node):
+            # `_ic(x, t); touch(x); _hit(x, t)`: `touch` may set `x`'s grad flag or swap its storage, which
+            # the second helper's conversion would have seen (also a helper left on the tensor).
+            return Verdict(region, Applicability.UNSAFE)
         first = uses[0].helper
         exact = (
             all(helper.function.owner is None for helper in helpers)

@@ -16,7 +16,7 @@ from perflint.analysis.conversion_sites import (
     insert_binding,
     may_repeat,
 )
-from perflint.analysis.host_conversions import COPYING_VIEWS, Conversion, copies_are_unobservable
+from perflint.analysis.host_conversions import Conversion, conversion_of, copies_are_unobservable, only_read
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -65,7 +65,11 @@ class RepeatedHostConversion(Rule):
     `.numpy()`, `.detach().numpy()`, `.view(...).numpy()`) on a local name when the first conversion runs
     unconditionally, before anything with a side effect in its statement; the name is not rebound and its
     storage, shape or grad flag is not changed in place (`x.data =`, `set_`, `resize_`, `requires_grad_`...)
-    between the conversions; no conversion sits in a lambda or generator; and the function does not use
+    between the conversions; between them the tensor is only read (`x.shape`, `x.sum()`, an in-place value
+    update such as `x.add_(1)`), never handed to a call or another name (a callee may call
+    `x.requires_grad_()`, after which the later conversion raised; `y = x.cpu()`, `x.float()` or
+    `x.contiguous()` return `x` itself when nothing needs converting, and `y.set_(...)` then swaps `x`'s
+    storage): otherwise **unsafe**; no conversion sits in a lambda or generator; and the function does not use
     `exec`, `eval`, `locals()`, `vars()`, `dir()` or its frame. The array then aliases the tensor exactly as
     each conversion did. Remaining differences, left to the docs: `x.numpy() is x.numpy()` becomes true, and a
     callee that changes the array's *metadata* (`a.shape = ...`, `a.flags.writeable = False`) or swaps the
@@ -242,6 +246,11 @@ class RepeatedHostConversion(Rule):
             self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
             return
         if applicability is Applicability.SAFE and sample.copies and not self._copies_unobservable(scope, variable, region.statements, uses):
+            applicability = Applicability.UNSAFE
+        own_steps = {id(step) for use in uses for step in conversion_of(use.node).steps}  # type: ignore[union-attr]
+        if applicability is Applicability.SAFE and not only_read(self, region.statements, variable, own_steps):
+            # `a = x.numpy(); g(x); b = x.numpy()` where `g` calls `x.requires_grad_()`: the second conversion
+            # raised, the hoisted array does not (also through `y = x.cpu()`, which may return `x` itself).
             applicability = Applicability.UNSAFE
         name = self._sites.new_local(scope, region.anchor, f"{variable}_{_suffix(sample)}")
         changes = [insert_binding(region.anchor, name, sample.node.deep_clone())]

@@ -414,3 +414,72 @@ def test_reshape_copies_a_non_contiguous_tensor_so_it_is_a_copying_chain() -> No
     assert original(contiguous()) == fixed(contiguous()) == (15.0, 30.0)
     transposed = lambda: torch.arange(6.0).reshape(2, 3).t()  # noqa: E731
     assert original(transposed()) == (15.0, 30.0) and fixed(transposed()) == (15.0, 15.0)
+
+
+# -- safe-fix audit: a call may hand the tensor on, or return it unchanged ------------------------------------
+
+
+HANDED_TO_A_CALL = """
+import numpy as np
+
+def f(x, touch):
+    before = float(np.sum(x.numpy()))
+    touch(x)
+    return before, float(np.sum(x.numpy()))
+"""
+
+ALIASED_BY_CPU = """
+import numpy as np
+
+def f(x):
+    before = float(np.sum(x.numpy()))
+    y = x.cpu()
+    y.requires_grad_()
+    return before, float(np.sum(x.numpy()))
+"""
+
+
+def test_tensor_handed_to_a_call_between_bare_conversions_is_unsafe_and_differs() -> None:
+    """`touch` may set the tensor's grad flag: the second `.numpy()` then raises; one hoisted array does not."""
+    assert _single_fix(HANDED_TO_A_CALL) is Applicability.UNSAFE
+    original = _load(textwrap.dedent(HANDED_TO_A_CALL), "m")["f"]
+    fixed = _load(_fix(HANDED_TO_A_CALL, unsafe=True), "m")["f"]
+    assert original(torch.ones(3), lambda t: None) == fixed(torch.ones(3), lambda t: None) == (3.0, 3.0)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        original(torch.ones(3), lambda t: t.requires_grad_())
+    assert fixed(torch.ones(3), lambda t: t.requires_grad_()) == (3.0, 3.0)
+
+
+def test_cpu_of_a_cpu_tensor_returns_it_unchanged_so_the_alias_makes_the_fix_unsafe() -> None:
+    assert _single_fix(ALIASED_BY_CPU) is Applicability.UNSAFE
+    tensor = torch.ones(3)
+    assert tensor.cpu() is tensor
+    with pytest.raises(RuntimeError, match="requires grad"):
+        _load(textwrap.dedent(ALIASED_BY_CPU), "m")["f"](torch.ones(3))
+    assert _load(_fix(ALIASED_BY_CPU, unsafe=True), "m")["f"](torch.ones(3)) == (3.0, 3.0)
+
+
+HELPERS_AROUND_A_CALL = """
+import numpy as np
+
+def _total(p):
+    return float(np.sum(p.numpy()))
+
+def _largest(p):
+    return float(np.max(p.numpy()))
+
+def f(x, touch):
+    total = _total(x)
+    touch(x)
+    return total, _largest(x)
+"""
+
+
+def test_tensor_handed_to_a_call_between_helpers_makes_pfl106_unsafe_and_differs() -> None:
+    [violation] = lint(textwrap.dedent(HELPERS_AROUND_A_CALL), select=["PFL106"]).violations
+    assert violation.fix is not None and violation.fix.applicability is Applicability.UNSAFE
+    original = _load(textwrap.dedent(HELPERS_AROUND_A_CALL), "m")["f"]
+    fixed = _load(_fix(HELPERS_AROUND_A_CALL, unsafe=True), "m")["f"]
+    with pytest.raises(RuntimeError, match="requires grad"):
+        original(torch.ones(3), lambda t: t.requires_grad_())
+    assert fixed(torch.ones(3), lambda t: t.requires_grad_()) == (3.0, 1.0)
