@@ -67,10 +67,10 @@ def parameter_use(visitor: MetadataDependent, function: LocalFunction, param: st
     if len(assignments) != 1:
         obstacles.append(f"`{function.name}` rebinds `{param}`")
     if len(chains) > 1:
-        obstacles.append(f"`{function.name}` converts `{param}` in different ways")
+        obstacles.append(f"`{function.name}` converts `{param}` differently")
     chain, template = next(iter(chains.items()), (None, None))
     if chain is not None and not _has_array_or_tensor_form(chain):
-        obstacles.append(f"`{chain}` has no array-or-tensor form")
+        obstacles.append(f"`{chain}` has no array form")
     nodes = tuple(sorted(converting.values(), key=lambda node: _start(visitor, node)))
     return ParameterUse(function, param, tuple(conversions), nodes, chain, template, obstacles[0] if obstacles else None)
 
@@ -225,15 +225,12 @@ def _is_asarray_of(visitor: MetadataDependent, call: cst.Call, param: str) -> bo
 
 def _other_use(helper: str, param: str, node: cst.CSTNode, above: cst.CSTNode, derived: Optional[Conversion]) -> str:
     if derived is not None and isinstance(above, cst.Attribute):
-        return (
-            f"`{helper}` computes `{param}.{above.attr.value}(...)` in torch before converting;"
-            " moving it to numpy can change results"
-        )
+        return f"`{helper}` computes `{param}.{above.attr.value}(...)` in torch first"
     if derived is not None:
-        return f"`{helper}` works on `{param}` as a tensor before converting"
+        return f"`{helper}` uses `{param}` as a tensor first"
     if isinstance(above, cst.Attribute) and above.value is node:
-        return f"`{helper}` also uses `{param}.{above.attr.value}`, which means something else on an array"
-    return f"`{helper}` also uses `{param}` other than by converting it"
+        return f"`{helper}` also uses `{param}.{above.attr.value}`"
+    return f"`{helper}` also uses `{param}` otherwise"
 
 
 def _has_array_or_tensor_form(chain: str) -> bool:

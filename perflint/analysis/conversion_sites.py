@@ -273,20 +273,20 @@ class ConversionSites:
         nodes = [use.node for use in uses]
         region = hoist_region(self.visitor, nodes, function)
         if region is None:
-            return Verdict(None, None, "the conversions are not in one block")
+            return Verdict(None, None, "not in one block")
         if self._changes_between(variable, region, nodes):
             return Verdict(None, None, same_value=False)
         first_reach = reach(self.visitor, nodes[0], region.anchor)
         if first_reach >= Reach.GUARDED:
-            return Verdict(None, None, "the first conversion is inside `try`/`with`, a lambda or a generator")
+            return Verdict(None, None, "first one in `try`/`with`/lambda/generator")
         if any(reach(self.visitor, node, function) is Reach.LATER for node in nodes[1:]):
-            return Verdict(None, None, "a conversion runs later, inside a lambda or a generator")
+            return Verdict(None, None, "one runs later, in a lambda/generator")
         facts = self._facts(function)
         if variable in facts.nested_nonlocal:
-            return Verdict(None, None, f"a nested function may rebind `{variable}`")
+            return Verdict(None, None, f"a nested def may rebind `{variable}`")
         if first_reach is Reach.MAYBE:
             if not any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
-                return Verdict(None, None, "no conversion runs unconditionally")
+                return Verdict(None, None, "none runs unconditionally")
             return Verdict(region, Applicability.UNSAFE)
         exact = (
             first_effect(self.visitor, nodes[0], region.anchor)

@@ -217,7 +217,7 @@ class HostConversionInHelpers(Rule):
         helpers = list(dict.fromkeys(use.helper.function.name for use in uses if use.helper is not None))
         kept = list(dict.fromkeys(use.helper.function.name for use in candidate.kept if use.helper is not None))
         sample = next(use.helper for use in uses if use.helper is not None)
-        message = f"`{variable}` is converted to the host separately by {_enumerate(helpers + kept)}"
+        message = f"`{variable}` is converted separately by {_enumerate(helpers + kept)}"
         caller_verdict = self._sites.verdict(scope, variable, uses)
         if not caller_verdict.same_value:
             return  # `_ic(x, t); x = x * 2; _hit(x, t)`: two different values
@@ -248,13 +248,13 @@ class HostConversionInHelpers(Rule):
             if helper.obstacle:
                 return Verdict(None, None, helper.obstacle)
             if not is_private(function, module):
-                return Verdict(None, None, f"`{function.name}` is public: its other callers are not all visible")
+                return Verdict(None, None, f"`{function.name}` is public")
             if not only_called_directly(self, function, module):
-                return Verdict(None, None, f"`{function.name}` is used as a value, not only called")
+                return Verdict(None, None, f"`{function.name}` is used as a value")
             if function.definition.decorators:
                 return Verdict(None, None, f"`{function.name}` is decorated")
         if len({helper.chain for helper in helpers}) > 1:
-            return Verdict(None, None, "the helpers convert it in different ways")
+            return Verdict(None, None, "converted in different ways")
         if verdict.applicability is not Applicability.SAFE:
             return verdict
         region = verdict.region
