@@ -6,16 +6,18 @@ import ast
 import difflib
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from perflint.engine import LintOutcome, SourceError, parse
-from perflint.rule import Finding, NodeChange
+from perflint.rule import Finding, ImportNeed, NodeChange
 from perflint.types import Applicability, Edit, Location
 
 MAX_ITERATIONS = 10
+# (module, name or None, alias or None): one import a fix needs.
+Import = tuple[str, Optional[str], Optional[str]]
 # Module-level statements whose imports run (or may run) when the module is imported.
 CONDITIONAL_BLOCKS = (cst.If, cst.Try, cst.With)
 
@@ -83,11 +85,11 @@ def _overlap(first, second) -> bool:
 def apply_once(module: cst.Module, findings: Sequence[Finding]) -> cst.Module:
     """Apply the given (non-overlapping) findings' rewrites in one transform, adding the imports they need."""
     changes: dict[cst.CSTNode, NodeChange] = {}
-    imports: set[tuple[str, str | None]] = set()
+    imports: set[Import] = set()
     for finding in findings:
         assert finding.rewrite is not None
         changes.update((node, _attributed(change, finding.code)) for node, change in finding.rewrite.changes)
-        imports.update(finding.rewrite.imports)
+        imports.update(_as_triple(need) for need in finding.rewrite.imports)
     fixed = module.visit(_ApplyChanges(changes))
     imports -= _imported_conditionally(module)
     if imports:
@@ -97,20 +99,25 @@ def apply_once(module: cst.Module, findings: Sequence[Finding]) -> cst.Module:
         from libcst.codemod.visitors import AddImportsVisitor
 
         context = CodemodContext()
-        for module_name, name in sorted(imports, key=lambda item: (item[0], item[1] or "")):
-            AddImportsVisitor.add_needed_import(context, module_name, name)
+        for module_name, name, alias in sorted(imports, key=lambda item: (item[0], item[1] or "", item[2] or "")):
+            AddImportsVisitor.add_needed_import(context, module_name, name, alias)
         fixed = AddImportsVisitor(context).transform_module(fixed)
     return fixed
 
 
-def _imported_conditionally(module: cst.Module) -> set[tuple[str, str | None]]:
-    """Unaliased imports made inside module-level `if` / `try` / `with` blocks (not `if TYPE_CHECKING:`).
+def _as_triple(need: ImportNeed) -> Import:
+    """``(module, name)`` or ``(module, name, alias)`` as ``(module, name, alias)``."""
+    return (need[0], need[1], need[2] if len(need) > 2 else None)  # type: ignore[misc]
+
+
+def _imported_conditionally(module: cst.Module) -> set[Import]:
+    """Imports made inside module-level `if` / `try` / `with` blocks (not `if TYPE_CHECKING:`).
 
     AddImportsVisitor sees only top-level imports: for `if has_torch: import torch` it would add a second,
     unconditional `import torch`, turning an optional dependency into a hard one (found in sktime by the
     corpus sweep). The fixed code uses the existing binding instead.
     """
-    found: set[tuple[str, str | None]] = set()
+    found: set[Import] = set()
     blocks: list[cst.CSTNode] = [statement for statement in module.body if isinstance(statement, CONDITIONAL_BLOCKS)]
     while blocks:
         block = blocks.pop()
@@ -121,7 +128,7 @@ def _imported_conditionally(module: cst.Module) -> set[tuple[str, str | None]]:
             if isinstance(child, cst.BaseSuite):
                 for statement in child.body:
                     if isinstance(statement, cst.SimpleStatementLine):
-                        found.update(_unaliased_imports(statement))
+                        found.update(_imports(statement))
                     elif isinstance(statement, CONDITIONAL_BLOCKS):
                         blocks.append(statement)
             elif isinstance(child, (cst.If, cst.Else, cst.ExceptHandler, cst.Finally)):
@@ -133,16 +140,21 @@ def _is_type_checking(test: cst.BaseExpression) -> bool:
     return cst.Module(body=[]).code_for_node(test).strip() in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
 
 
-def _unaliased_imports(line: cst.SimpleStatementLine) -> set[tuple[str, str | None]]:
-    found: set[tuple[str, str | None]] = set()
+def _imports(line: cst.SimpleStatementLine) -> set[Import]:
+    """The ``(module, name, alias)`` of each import of ``line``."""
+    found: set[Import] = set()
     for statement in line.body:
         if isinstance(statement, cst.Import):
-            found.update((get_full_name_for_node(alias.name) or "", None) for alias in statement.names if alias.asname is None)
+            found.update((get_full_name_for_node(alias.name) or "", None, _alias(alias)) for alias in statement.names)
         elif isinstance(statement, cst.ImportFrom) and statement.module is not None and not statement.relative:
             if not isinstance(statement.names, cst.ImportStar):
                 source = get_full_name_for_node(statement.module) or ""
-                found.update((source, alias.name.value) for alias in statement.names if alias.asname is None and isinstance(alias.name, cst.Name))
+                found.update((source, alias.name.value, _alias(alias)) for alias in statement.names if isinstance(alias.name, cst.Name))
     return found
+
+
+def _alias(alias: cst.ImportAlias) -> str | None:
+    return alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else None
 
 
 def _attributed(change: NodeChange, code: str) -> NodeChange:

@@ -29,6 +29,8 @@ DOC_SECTIONS = (
 CODE_PATTERN = re.compile(r"^PFL[1-9][0-9]{2}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
+# (module, name) or (module, name, alias): see Rewrite.imports.
+ImportNeed = Union[tuple[str, Optional[str]], tuple[str, Optional[str], Optional[str]]]
 NodeChange = Callable[[cst.CSTNode], Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]]
 
 
@@ -57,14 +59,17 @@ class Rewrite:
     """Changes to CST nodes of the module being linted, applied together as one fix.
 
     Each entry maps an original node to a function of its (already transformed) copy, so a rewrite can
-    both replace a node and change nodes inside it. ``imports`` lists (module, name) pairs the fixed
-    module needs, with name None for ``import module``.
+    both replace a node and change nodes inside it. ``imports`` lists what the fixed module needs, the one
+    route by which fixes add imports (``perflint.fixes`` adds those the module lacks): ``(module, name)``
+    for ``from module import name`` (name None: ``import module``), or ``(module, name, alias)`` for
+    ``import module as alias`` / ``from module import name as alias``. A rule that writes ``np.asarray``
+    picks the alias first (the module's own, else a free one) and declares ``("numpy", None, "np")``.
     """
 
     applicability: Applicability
     changes: tuple[tuple[cst.CSTNode, NodeChange], ...]
     title: Optional[str] = None
-    imports: tuple[tuple[str, Optional[str]], ...] = ()
+    imports: tuple[ImportNeed, ...] = ()
 
     @staticmethod
     def replace(node: cst.CSTNode, new: cst.CSTNode) -> tuple[cst.CSTNode, NodeChange]:

@@ -17,6 +17,8 @@ class QuantileCorrelationLoss(nn.Module):
         corr_weight: weight of the correlation penalty.
     """
 
+    quantiles: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, quantiles: tuple[float, ...], corr_weight: float) -> None:
         super().__init__()
         self.register_buffer("quantiles", torch.tensor(quantiles, dtype=torch.float32))

@@ -17,9 +17,6 @@ from perflint.analysis.host_conversions import STEPS, Conversion, conversion_of,
 from perflint.analysis.local_calls import LocalFunction, parameter_for
 from perflint.analysis.names import qualified_names
 
-ARRAY_OR_TENSOR_STEPS = frozenset({"detach()", "cpu()"})
-
-
 @dataclass(frozen=True)
 class ParameterUse:
     """How a local function uses one of its parameters that it converts to the host.
@@ -70,10 +67,10 @@ def parameter_use(visitor: MetadataDependent, function: LocalFunction, param: st
     if len(assignments) != 1:
         obstacles.append(f"`{function.name}` rebinds `{param}`")
     if len(chains) > 1:
-        obstacles.append(f"`{function.name}` converts `{param}` in different ways")
+        obstacles.append(f"`{function.name}` converts `{param}` differently")
     chain, template = next(iter(chains.items()), (None, None))
     if chain is not None and not _has_array_or_tensor_form(chain):
-        obstacles.append(f"`{chain}` has no array-or-tensor form")
+        obstacles.append(f"`{chain}` has no array form")
     nodes = tuple(sorted(converting.values(), key=lambda node: _start(visitor, node)))
     return ParameterUse(function, param, tuple(conversions), nodes, chain, template, obstacles[0] if obstacles else None)
 
@@ -228,21 +225,19 @@ def _is_asarray_of(visitor: MetadataDependent, call: cst.Call, param: str) -> bo
 
 def _other_use(helper: str, param: str, node: cst.CSTNode, above: cst.CSTNode, derived: Optional[Conversion]) -> str:
     if derived is not None and isinstance(above, cst.Attribute):
-        return (
-            f"`{helper}` computes `{param}.{above.attr.value}(...)` in torch before converting;"
-            " moving it to numpy can change results"
-        )
+        return f"`{helper}` computes `{param}.{above.attr.value}(...)` in torch first"
     if derived is not None:
-        return f"`{helper}` works on `{param}` as a tensor before converting"
+        return f"`{helper}` uses `{param}` as a tensor first"
     if isinstance(above, cst.Attribute) and above.value is node:
-        return f"`{helper}` also uses `{param}.{above.attr.value}`, which means something else on an array"
-    return f"`{helper}` also uses `{param}` other than by converting it"
+        return f"`{helper}` also uses `{param}.{above.attr.value}`"
+    return f"`{helper}` also uses `{param}` otherwise"
 
 
 def _has_array_or_tensor_form(chain: str) -> bool:
-    """``.numpy()`` after at most ``.detach()`` and ``.cpu()``: an array passes through unchanged."""
-    methods = chain.strip(".").split(".")
-    return methods[-1] == "numpy()" and all(method in ARRAY_OR_TENSOR_STEPS for method in methods[:-1])
+    """A chain ending in ``.numpy(...)``: ``p if isinstance(p, np.ndarray) else p.<chain>`` lets an array that
+    the caller converted with the same chain pass through unchanged (an array has no ``.numpy()``, so no
+    caller passed one before). ``.tolist()`` / ``.cpu()`` ends have no such form (their result is no array)."""
+    return chain.endswith(".numpy()") or chain.endswith(")") and ".numpy(" in chain.rsplit(".", 1)[-1]
 
 
 def _only_names(target: cst.CSTNode) -> bool:

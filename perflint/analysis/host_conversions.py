@@ -10,16 +10,19 @@ from typing import Collection, Optional, Sequence
 
 import libcst as cst
 from libcst import MetadataDependent
+from libcst.metadata import PositionProvider
 
 from perflint.analysis.dataflow import parent
 from perflint.analysis.names import qualified_names
 
-VIEWS = frozenset({"view", "reshape", "flatten", "ravel"})
-# reshape/flatten/ravel return a view only when the strides allow one; otherwise a copy.
-COPYING_VIEWS = frozenset({"reshape", "flatten", "ravel"})
+# Value-preserving steps before the conversion. `view`/`squeeze` always share memory with the tensor;
+# reshape/flatten/ravel return a view only when the strides allow one, otherwise a copy; `float()` returns the
+# tensor itself when it is float32 and a converted copy otherwise.
+VIEWS = frozenset({"view", "reshape", "flatten", "ravel", "squeeze", "float"})
+COPYING_VIEWS = frozenset({"reshape", "flatten", "ravel", "float"})
 TERMINALS = frozenset({"numpy", "tolist", "cpu"})
 STEPS = VIEWS | TERMINALS | {"detach"}
-NO_ARGUMENT_STEPS = frozenset({"detach", "cpu", "tolist"})
+NO_ARGUMENT_STEPS = frozenset({"detach", "cpu", "tolist", "float"})
 
 PURE_NUMPY = frozenset(
     {
@@ -188,6 +191,54 @@ def copies_are_unobservable(
     )
 
 
+def only_read(
+    visitor: MetadataDependent,
+    statements: Sequence[cst.CSTNode],
+    variable: str,
+    allowed: Collection[int],
+    last: Optional[cst.CSTNode] = None,
+) -> bool:
+    """Whether every mention of ``variable`` in ``statements`` reads it without handing the tensor on: the
+    receiver of a step in ``allowed`` (ids of the conversions' own calls), of a pure tensor method
+    (``x.sum()``, ``x.size()``), of an attribute read (``x.shape``) or of an in-place value update whose
+    result is dropped (``x.add_(1)``); an assignment target; or an ``allowed`` node itself. Mentions that
+    start after ``last`` (the last conversion) are not asked about.
+
+    Anything else may end in an in-place change of the tensor's storage, shape or grad flag that a later
+    conversion would see and one hoisted array would not: ``f(x)`` whose body calls ``x.requires_grad_()``,
+    or ``y = x.cpu()`` / ``x.float()`` / ``x.contiguous()``, which return ``x`` itself when nothing needs
+    converting, followed by ``y.set_(...)``.
+    """
+    finder = _MentionFinder(variable)
+    for statement in statements:
+        statement.visit(finder)
+    end = _start(visitor, last) if last is not None else None
+    return all(
+        id(name) in allowed
+        or (end is not None and _start(visitor, name) > end)
+        or _harmless_mention(visitor, name, allowed)
+        or isinstance(parent(visitor, name), cst.AssignTarget)  # a rebinding: the caller's own question
+        or _discarded_value_update(visitor, name)
+        for name in finder.found
+    )
+
+
+def _start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
+    start = visitor.get_metadata(PositionProvider, node).start
+    return (start.line, start.column)
+
+
+def _discarded_value_update(visitor: MetadataDependent, name: cst.CSTNode) -> bool:
+    """``x.add_(1)`` as a statement: values change in place (shared with the array either way); the tensor,
+    its storage and grad flag stay (STORAGE_METHODS are ``storage_change``'s)."""
+    attribute = parent(visitor, name)
+    call = parent(visitor, attribute) if isinstance(attribute, cst.Attribute) and attribute.value is name else None
+    if not (isinstance(call, cst.Call) and call.func is attribute and isinstance(parent(visitor, call), cst.Expr)):
+        return False
+    method = attribute.attr.value
+    return method.endswith("_") and not method.startswith("_") and method not in STORAGE_METHODS
+
+
 def storage_change(statements: Sequence[cst.CSTNode], variable: str) -> bool:
     """``x.<attr> = ...``, ``del x.<attr>`` or ``x.set_(...)``-like calls (STORAGE_METHODS) in ``statements``."""
     finder = _StorageChangeFinder(variable)
@@ -277,6 +328,17 @@ class _NodeFinder(cst.CSTVisitor):
         if isinstance(node, self.kind):
             self.nodes.append(node)
         return True
+
+
+class _MentionFinder(cst.CSTVisitor):
+    def __init__(self, variable: str) -> None:
+        super().__init__()
+        self.variable = variable
+        self.found: list[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.variable:
+            self.found.append(node)
 
 
 class _StorageChangeFinder(cst.CSTVisitor):

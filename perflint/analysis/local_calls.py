@@ -84,6 +84,19 @@ def only_called_directly(visitor: MetadataDependent, function: LocalFunction, mo
     return all(_is_called(visitor, node) for node in finder.attributes) and finder.definitions == 1
 
 
+def call_sites(visitor: MetadataDependent, function: LocalFunction, module: cst.Module) -> list[cst.Call]:
+    """The calls of ``function`` in the module (every call, when ``only_called_directly`` holds)."""
+    if function.owner is None:
+        scope = visitor.get_metadata(ScopeProvider, function.definition)
+        references = [access.node for assignment in scope.assignments[function.name] for access in assignment.references]
+    else:
+        finder = _AttributeFinder(function.name)
+        module.visit(finder)
+        references = list(finder.attributes)
+    calls = [parent(visitor, node) for node in references]
+    return [call for call, node in zip(calls, references) if isinstance(call, cst.Call) and call.func is node]
+
+
 def _module_function(visitor: MetadataDependent, name: cst.Name) -> Optional[LocalFunction]:
     scope = visitor.get_metadata(ScopeProvider, name, None)
     if scope is None:

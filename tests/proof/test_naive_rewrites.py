@@ -147,7 +147,7 @@ def test_reduction_moved_to_numpy_changes_the_metric_and_perflint_declines() -> 
     torch_mean = predictions.mean(dim=1).numpy()
     numpy_mean = np.mean(predictions.numpy(), axis=1)  # what the seed's rewrite computed instead
     assert not np.array_equal(torch_mean, numpy_mean)
-    fixed = fixed_text(METRIC_HELPERS, select=["PFL102"], unsafe=True)
+    fixed = fixed_text(METRIC_HELPERS, select=["PFL102", "PFL106"], unsafe=True)
     # `returns` may be converted once by the caller; `predictions` is reduced in torch first, so it stays.
     assert fixed.count("predictions.mean(dim=1).numpy()") == 2 and "np.mean" not in fixed
     returns = torch.randn(4000, generator=generator)

@@ -22,12 +22,14 @@ from click.testing import CliRunner
 from perflint.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
-SEED_RULES = ("PFL101", "PFL102", "PFL103", "PFL201", "PFL202")
+SEED_RULES = ("PFL101", "PFL102", "PFL103", "PFL106", "PFL201", "PFL202")
 # (code, file, text of the reported line): the mistakes the trainer carries on purpose (see TRAINER.md).
 INTENDED = {
     ("PFL101", "train.py", "train_outputs.append(outputs.cpu())"),
     ("PFL101", "train.py", "val_predictions.append(outputs.cpu())"),
     ("PFL103", "train.py", "total_loss += loss"),
+    # `point` and `targets`, each converted by the three metric helpers: two findings on one line.
+    ("PFL106", "metrics.py", "daily_ic, pooled_ic = _compute_ic(point, targets, day_ids)"),
     ("PFL201", "data.py", 'code2market = {str(row["Code"]): str(row["MarketCode"])'),
     ("PFL201", "data.py", 'code2sector = {str(row["Code"]): str(row["Sector33Code"])'),
     ("PFL202", "sampler.py", 'for idx, date in enumerate(data["Date"]):'),
@@ -114,14 +116,15 @@ def test_every_intended_finding_is_reported_at_its_site(original: dict) -> None:
     found = _findings(original["root"])
     missing = [intended for intended in INTENDED if not _matches(found, intended)]
     assert missing == [], f"missing {missing}; found {sorted(found)}"
-    pfl102 = [f for f in found if f[0] == "PFL102"]
-    assert pfl102 and all(f[1] == "metrics.py" for f in pfl102), pfl102
-    unexpected = {f for f in found if f[0] != "PFL102" and not any(_matches({f}, i) for i in INTENDED)}
+    unexpected = {f for f in found if not any(_matches({f}, i) for i in INTENDED)}
     assert unexpected == set()
 
 
-def test_pfl102_names_the_three_helpers(original: dict) -> None:
-    result = CliRunner().invoke(cli, ["check", str(original["root"] / "reference_trainer" / "metrics.py"), "--select", "PFL102"])
+def test_pfl106_names_the_three_helpers_for_both_tensors(original: dict) -> None:
+    metrics = str(original["root"] / "reference_trainer" / "metrics.py")
+    result = CliRunner().invoke(cli, ["check", metrics, "--select", "PFL106", "--output-format", "json"])
+    assert sorted(item["message"].split("`")[1] for item in json.loads(result.stdout)) == ["point", "targets"]
+    result = CliRunner().invoke(cli, ["check", metrics, "--select", "PFL106"])
     assert all(helper in result.stdout for helper in ("_compute_ic", "_compute_rank_ic", "_compute_sharpe")), result.stdout
 
 

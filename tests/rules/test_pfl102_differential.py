@@ -1,4 +1,4 @@
-"""PFL102 differential tests: the original and the fixed code run on the same generated tensors.
+"""PFL102 and PFL106 differential tests: the original and the fixed code run on the same generated tensors.
 
 Safe fixes must give the same result (value or exception) on every input; unsafe fixes too, except for the
 functions listed in UNSAFE_DIFFERENCES, and each documented difference is shown to really happen. Inputs are
@@ -23,7 +23,9 @@ from perflint.types import Applicability
 from tests.support import fixed_text, lint
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "PFL102"
-RULE = rule_by_code("PFL102")
+HELPER_FIXTURES = FIXTURES.parent / "PFL106"
+RULES = (rule_by_code("PFL102"), rule_by_code("PFL106"))
+CODES = [rule.code for rule in RULES]
 SEEDS = (0, 1)
 # Functions whose unsafe fix changes the result on CPU inputs, with the documented reason.
 UNSAFE_DIFFERENCES = {
@@ -78,7 +80,10 @@ def _same(first: Any, second: Any) -> bool:
 
 def _load(source: str, name: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": name}
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - executing the code under test is the point
+    try:
+        exec(compile(source, name, "exec"), namespace)  # noqa: S102 - executing the code under test is the point
+    except ModuleNotFoundError as error:  # the seed's metric block imports scipy, which is not a dependency
+        pytest.skip(f"{name} needs {error.name}")
     return namespace
 
 
@@ -141,7 +146,7 @@ def _differences(original_source: str, fixed_source: str, name: str) -> dict[str
     return found
 
 
-FIXED_GOLDENS = sorted(FIXTURES.glob("*.fixed.py"))
+FIXED_GOLDENS = sorted([*FIXTURES.glob("*.fixed.py"), *HELPER_FIXTURES.glob("*.fixed.py")])
 SAFE_GOLDENS = [path for path in FIXED_GOLDENS if not path.name.endswith(".unsafe.fixed.py")]
 UNSAFE_GOLDENS = [path for path in FIXED_GOLDENS if path.name.endswith(".unsafe.fixed.py")]
 
@@ -165,8 +170,9 @@ def test_unsafe_fixes_of_fixtures_differ_only_where_documented(golden: Path) -> 
 
 
 EXAMPLES = [
-    pytest.param(example, id=f"example-{i}")
-    for i, example in enumerate(RULE.invalid)
+    pytest.param(example, id=f"{rule.code}-example-{i}")
+    for rule in RULES
+    for i, example in enumerate(rule.invalid)
     if example.fixed is not None
 ]
 
@@ -186,11 +192,11 @@ def test_every_fixture_fix_is_exercised() -> None:
 
 
 def _fix(source: str, unsafe: bool = False) -> str:
-    return fixed_text(textwrap.dedent(source), select=["PFL102"], unsafe=unsafe)
+    return fixed_text(textwrap.dedent(source), select=CODES, unsafe=unsafe)
 
 
 def _single_fix(source: str) -> Applicability:
-    [violation] = lint(textwrap.dedent(source), select=["PFL102"]).violations
+    [violation] = lint(textwrap.dedent(source), select=CODES).violations
     assert violation.fix is not None
     return violation.fix.applicability
 
@@ -341,16 +347,16 @@ class Strict(Evaluator):
     def _total(self, p):
         return float(p.sum(dim=0))
 """
-    original = _load((FIXTURES / "method_helpers.py").read_text() + subclass, "m")
-    fixed = _load((FIXTURES / "method_helpers.unsafe.fixed.py").read_text() + subclass, "m")
+    original = _load((HELPER_FIXTURES / "method_helpers.py").read_text() + subclass, "m")
+    fixed = _load((HELPER_FIXTURES / "method_helpers.unsafe.fixed.py").read_text() + subclass, "m")
     assert isinstance(original["Strict"]().evaluate(torch.ones(3))[0], float)
     with pytest.raises(TypeError):
         fixed["Strict"]().evaluate(torch.ones(3))
 
 
 def test_rewritten_helpers_still_accept_tensors_from_other_callers() -> None:
-    fixed = _load((FIXTURES / "seed_helpers.fixed.py").read_text(), "m")
-    original = _load((FIXTURES / "seed_helpers.py").read_text(), "m")
+    fixed = _load((HELPER_FIXTURES / "seed_helpers.fixed.py").read_text(), "m")
+    original = _load((HELPER_FIXTURES / "seed_helpers.py").read_text(), "m")
     generator = torch.Generator().manual_seed(3)
     predictions, targets = torch.randn(12, generator=generator), torch.randn(12, generator=generator)
     day_ids = np.arange(12) % 3
@@ -373,7 +379,7 @@ def _compute_sharpe(predictions: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def test_seed_moved_reduction_changes_sharpe_and_perflint_declines() -> None:
-    source = (FIXTURES / "helper_reduces_first.py").read_text()
+    source = (HELPER_FIXTURES / "helper_reduces_first.py").read_text()
     torch_version = _load(source, "m")["_compute_sharpe"]
     numpy_version = _load(source.split("def _compute_sharpe")[0] + MOVED_REDUCTION, "m")["_compute_sharpe"]
     changed = 0
@@ -383,7 +389,7 @@ def test_seed_moved_reduction_changes_sharpe_and_perflint_declines() -> None:
         targets = torch.randn(4000, 2, generator=generator)
         changed += torch_version(predictions, targets) != numpy_version(predictions, targets)
     assert changed > 0, "float32 mean(dim=1) in torch and np.mean(axis=1) agreed on every input"
-    findings = [v for v in lint(source, select=["PFL102"]).violations if "`predictions`" in v.message]
+    findings = [v for v in lint(source, select=CODES).violations if "`predictions`" in v.message]
     assert findings and all(v.fix is None for v in findings)
     assert "mean(...)` in torch" in findings[0].message
     assert "np.mean" not in _fix(source, unsafe=True)
@@ -408,3 +414,72 @@ def test_reshape_copies_a_non_contiguous_tensor_so_it_is_a_copying_chain() -> No
     assert original(contiguous()) == fixed(contiguous()) == (15.0, 30.0)
     transposed = lambda: torch.arange(6.0).reshape(2, 3).t()  # noqa: E731
     assert original(transposed()) == (15.0, 30.0) and fixed(transposed()) == (15.0, 15.0)
+
+
+# -- safe-fix audit: a call may hand the tensor on, or return it unchanged ------------------------------------
+
+
+HANDED_TO_A_CALL = """
+import numpy as np
+
+def f(x, touch):
+    before = float(np.sum(x.numpy()))
+    touch(x)
+    return before, float(np.sum(x.numpy()))
+"""
+
+ALIASED_BY_CPU = """
+import numpy as np
+
+def f(x):
+    before = float(np.sum(x.numpy()))
+    y = x.cpu()
+    y.requires_grad_()
+    return before, float(np.sum(x.numpy()))
+"""
+
+
+def test_tensor_handed_to_a_call_between_bare_conversions_is_unsafe_and_differs() -> None:
+    """`touch` may set the tensor's grad flag: the second `.numpy()` then raises; one hoisted array does not."""
+    assert _single_fix(HANDED_TO_A_CALL) is Applicability.UNSAFE
+    original = _load(textwrap.dedent(HANDED_TO_A_CALL), "m")["f"]
+    fixed = _load(_fix(HANDED_TO_A_CALL, unsafe=True), "m")["f"]
+    assert original(torch.ones(3), lambda t: None) == fixed(torch.ones(3), lambda t: None) == (3.0, 3.0)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        original(torch.ones(3), lambda t: t.requires_grad_())
+    assert fixed(torch.ones(3), lambda t: t.requires_grad_()) == (3.0, 3.0)
+
+
+def test_cpu_of_a_cpu_tensor_returns_it_unchanged_so_the_alias_makes_the_fix_unsafe() -> None:
+    assert _single_fix(ALIASED_BY_CPU) is Applicability.UNSAFE
+    tensor = torch.ones(3)
+    assert tensor.cpu() is tensor
+    with pytest.raises(RuntimeError, match="requires grad"):
+        _load(textwrap.dedent(ALIASED_BY_CPU), "m")["f"](torch.ones(3))
+    assert _load(_fix(ALIASED_BY_CPU, unsafe=True), "m")["f"](torch.ones(3)) == (3.0, 3.0)
+
+
+HELPERS_AROUND_A_CALL = """
+import numpy as np
+
+def _total(p):
+    return float(np.sum(p.numpy()))
+
+def _largest(p):
+    return float(np.max(p.numpy()))
+
+def f(x, touch):
+    total = _total(x)
+    touch(x)
+    return total, _largest(x)
+"""
+
+
+def test_tensor_handed_to_a_call_between_helpers_makes_pfl106_unsafe_and_differs() -> None:
+    [violation] = lint(textwrap.dedent(HELPERS_AROUND_A_CALL), select=["PFL106"]).violations
+    assert violation.fix is not None and violation.fix.applicability is Applicability.UNSAFE
+    original = _load(textwrap.dedent(HELPERS_AROUND_A_CALL), "m")["f"]
+    fixed = _load(_fix(HELPERS_AROUND_A_CALL, unsafe=True), "m")["f"]
+    with pytest.raises(RuntimeError, match="requires grad"):
+        original(torch.ones(3), lambda t: t.requires_grad_())
+    assert fixed(torch.ones(3), lambda t: t.requires_grad_()) == (3.0, 1.0)

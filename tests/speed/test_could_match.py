@@ -106,7 +106,7 @@ REPORTED_ELSEWHERE = [
         """,
     ),
     (
-        "PFL102",
+        "PFL106",
         """
         import torch
         def to_numpy(x):
@@ -200,6 +200,8 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL204", "import numpy as np\nfor row in rows:\n    row = np.append(row, pad)\n"),
         ("PFL102", "def to_numpy(x):\n    return x.cpu().numpy()\ndef f(t):\n    return to_numpy(t) + 1\n"),
         ("PFL102", "def to_numpy(x, digits):\n    return round(x.cpu().numpy(), digits)\ndef f(t, digits):\n    return to_numpy(t, digits), to_numpy(2 * t, digits)\n"),
+        ("PFL106", "def to_numpy(x, digits):\n    return round(x.cpu().numpy(), digits)\ndef f(t, digits):\n    return to_numpy(t, digits), to_numpy(2 * t, digits)\n"),
+        ("PFL106", "def _total(p):\n    return p.numpy().sum()\ndef f(t):\n    return t.numpy().max()\n"),
         ("PFL102", "def f(xs):\n    a = [x.numpy() for x in xs]\n    return a, {x: x.numpy() for x in xs}\n"),
         ("PFL102", "def f(xs):\n    g = lambda x: x.cpu().numpy()\n    return g, (lambda x: x.cpu().numpy())\n"),
         ("PFL201", "for _, row in frame.iterrows():\n    process(row)\n"),

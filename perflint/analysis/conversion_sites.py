@@ -1,0 +1,597 @@
+"""Host conversions of local names, per function: the sites PFL102 (repeats in one function) and PFL106
+(helpers converting a parameter) share, and whether one local can stand for them.
+
+A rule builds one ``ConversionSites`` with itself as the visitor, feeds it its ``FunctionDef`` and ``Call``
+visits, and asks ``candidates(module)`` at ``leave_Module``: collection is by syntax only, and metadata is
+resolved only for files where one name is converted twice in a def or a converting helper is called. The
+visitor must declare PositionProvider, ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+import libcst as cst
+from libcst import MetadataDependent
+from libcst.metadata import FunctionScope, GlobalScope, PositionProvider, ScopeProvider
+
+from perflint.analysis import ast_shapes
+from perflint.analysis.conversion_helpers import ParameterUse, assigned_value, holds_array, parameter_use
+from perflint.analysis.dataflow import (
+    Reach,
+    Region,
+    ancestors,
+    bindings,
+    first_effect,
+    hoist_region,
+    introspects_frame,
+    may_have_effects,
+    mutually_exclusive,
+    parent,
+    reach,
+)
+from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversion, conversion_of, storage_change
+from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
+from perflint.analysis.names import qualified_names
+from perflint.types import Applicability
+
+@dataclass(frozen=True)
+class Use:
+    """One conversion of the tensor: written in place, or done by a helper the tensor is passed to.
+
+    ``node`` is where it happens (the conversion, or the helper call); ``replaced`` what the new local replaces.
+    """
+
+    node: cst.CSTNode
+    replaced: cst.BaseExpression
+    helper: Optional[ParameterUse] = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Where the local goes, and how far the fix can be trusted (None: no fix, for ``reason``)."""
+
+    region: Optional[Region]
+    applicability: Optional[Applicability]
+    reason: str = ""
+    same_value: bool = True
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Two or more uses of ``variable`` in the def of ``scope`` that may all run.
+
+    ``through_helpers``: some uses are calls of helpers converting the parameter (PFL106); else every use is
+    the same chain ``sample`` written in place (PFL102).
+    """
+
+    scope: FunctionScope
+    variable: str
+    uses: tuple[Use, ...]
+    sample: Optional[Conversion]
+    through_helpers: bool
+    # Helper calls left out of ``uses``: those helpers cannot take an array (``p.mean(dim=1).numpy()``) and
+    # keep receiving the tensor, while the others get the array (a partial fix beats none).
+    kept: tuple[Use, ...] = ()
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """One function's ``global``/``nonlocal`` declarations (its own, and ``nonlocal`` in nested functions),
+    whether it may read its own frame (``exec``, ``locals()``...), and every identifier written in it."""
+
+    declared: frozenset[str]
+    nested_nonlocal: frozenset[str]
+    introspects_frame: bool
+    names: frozenset[str]
+
+
+class _FunctionFactsFinder(cst.CSTVisitor):
+    """One walk of a function for FunctionFacts (``dataflow``'s per-name finders, all names at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = -1  # the function itself is depth 0
+        self.declared: set[str] = set()
+        self.nested_nonlocal: set[str] = set()
+        self.names: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Global(self, node: cst.Global) -> None:
+        if self.depth == 0:
+            self.declared.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        (self.declared if self.depth == 0 else self.nested_nonlocal).update(item.name.value for item in node.names)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+class ConversionSites:
+    """The conversions and local calls of one module, and the caller-side reasoning over them."""
+
+    def __init__(self, visitor: MetadataDependent) -> None:
+        self.visitor = visitor
+        self._definitions: list[cst.FunctionDef] = []
+        self._inner_steps: set[int] = set()
+        self._found: list[tuple[Optional[cst.FunctionDef], Conversion]] = []
+        self._found_calls: list[tuple[Optional[cst.FunctionDef], cst.Call]] = []
+        self._conversions: dict[FunctionScope, list[Conversion]] = defaultdict(list)
+        self._calls: dict[FunctionScope, list[cst.Call]] = defaultdict(list)
+        self._local_calls: dict[FunctionScope, dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]] = {}
+        self._helpers: dict[tuple[int, str], Optional[ParameterUse]] = {}
+        self._function_facts: dict[cst.FunctionDef, FunctionFacts] = {}
+        # Names given to new locals in this visit: two fixes applied in one pass must not pick the same one.
+        self._handed_out: dict[FunctionScope, set[str]] = defaultdict(set)
+
+    def enter_function(self, node: cst.FunctionDef) -> None:
+        """Called from the rule's ``visit_FunctionDef``."""
+        self._definitions.append(node)
+
+    def leave_function(self) -> None:
+        """Called from the rule's ``leave_FunctionDef``."""
+        self._definitions.pop()
+
+    def call(self, node: cst.Call) -> None:
+        """Called from the rule's ``visit_Call``: record a conversion of a name, or a call passing a name."""
+        # Collected by syntax only: metadata is resolved lazily, and most files have nothing to report.
+        if id(node) in self._inner_steps:
+            return  # `x.cpu()` inside `x.cpu().numpy()`: the outer call was visited first
+        definition = self._definitions[-1] if self._definitions else None
+        conversion = conversion_of(node)
+        if conversion is not None:
+            self._inner_steps.update(id(step) for step in conversion.steps[:-1])
+            if isinstance(conversion.receiver, cst.Name):
+                self._found.append((definition, conversion))
+        elif isinstance(node.func, (cst.Name, cst.Attribute)) and any(isinstance(arg.value, cst.Name) for arg in node.args):
+            self._found_calls.append((definition, node))
+
+    def candidates(self, module: cst.Module) -> list[Candidate]:
+        """Every candidate of the module, in the order the defs' scopes were first met."""
+        if not self._may_report():
+            return []
+        for _definition, conversion in self._found:
+            owner = _owner_scope(self.visitor, conversion.node)
+            if owner is not None:
+                self._conversions[owner].append(conversion)
+        for _definition, call in self._found_calls:
+            owner = _owner_scope(self.visitor, call)
+            if owner is not None:
+                self._calls[owner].append(call)
+        found: list[Candidate] = []
+        for scope in dict.fromkeys([*self._conversions, *self._calls]):
+            self._local_calls[scope] = self._names_passed_to_local_functions(scope)
+            for variable in self._variables(scope):
+                found += self._check(scope, variable)
+        return found
+
+    def _may_report(self) -> bool:
+        """A cheap syntactic test: one name converted twice in a def, or a def converting its parameter called."""
+        per_definition = Counter((id(definition), conversion.receiver_name) for definition, conversion in self._found)
+        if any(count > 1 for count in per_definition.values()):
+            return True
+        helpers = {
+            definition.name.value
+            for definition, conversion in self._found
+            if definition is not None and conversion.receiver_name in _parameter_names(definition)
+        }
+        return any(_callee_name(call) in helpers for _definition, call in self._found_calls)
+
+    # -- what is converted where -------------------------------------------------------------------------
+
+    def conversions(self, scope: FunctionScope) -> list[Conversion]:
+        """The conversions of names written in the def of ``scope`` (after ``candidates``)."""
+        return self._conversions[scope]
+
+    def _names_passed_to_local_functions(self, scope: FunctionScope) -> dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]:
+        passed: dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]] = defaultdict(list)
+        for call in self._calls[scope]:
+            function = called_function(self.visitor, call, definition_of(scope))
+            if function is not None:
+                for arg in call.args:
+                    if isinstance(arg.value, cst.Name):
+                        passed[arg.value.value].append((call, arg, function))
+        return passed
+
+    def _variables(self, scope: FunctionScope) -> list[str]:
+        names = [conversion.receiver_name for conversion in self._conversions[scope]]
+        names += list(self._local_calls[scope])
+        return [name for name in dict.fromkeys(names) if not holds_array(self.visitor, scope, name)]
+
+    def is_tensor(self, scope: FunctionScope, variable: str) -> bool:
+        """Evidence for chains an ndarray also has (``tolist``, ``reshape``...): annotated or built by torch."""
+        for assignment in scope.assignments[variable]:
+            node = assignment.node
+            if isinstance(node, cst.Param) and node.annotation is not None:
+                if "torch.Tensor" in qualified_names(self.visitor, node.annotation.annotation):
+                    return True
+            value = assigned_value(self.visitor, node)
+            if isinstance(value, cst.Call) and any(name.startswith("torch.") for name in qualified_names(self.visitor, value.func)):
+                return True
+        return False
+
+    def _check(self, scope: FunctionScope, variable: str) -> list[Candidate]:
+        found = []
+        direct = [
+            conversion
+            for conversion in self._conversions[scope]
+            if conversion.receiver_name == variable and _is_variable_of(self.visitor, conversion.receiver, scope)
+        ]
+        through_helpers = self._helper_uses(scope, variable)
+        if through_helpers:
+            kept = [use for use in through_helpers if use.helper is not None and use.helper.obstacle]
+            convertible = [use for use in through_helpers if use not in kept]
+            chain = _common_chain([use.helper for use in convertible or through_helpers])
+            joined = [conversion for conversion in direct if chain is not None and conversion.text == chain]
+            partial = self._sorted([*convertible, *(Use(c.node, c.node) for c in joined)])
+            if kept and convertible and len(partial) > 1 and not self.exclusive(partial):
+                found.append(Candidate(scope, variable, tuple(partial), None, True, tuple(kept)))
+            else:
+                chain = _common_chain([use.helper for use in through_helpers])
+                joined = [conversion for conversion in direct if chain is not None and conversion.text == chain]
+                uses = self._sorted([*through_helpers, *(Use(c.node, c.node) for c in joined)])
+                if len(uses) > 1 and not self.exclusive(uses):
+                    found.append(Candidate(scope, variable, tuple(uses), None, True))
+            direct = [conversion for conversion in direct if conversion not in joined]
+        for group in _by_chain(direct):
+            if _ndarray_has_chain(group[0]) and not self.is_tensor(scope, variable):
+                continue
+            uses = self._sorted([Use(conversion.node, conversion.node) for conversion in group])
+            if len(uses) > 1 and not self.exclusive(uses):
+                found.append(Candidate(scope, variable, tuple(uses), group[0], False))
+        return found
+
+    def _helper_uses(self, scope: FunctionScope, variable: str) -> list[Use]:
+        uses = []
+        for call, arg, function in self._local_calls[scope].get(variable, ()):
+            param = parameter_for(function, call, arg)
+            helper = self._helper(function, param) if param is not None else None
+            if helper is not None and _is_variable_of(self.visitor, arg.value, scope):
+                uses.append(Use(call, arg.value, helper))
+        return uses
+
+    def _helper(self, function: LocalFunction, param: str) -> Optional[ParameterUse]:
+        key = (id(function.definition), param)
+        if key not in self._helpers:
+            self._helpers[key] = parameter_use(self.visitor, function, param)
+        return self._helpers[key]
+
+    # -- safety ------------------------------------------------------------------------------------------
+
+    def verdict(self, scope: FunctionScope, variable: str, uses: Sequence[Use]) -> Verdict:
+        """Where one local serves every use, and whether hoisting is exact (before any copy question)."""
+        function = definition_of(scope)
+        nodes = [use.node for use in uses]
+        region = hoist_region(self.visitor, nodes, function)
+        if region is None:
+            return Verdict(None, None, "not in one block")
+        if self._changes_between(variable, region, nodes):
+            return Verdict(None, None, same_value=False)
+        first_reach = reach(self.visitor, nodes[0], region.anchor)
+        if first_reach >= Reach.GUARDED:
+            return Verdict(None, None, "first one in `try`/`with`/lambda/generator")
+        if any(reach(self.visitor, node, function) is Reach.LATER for node in nodes[1:]):
+            return Verdict(None, None, "one runs later, in a lambda/generator")
+        facts = self._facts(function)
+        if variable in facts.nested_nonlocal:
+            return Verdict(None, None, f"a nested def may rebind `{variable}`")
+        if first_reach is Reach.MAYBE:
+            if not any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
+                return Verdict(None, None, "none runs unconditionally")
+            return Verdict(region, Applicability.UNSAFE)
+        exact = (
+            first_effect(self.visitor, nodes[0], region.anchor)
+            and not (isinstance(nodes[0], cst.Call) and uses[0].helper and arguments_have_effects(nodes[0]))
+            and bool(scope.assignments[variable])
+            and variable not in facts.declared
+            and not facts.introspects_frame
+        )
+        return Verdict(region, Applicability.SAFE if exact else Applicability.UNSAFE)
+
+    def _changes_between(self, variable: str, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
+        """``x`` rebound, or its storage/shape swapped, between the conversions: they convert different values."""
+        late = [node for node in bindings(region.statements, variable) if not self._after_last_use(node, region, nodes)]
+        return bool(late) or storage_change(region.statements, variable)
+
+    def _after_last_use(self, binding: cst.CSTNode, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
+        """``x = x.numpy() ...`` as the last statement: the target is stored after every conversion ran."""
+        statement = parent(self.visitor, binding) if isinstance(binding, cst.AssignTarget) else binding
+        if not isinstance(statement, (cst.Assign, cst.AugAssign, cst.AnnAssign)) or statement.value is None:
+            return False
+        last = region.statements[-1]
+        last_line_ends_with_it = isinstance(last, cst.SimpleStatementLine) and last.body[-1] is statement
+        if statement is not last and not last_line_ends_with_it:
+            return False
+        inside = [node for node in nodes if self._is_within(node, statement)]
+        return bool(inside) and all(self._is_within(node, statement.value) for node in inside) and all(
+            self._ends_before(node, statement) for node in nodes if node not in inside
+        )
+
+    def _facts(self, function: cst.FunctionDef) -> FunctionFacts:
+        """What ``verdict`` and ``new_local`` ask of the whole function, gathered in one walk and kept: asking
+        per candidate would walk a several-thousand-line ``main()`` once per converted name."""
+        facts = self._function_facts.get(function)
+        if facts is None:
+            finder = _FunctionFactsFinder()
+            function.visit(finder)
+            introspects = introspects_frame(self.visitor, function)
+            facts = FunctionFacts(frozenset(finder.declared), frozenset(finder.nested_nonlocal), introspects, frozenset(finder.names))
+            self._function_facts[function] = facts
+        return facts
+
+    def new_local(self, scope: FunctionScope, anchor: cst.CSTNode, base: str) -> str:
+        """``fresh_name``'s answer (a name that shadows nothing visible from ``scope`` and is written nowhere
+        in the function, nor handed out before), from the function's names gathered once."""
+        taken = self._facts(definition_of(scope)).names | self._handed_out[scope]
+        name, suffix = base, 0
+        while name in taken or name in scope:
+            suffix += 1
+            name = f"{base}_{suffix}"
+        self._handed_out[scope].add(name)
+        return name
+
+
+    # -- small queries -----------------------------------------------------------------------------------
+
+    def _sorted(self, uses: Iterable[Use]) -> list[Use]:
+        return sorted(uses, key=lambda use: self.start(use.node))
+
+    def start(self, node: cst.CSTNode) -> tuple[int, int]:
+        start = self.visitor.get_metadata(PositionProvider, node).start
+        return (start.line, start.column)
+
+    def _ends_before(self, node: cst.CSTNode, other: cst.CSTNode) -> bool:
+        end = self.visitor.get_metadata(PositionProvider, node).end
+        return (end.line, end.column) <= self.start(other)
+
+    def _is_within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+        return node is container or any(ancestor is container for ancestor in ancestors(self.visitor, node))
+
+    def exclusive(self, uses: Sequence[Use]) -> bool:
+        """Whether at most one of the uses can run: all in different arms of the same ifs, or each in a
+        `return` of its own (the first `return` that runs ends the call: keras' `get_value`)."""
+        returns = [self._own_return(use.node) for use in uses]
+        if all(returns) and len({id(statement) for statement in returns}) == len(returns):
+            return True
+        return all(
+            mutually_exclusive(self.visitor, first.node, second.node) for i, first in enumerate(uses) for second in uses[i + 1 :]
+        )
+
+    def _own_return(self, node: cst.CSTNode) -> Optional[cst.Return]:
+        """The `return` statement whose value holds ``node``, if ``node`` runs as part of it (not later, in a
+        lambda or a generator) and the function surely ends there: inside `try` / `with`, an exception raised
+        after the conversion (`return float(x.numpy().sum())`) may be caught and the function go on, so there
+        the conversion must be the whole returned value."""
+        for ancestor in ancestors(self.visitor, node):
+            if isinstance(ancestor, cst.Return):
+                guarded = any(isinstance(outer, (cst.Try, cst.TryStar, cst.With)) for outer in self._ancestors_in_function(ancestor))
+                return ancestor if ancestor.value is node or not guarded else None
+            if isinstance(ancestor, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda, cst.BaseComp)):
+                return None
+        return None
+
+    def _ancestors_in_function(self, node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+        for ancestor in ancestors(self.visitor, node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return
+            yield ancestor
+
+    def _region_statement(self, node: cst.CSTNode, region: Region) -> cst.CSTNode:
+        for candidate in (node, *ancestors(self.visitor, node)):
+            if any(candidate is statement for statement in region.statements):
+                return candidate
+        return region.anchor
+
+
+def may_repeat(tree: ast.Module, through_helpers: bool) -> bool:
+    """``candidates``' reach on Python's ast, looser (a rule's ``could_match``): a name's uses in a def are its
+    conversions (every maximal chain of conversion steps with a terminal, ``numpy``/``tolist``/``cpu``, well
+    formed or not, whatever the chain) and the calls passing it to a helper (any function of that name
+    converting the parameter it lands on, with or without ``self``); a candidate needs two uses of the def's
+    variable that may both run (``_ast_may_repeat``), one of them a helper call when ``through_helpers``."""
+    calls = ast_shapes.shapes(tree).calls()
+    inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
+    uses: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
+    # Function name -> (its positional parameters, a parameter it converts), per def of that name.
+    helpers: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
+    for site in calls:
+        if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
+            continue
+        start, methods = site.node, set()
+        while ast_shapes.method_name(start) in STEPS:
+            methods.add(ast_shapes.method_name(start))
+            start = start.func.value
+        # Every conversion ends in a terminal, and one chain holds at most one conversion.
+        if methods.isdisjoint(TERMINALS):
+            continue
+        if not isinstance(start, ast.Name):
+            # `p.mean(dim=1).numpy()` in a helper: the helper converts something derived from `p`.
+            base = _ast_base_name(start)
+            if site.function is not None and base is not None and base in _ast_parameter_names(site.function):
+                helpers[site.function.name].append((_ast_positional_names(site.function), base))
+            continue
+        uses[(id(site.function), start.id)].append(site)
+        if site.function is not None and start.id in _ast_parameter_names(site.function):
+            helpers[site.function.name].append((_ast_positional_names(site.function), start.id))
+    helper_calls: set[int] = set()
+    for site in calls:
+        for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
+            uses[(id(site.function), name)].append(site)
+            helper_calls.add(id(site))
+    return any(
+        _ast_may_repeat(tree, name, sites) and (not through_helpers or any(id(site) in helper_calls for site in sites))
+        for (_definition, name), sites in uses.items()
+    )
+
+
+def _ast_base_name(node: ast.AST) -> Optional[str]:
+    """``p`` for ``p.mean(dim=1)``, ``p[:, 0]``, ``p.T``: the name under attributes, calls and subscripts."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _parameter_names(definition: cst.FunctionDef) -> set[str]:
+    params = definition.params
+    return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
+
+
+def _ast_names_passed_to_converted_parameters(call: ast.Call, helpers: dict[str, list[tuple[list[str], str]]]) -> list[str]:
+    """The names ``call`` passes where a helper of its callee's name converts the parameter (``parameter_for``
+    on the ast; a call with ``*``/``**`` arguments binds no parameter there)."""
+    converting = helpers.get(ast_shapes.last_name(call.func) or "", [])
+    if not converting or any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+        return []
+    passed = []
+    for position, value in enumerate(call.args):
+        # The parameter at this position, or the next one when the helper is a method called on an object.
+        if isinstance(value, ast.Name) and any(param in positional[position : position + 2] for positional, param in converting):
+            passed.append(value.id)
+    for keyword in call.keywords:
+        if isinstance(keyword.value, ast.Name) and any(keyword.arg == param for _positional, param in converting):
+            passed.append(keyword.value.id)
+    return passed
+
+
+def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
+    return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
+
+
+def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
+    arguments = definition.args
+    return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+
+
+def _ast_may_repeat(tree: ast.Module, name: str, sites: Sequence[ast_shapes.Site]) -> bool:
+    """Whether two of the uses of ``name`` (sites in one def) may both run and read the def's variable: not
+    in a comprehension's element or a lambda's body that binds ``name`` itself (``_is_variable_of``), and
+    not in different arms of one ``if`` or conditional expression (``mutually_exclusive``)."""
+    if len(sites) < 2:
+        return False
+    paths = ast_shapes.paths(sites[0].function or tree, [site.node for site in sites])
+    chains = [paths[id(site.node)] for site in sites if not _ast_bound_on_the_way(paths[id(site.node)], name)]
+    return any(not _ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
+
+
+def _ast_bound_on_the_way(path: list[ast.AST], name: str) -> bool:
+    """Whether a comprehension or lambda on ``path`` binds ``name`` for the part of it the path goes through."""
+    for node, child in zip(path, path[1:]):
+        if isinstance(node, ast.Lambda) and child is node.body:
+            if name in _ast_parameter_names(node):
+                return True
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            elements = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
+            targets = [target for generator in node.generators for target in ast.walk(generator.target)]
+            if any(child is element for element in elements) and any(
+                isinstance(target, ast.Name) and target.id == name for target in targets
+            ):
+                return True
+    return False
+
+
+def _ast_different_arms(first: list[ast.AST], second: list[ast.AST]) -> bool:
+    """Whether the nodes at the ends of two root paths meet at an ``if`` / conditional expression, one in its
+    body and the other in its ``else`` (or ``elif``) arm."""
+    common = 0
+    while common < min(len(first), len(second)) and first[common] is second[common]:
+        common += 1
+    if common in (0, len(first), len(second)):
+        return False  # one node holds the other
+    fork, one, other = first[common - 1], first[common], second[common]
+    if isinstance(fork, ast.If):
+        arms = {id(node): "body" for node in fork.body} | {id(node): "orelse" for node in fork.orelse}
+    elif isinstance(fork, ast.IfExp):
+        arms = {id(fork.body): "body", id(fork.orelse): "orelse"}
+    else:
+        return False
+    return id(one) in arms and id(other) in arms and arms[id(one)] != arms[id(other)]
+
+
+def _callee_name(call: cst.Call) -> Optional[str]:
+    if isinstance(call.func, cst.Name):
+        return call.func.value
+    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+
+def _owner_scope(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[FunctionScope]:
+    """The scope of the ``def`` whose body evaluates ``node`` (lambdas, comprehensions and classes climbed)."""
+    scope = visitor.get_metadata(ScopeProvider, node, None)
+    while scope is not None and not isinstance(scope, GlobalScope):
+        if isinstance(scope, FunctionScope) and isinstance(scope.node, cst.FunctionDef):
+            return scope
+        scope = scope.parent
+    return None
+
+
+def definition_of(scope: FunctionScope) -> cst.FunctionDef:
+    """The ``def`` of a scope collected by ``_owner_scope`` (never a lambda's)."""
+    assert isinstance(scope.node, cst.FunctionDef)
+    return scope.node
+
+
+def _is_variable_of(visitor: MetadataDependent, name: cst.BaseExpression, scope: FunctionScope) -> bool:
+    """Whether ``name`` is a Name meaning the variable of ``scope`` (no lambda/comprehension/class binding between)."""
+    if not isinstance(name, cst.Name):
+        return False
+    current = visitor.get_metadata(ScopeProvider, name, None)
+    while current is not scope:
+        if current is None or isinstance(current, GlobalScope) or current.assignments[name.value]:
+            return False
+        current = current.parent
+    return True
+
+
+def _common_chain(helpers: Iterable[Optional[ParameterUse]]) -> Optional[str]:
+    chains = {helper.chain for helper in helpers if helper is not None}
+    return chains.pop() if len(chains) == 1 else None
+
+
+def _by_chain(conversions: Sequence[Conversion]) -> list[list[Conversion]]:
+    groups: dict[str, list[Conversion]] = defaultdict(list)
+    for conversion in conversions:
+        groups[conversion.text].append(conversion)
+    return list(groups.values())
+
+
+def _ndarray_has_chain(conversion: Conversion) -> bool:
+    """Whether an ndarray has every method of the chain (no ``numpy``/``cpu``/``detach``): not evidently a tensor."""
+    return all(method in VIEWS or method == "tolist" for method in conversion.methods)
+
+
+def insert_binding(anchor: cst.CSTNode, name: str, value: cst.BaseExpression) -> tuple[cst.CSTNode, Callable[[cst.CSTNode], cst.FlattenSentinel]]:
+    """Put ``name = value`` right before ``anchor``, taking over its leading comments and blank lines."""
+    assign = cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)
+    if isinstance(anchor, cst.BaseSmallStatement):
+        return (anchor, lambda updated: cst.FlattenSentinel([assign, updated]))
+
+    def change(updated: cst.CSTNode) -> cst.FlattenSentinel:
+        assert isinstance(updated, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+        line = cst.SimpleStatementLine([assign], leading_lines=updated.leading_lines)
+        return cst.FlattenSentinel([line, updated.with_changes(leading_lines=())])
+
+    return (anchor, change)
+
+
+def arguments_have_effects(call: cst.Call) -> bool:
+    return any(may_have_effects(arg.value) for arg in call.args)
+
+
+def cost_of_chain(chain: str) -> str:
+    if ".cpu()" in chain:
+        return (
+            ": on a CUDA tensor each `.cpu()` is a device-to-host copy and a sync (~15 us for 4k floats on an"
+            " H200); on a CPU tensor it costs ~1-3 us and the change is not measurable"
+        )
+    if chain.endswith(".tolist()"):
+        return ": each `.tolist()` builds a new Python list"
+    return ": `.numpy()` of a CPU tensor is zero-copy (~1-2 us), so this is tidiness, not speed"
+
