@@ -127,11 +127,31 @@ class TreeIndex:
 
     def same_scope(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
         """The nodes of ``kinds`` (exact types) that ``walk_same_scope(root)`` yields, in pre-order."""
-        frame = root if isinstance(root, (*DEFERRED, cst.Module)) else self._frame[root]
-        found = self._within(root, kinds, frame)
+        found = self._within(root, kinds, self._opened_frame(root))
         if isinstance(root, DEFERRED) and isinstance(root, kinds):
             found.insert(0, root)  # filed under its own enclosing frame, not under the one it opens
         return found
+
+    def same_scope_where(self, root: cst.CSTNode, kind: type[N], fact: Hashable, keep: Callable[[N], bool]) -> list[N]:
+        """``[node for node in same_scope(root, kind) if keep(node)]``, where ``keep`` is asked about each node
+        of the frame once per module: ``fact`` names the predicate (the same name must mean the same one)."""
+        frame = self._opened_frame(root)
+
+        def kept() -> tuple[list[int], list[cst.CSTNode]]:
+            positions, nodes = self._filed.get((kind, frame), ([], []))
+            pairs = [(position, node) for position, node in zip(positions, nodes) if keep(node)]  # type: ignore[arg-type]
+            return [position for position, _node in pairs], [node for _position, node in pairs]
+
+        positions, nodes = self.memo(("same_scope_where", fact, kind, frame), kept)
+        first, last = bisect_left(positions, self._start[root]), bisect_left(positions, self._end[root])
+        found = nodes[first:last]
+        if isinstance(root, DEFERRED) and isinstance(root, kind) and keep(root):  # type: ignore[arg-type]
+            found.insert(0, root)
+        return found  # type: ignore[return-value]
+
+    def _opened_frame(self, root: cst.CSTNode) -> cst.CSTNode:
+        """The frame whose nodes ``walk_same_scope(root)`` yields (``root`` itself aside)."""
+        return root if isinstance(root, (*DEFERRED, cst.Module)) else self._frame[root]
 
     def under(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
         """The nodes of ``kinds`` (exact types) among ``root`` and all its descendants, nested scopes included."""

@@ -10,7 +10,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.names import dotted_name, is_call_to, literal_string
-from perflint.analysis.syntax import walk_same_scope
+from perflint.analysis.syntax import TreeIndex, tree_index
 from perflint.analysis.torch_context import SET_GRAD_ENABLED, GradMode, grad_context
 from perflint.analysis.training_loop import (
     Loop,
@@ -219,14 +219,15 @@ class EvalLoopWithGrad(Rule):
         self._check(node)
 
     def _check(self, loop: Loop) -> None:
+        index = tree_index(self, loop)
         scope = enclosing_scope(self, loop)
-        if self._wants_gradients(scope):
+        if index.memo(("PFL104 wants gradients", scope), lambda: self._wants_gradients(index, scope)):
             return
-        call = self._unguarded_model_call(loop, scope)
+        call = self._unguarded_model_call(index, loop, scope)
         if call is None:
             return
         # Only the outermost such loop is reported: wrapping it covers the loops inside.
-        if any(self._unguarded_model_call(outer, scope) is not None for outer in enclosing_loops(self, loop)):
+        if any(self._unguarded_model_call(index, outer, scope) is not None for outer in enclosing_loops(self, loop)):
             return
         model = dotted_name(call.func)
         message = (
@@ -234,7 +235,7 @@ class EvalLoopWithGrad(Rule):
             "disable autograd, so every batch records a graph and saves activations; wrap the loop in "
             "`torch.no_grad()`"
         )
-        if any(isinstance(node, (cst.Yield, cst.Await)) for node in walk_same_scope(loop)):
+        if index.same_scope(loop, cst.Yield, cst.Await):
             # Grad mode is thread state: a `with no_grad()` suspended at a yield or await stays in force in
             # the caller (or other tasks) until the loop resumes, so the fix would disable their autograd.
             self.report(loop, message + " (no fix: the loop yields or awaits, and the block would stay in force outside)")
@@ -244,13 +245,11 @@ class EvalLoopWithGrad(Rule):
         change = (loop, lambda updated: _wrapped(updated, alias))
         self.report(loop, message, rewrite=Rewrite(Applicability.UNSAFE, (change,), imports=imports))
 
-    def _wants_gradients(self, scope: ScopeNode) -> bool:
+    def _wants_gradients(self, index: TreeIndex, scope: ScopeNode) -> bool:
         """Whether the function uses autograd on purpose or sets the grad mode itself."""
         if backward_calls(self, scope):
             return True
-        for node in walk_same_scope(scope):
-            if not isinstance(node, cst.Call):
-                continue
+        for node in index.same_scope(scope, cst.Call):
             if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRADIENT_METHODS:
                 return True
             if is_call_to(self, node, SET_GRAD_ENABLED):
@@ -259,37 +258,46 @@ class EvalLoopWithGrad(Rule):
                 return True
         return False
 
-    def _unguarded_model_call(self, loop: Loop, scope: ScopeNode) -> Optional[cst.Call]:
+    def _unguarded_model_call(self, index: TreeIndex, loop: Loop, scope: ScopeNode) -> Optional[cst.Call]:
         """A call, in ``loop``, of a model put in eval mode before the loop, where autograd may be on."""
-        models = self._models_in_eval_mode(loop, scope)
+        return index.memo(("PFL104 unguarded call", loop), lambda: self._first_unguarded_call(index, loop, scope))
+
+    def _first_unguarded_call(self, index: TreeIndex, loop: Loop, scope: ScopeNode) -> Optional[cst.Call]:
+        models = self._models_in_eval_mode(index, loop, scope)
         if not models:
             return None
-        for node in walk_same_scope(loop.body):
-            if (
-                isinstance(node, cst.Call)
-                and dotted_name(node.func) in models
-                and grad_context(self, node).mode is GradMode.UNKNOWN
-            ):
+        calls = index.same_scope_where(loop.body, cst.Call, "call of a dotted name", _calls_dotted_name)
+        for node in calls:
+            if dotted_name(node.func) in models and grad_context(self, node).mode is GradMode.UNKNOWN:
                 return node
         return None
 
-    def _models_in_eval_mode(self, loop: Loop, scope: ScopeNode) -> set[str]:
+    def _models_in_eval_mode(self, index: TreeIndex, loop: Loop, scope: ScopeNode) -> set[str]:
         """Names whose last ``.eval()`` / ``.train(...)`` call before ``loop`` in its function is an eval."""
         loop_start = self._start(loop)
         latest: dict[str, tuple[tuple[int, int], bool]] = {}
-        for node in walk_same_scope(scope):
-            mode = _mode_switch(node)
-            if mode is None:
-                continue
-            model, is_eval = mode
+        for node, model, is_eval in index.memo(("PFL104 mode switches", scope), lambda: self._mode_switches(index, scope)):
             position = self._start(node)
             if position < loop_start and (model not in latest or latest[model][0] < position):
                 latest[model] = (position, is_eval)
         return {model for model, (_position, is_eval) in latest.items() if is_eval}
 
+    def _mode_switches(self, index: TreeIndex, scope: ScopeNode) -> list[tuple[cst.Call, str, bool]]:
+        """Every ``M.eval()`` / ``M.train(...)`` of ``scope`` (not in nested scopes), with ``M`` and whether it is an eval."""
+        switches = []
+        for node in index.same_scope(scope, cst.Call):
+            mode = _mode_switch(node)
+            if mode is not None:
+                switches.append((node, *mode))
+        return switches
+
     def _start(self, node: cst.CSTNode) -> tuple[int, int]:
         start = self.get_metadata(PositionProvider, node).start
         return (start.line, start.column)
+
+
+def _calls_dotted_name(call: cst.Call) -> bool:
+    return dotted_name(call.func) is not None
 
 
 def _mode_switch(node: cst.CSTNode) -> Optional[tuple[str, bool]]:

@@ -12,7 +12,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import declared_global, introspects_frame, nonlocal_rebinders
 from perflint.analysis.names import qualified_names
 from perflint.analysis.torch_context import GradMode, grad_context
-from perflint.analysis.syntax import DEFERRED, variable_names, walk_same_scope
+from perflint.analysis.syntax import DEFERRED, TreeIndex, tree_index, walk_same_scope
 from perflint.analysis.training_loop import (
     backpropagated_names,
     enclosing_loops,
@@ -297,7 +297,7 @@ class TensorAccumulatedWithGraph(Rule):
                 # `loss += term; loss.backward()` builds this step's loss: that is what should carry the graph.
                 return None
             for root in sorted(roots & backpropagated):
-                if not _rebound_without_graph(self, loop, root):
+                if root not in _rebound_without_graph(self, loop):
                     return root
         return None
 
@@ -308,18 +308,39 @@ class TensorAccumulatedWithGraph(Rule):
         function = enclosing_scope(self, statement)
         if not isinstance(function, cst.FunctionDef):
             return "is a module-level name"
+        index = tree_index(self, function)
         name = target.value
-        if declared_global(function, name) or nonlocal_rebinders(function, name):
+        # Only a `global` / `nonlocal` statement can declare one: without any, nothing to look for.
+        if index.under(function.body, cst.Global, cst.Nonlocal) and (
+            declared_global(function, name) or nonlocal_rebinders(function, name)
+        ):
             return "is declared global or nonlocal"
-        if introspects_frame(self, function):
+        if index.memo(("introspects frame", function), lambda: introspects_frame(self, function)):
             return "may be reached through locals(), vars(), eval or exec"
         if name in backpropagated_names(self, function):
             return "is backpropagated"
-        for use in variable_names(function.body, name):
+        for use in self._variable_uses(index, function).get(name, ()):
             reason = self._use_reason(use, name, function)
             if reason is not None:
                 return reason
         return None
+
+    def _variable_uses(self, index: TreeIndex, function: cst.FunctionDef) -> dict[str, list[cst.Name]]:
+        """``syntax.variable_names(function.body)`` by name, computed once per function."""
+
+        def uses() -> dict[str, list[cst.Name]]:
+            found: dict[str, list[cst.Name]] = {}
+            for name in index.under(function.body, cst.Name):
+                parent = self.get_metadata(ParentNodeProvider, name)
+                # Not variables: the `b` of `a.b`, the `k` of `f(k=1)`.
+                if (isinstance(parent, cst.Attribute) and parent.attr is name) or (
+                    isinstance(parent, cst.Arg) and parent.keyword is name
+                ):
+                    continue
+                found.setdefault(name.value, []).append(name)
+            return found
+
+        return index.memo(("variable uses", function), uses)
 
     def _use_reason(self, use: cst.Name, name: str, function: cst.FunctionDef) -> Optional[str]:
         """Why this occurrence of the accumulator lets its graph be observed, or None if it does not."""
@@ -389,26 +410,32 @@ class TensorAccumulatedWithGraph(Rule):
         return False
 
 
-def _rebound_without_graph(rule: Rule, loop: cst.CSTNode, name: str) -> bool:
-    """Whether ``loop`` rebinds ``name`` to an evidently graph-free value (``loss = loss.item()``) or deletes it."""
-    for node in walk_same_scope(loop):
-        if isinstance(node, cst.Assign) and any(_binds(t.target, name) for t in node.targets):
-            if is_graph_free(rule, node.value):
-                return True
-        elif isinstance(node, cst.AnnAssign) and _binds(node.target, name) and node.value is not None:
-            if is_graph_free(rule, node.value):
-                return True
-        elif isinstance(node, cst.Del) and _binds(node.target, name):
-            return True
-    return False
+def _rebound_without_graph(rule: Rule, loop: cst.CSTNode) -> frozenset[str]:
+    """The names ``loop`` rebinds to an evidently graph-free value (``loss = loss.item()``) or deletes."""
+    index = tree_index(rule, loop)
+
+    def names() -> frozenset[str]:
+        found: set[str] = set()
+        for node in index.same_scope(loop, cst.Assign, cst.AnnAssign, cst.Del):
+            if isinstance(node, cst.Assign) and is_graph_free(rule, node.value):
+                for target in node.targets:
+                    found |= _bound_names(target.target)
+            elif isinstance(node, cst.AnnAssign) and node.value is not None and is_graph_free(rule, node.value):
+                found |= _bound_names(node.target)
+            elif isinstance(node, cst.Del):
+                found |= _bound_names(node.target)
+        return frozenset(found)
+
+    return index.memo(("rebound without graph", loop), names)
 
 
-def _binds(target: cst.CSTNode, name: str) -> bool:
+def _bound_names(target: cst.CSTNode) -> set[str]:
+    """``{"a", "b"}`` for the target ``a`` / ``(a, b)`` / ``[a, b]`` (nested), ignoring attributes and items."""
     if isinstance(target, cst.Name):
-        return target.value == name
+        return {target.value}
     if isinstance(target, (cst.Tuple, cst.List)):
-        return any(_binds(element.value, name) for element in target.elements)
-    return False
+        return {name for element in target.elements for name in _bound_names(element.value)}
+    return set()
 
 
 def _has_literal_spec(field: cst.FormattedStringExpression) -> bool:
