@@ -177,8 +177,22 @@ def _is_optimizer(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
 
 
 def is_training_loop(visitor: MetadataDependent, loop: Loop) -> bool:
-    """Whether each iteration of ``loop`` backpropagates or steps an optimizer."""
+    """Whether each iteration of ``loop`` backpropagates or steps an optimizer (in its body or a loop inside)."""
     return bool(backward_calls(visitor, loop.body) or optimizer_steps(visitor, loop.body))
+
+
+def runs_step_itself(visitor: MetadataDependent, loop: Loop) -> bool:
+    """Whether ``loop``'s own body backpropagates or steps an optimizer: not only a loop inside it.
+
+    ``for epoch in ...: for batch in loader: loss.backward()`` runs the step in the batch loop; the epoch loop
+    runs it only through that loop, so it is not a training step loop itself.
+    """
+
+    def own() -> bool:
+        steps = [*backward_calls(visitor, loop.body), *optimizer_steps(visitor, loop.body)]
+        return any(enclosing_loops(visitor, step)[:1] == [loop] for step in steps)
+
+    return tree_index(visitor, loop).memo(("runs step itself", loop), own)
 
 
 def graph_roots(node: cst.CSTNode) -> frozenset[str]:
