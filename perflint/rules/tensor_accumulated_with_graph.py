@@ -379,7 +379,7 @@ class TensorAccumulatedWithGraph(Rule):
         if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
             return None
         if isinstance(parent, cst.FormattedStringExpression):
-            return None if _has_literal_spec(parent) else "is formatted without a spec (repr shows grad_fn)"
+            return None if _has_literal_spec(parent) else "is formatted without a spec (shows grad_fn)"
         if isinstance(parent, cst.Assign) and parent.value is node:
             targets = [t.target for t in parent.targets]
             if node is not use and all(isinstance(t, cst.Name) and t.value == name for t in targets):
