@@ -38,10 +38,19 @@ MESSAGE_LIMIT = 100
 class EvalLoopWithGrad(Rule):
     """
     ## What it does
-    Finds a loop that calls a model after `model.eval()` (or `model.train(False)`) with autograd still on:
+    Finds a loop that runs a model after `model.eval()` (or `model.train(False)`) with autograd still on:
     no `torch.no_grad()` / `torch.inference_mode()` around the call, no `@torch.no_grad()` on the
-    function, no `torch.set_grad_enabled(...)` in it, and nothing in the function that uses gradients
-    (`.backward()`, `torch.autograd.grad`, `.requires_grad_()`, `requires_grad=True`).
+    function, no `torch.set_grad_enabled(...)` / `torch.enable_grad()` in it, and nothing in the function
+    or in the local functions it calls that uses gradients (see *Fix safety*).
+
+    The model runs when the loop calls it (`model(x)`), an inference entry point of it (`model.forward(x)`,
+    `model.predict(x)`), or a function of the same module that does, up to two calls deep: a method of the
+    same class called through `self` (`self._process_one_batch(x)` running `self.model(x)`), or a
+    module-level function the model is passed to (`run(model, x)`). The `.eval()` may be in the loop's
+    function, before the loop, or in the callers of that function: when every call of it in the module
+    comes after an `.eval()` of the model it passes (`model.eval(); evaluate(model, loader)`, or
+    `self.model.eval(); self._validate()`) and none runs under `no_grad`, its loop counts as an
+    evaluation loop.
 
     ## Why is this bad?
     `model.eval()` only switches dropout and batch-norm to inference behaviour; it does not turn autograd
@@ -71,12 +80,24 @@ class EvalLoopWithGrad(Rule):
 
     ## Fix safety
     Unsafe. Inside `torch.no_grad()` every tensor computed in the loop has `requires_grad=False` and no
-    `grad_fn`: a caller that backpropagates through a returned or stored output now raises `element 0 of
-    tensors does not require grad`, gradients through such an output silently stop, `requires_grad`
-    checks change, and an in-place update of a leaf that requires grad, which raised before, now
-    succeeds. The function itself never backpropagates (that is a condition of the rule), so the
-    difference is only visible through values that leave the loop. The fix uses the module's own alias
-    for `torch` (`import torch as T` gives `T.no_grad()`) and adds `import torch` when there is none.
+    `grad_fn`. The wrap changes behaviour in these ways:
+    - code in the loop that needs gradients raises or changes: `.backward()` / `torch.autograd.backward`
+      (`element 0 of tensors does not require grad`), `torch.autograd.grad` (the same error), an optimizer
+      step (its parameters get no new gradients), `requires_grad_()` / `retain_grad()` on a computed
+      tensor, `torch.enable_grad()` / `torch.set_grad_enabled(...)` regions (a grad mode set inside is no
+      longer undone to "on" at the end). The rule reports nothing where it sees one of these in the loop's
+      function (anywhere in it, not in nested functions) or in a local function or method that function
+      calls, up to two calls deep (`f(...)` reaches every `def f` of the module outside a class body,
+      `self.m(...)` every method `m` of the class): an FGSM-style attack helper using
+      `torch.autograd.grad` inside an evaluation loop is not reported. It cannot see these in a function
+      of another module, one reached through a variable, a callback or `getattr`, a subclass override, or
+      a callee more than two calls deep: there the wrap can make the loop raise;
+    - values that leave the loop have no graph: a caller that backpropagates through a returned or stored
+      output now raises `element 0 of tensors does not require grad`, gradients through such an output
+      silently stop, `requires_grad` checks change, and an in-place update of a leaf that requires grad,
+      which raised before, now succeeds.
+    The fix uses the module's own alias for `torch` (`import torch as T` gives `T.no_grad()`) and adds
+    `import torch` when there is none.
 
     ## Metric impact
     May change, in the last bits: some modules take a different kernel when autograd is off. In eval
@@ -88,8 +109,12 @@ class EvalLoopWithGrad(Rule):
     ## Known problems
     "After `model.eval()`" is decided by source position within one function: the last `M.eval()` /
     `M.train(...)` before the loop wins, even if it sits in a branch. A `no_grad` in a caller (grad mode
-    is dynamic) is invisible, so a helper that is only ever called under `no_grad` is reported. Only
-    calls of the very name `eval()` was called on (`model`, `self.model`) count as model calls. A loop
+    is dynamic) is seen only for direct callers in the same module, and only when the `.eval()` evidence
+    comes from those callers: a function that switches to eval itself and is only ever called under
+    `no_grad` is reported. Only calls of the very name `eval()` was called on (`model`, `self.model`),
+    its `forward` / `predict`, and the local functions above count as model calls. On eight held-out
+    public repositories every real place where the wrap would have saved memory was missed before the
+    helper, entry-point and caller evidence were added (issue #13). A loop
     that yields or awaits is reported without a fix: grad mode is per-thread state, so a `no_grad` block
     suspended at a `yield` would also disable autograd in the generator's consumer between items
     (`@torch.no_grad()` on a generator function handles that; a `with` block does not).
@@ -105,8 +130,8 @@ class EvalLoopWithGrad(Rule):
 
     code = "PFL104"
     name = "eval-loop-with-grad"
-    message = "model called in a loop after `.eval()` with autograd still on"
     fix_title = "Wrap the loop in `torch.no_grad()`"
+    message = "a model runs in a loop after `.eval()` with autograd still on"
     fix_safety = FixSafety.UNSAFE
     metric_impact = MetricImpact.MAY_CHANGE
     required_tokens = (".eval()", ".train(False)")
@@ -148,6 +173,21 @@ class EvalLoopWithGrad(Rule):
                 model.train()
                 for x in loader:
                     print(model(x))
+            """
+        ),
+        Valid(
+            """
+            import torch
+
+            def attack(model, x):
+                x = x.clone().requires_grad_()
+                (grad,) = torch.autograd.grad(model(x).sum(), x)
+                return x + 0.1 * grad.sign()
+
+            def robust(model, loader):
+                model.eval()
+                for x in loader:
+                    print(model(attack(model, x)))
             """
         ),
     )
@@ -206,17 +246,50 @@ class EvalLoopWithGrad(Rule):
             """,
             applicability=Applicability.UNSAFE,
         ),
+        Invalid(
+            """
+            import torch
+
+            class Experiment:
+                def _process_one_batch(self, batch):
+                    return self.model(batch)
+
+                def vali(self, loader):
+                    self.model.eval()
+                    outputs = []
+                    for batch in loader:
+                        outputs.append(self._process_one_batch(batch))
+                    return outputs
+            """,
+            fixed="""
+            import torch
+
+            class Experiment:
+                def _process_one_batch(self, batch):
+                    return self.model(batch)
+
+                def vali(self, loader):
+                    self.model.eval()
+                    outputs = []
+                    with torch.no_grad():
+                        for batch in loader:
+                            outputs.append(self._process_one_batch(batch))
+                    return outputs
+            """,
+            applicability=Applicability.UNSAFE,
+            message_contains="`self.model` runs in a loop",
+        ),
     )
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and calls ``m(...)``
-        in a loop: ``_unguarded_model_call``'s shape, in any order and scope."""
+        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and makes some call in a
+        loop: the model may be run there directly, through ``.forward`` / ``.predict`` or through a local helper,
+        and the ``.eval()`` may be in the loop's function or in a caller of it."""
         calls = ast_shapes.shapes(tree).calls()
-        models = {model for site in calls if (model := _ast_eval_switch(site.node)) is not None}
-        return bool(models) and any(
-            ast_shapes.dotted_name(site.node.func) in models for site in ast_shapes.in_loops(calls)
-        )
+        if not any(_ast_eval_switch(site.node) is not None for site in calls):
+            return False
+        return any(True for _site in ast_shapes.in_loops(calls))
 
     def visit_Module(self, node: cst.Module) -> None:
         self._torch_alias = _torch_alias(node)
