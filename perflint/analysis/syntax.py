@@ -83,6 +83,7 @@ class TreeIndex:
     type and by their *frame* (the nearest enclosing ``def``, ``lambda`` or class, or the module), so that
     ``same_scope(root, kind)`` answers what ``walk_same_scope(root)`` would yield of ``kind`` with two
     binary searches. Facts that rules derive from these queries are kept per module with ``memo``.
+    Whitespace, comments, punctuation and operator tokens (``TOKENS``) are left out: no query can ask for them.
     """
 
     def __init__(self, module: cst.Module) -> None:
@@ -121,7 +122,7 @@ class TreeIndex:
             for name in _field_names(kind):
                 value = getattr(node, name)
                 for child in value if isinstance(value, (tuple, list)) else (value,):
-                    if isinstance(child, cst.CSTNode):
+                    if isinstance(child, cst.CSTNode) and type(child) not in TOKENS:
                         children.append((child, inner))
             stack.extend(reversed(children))
 
@@ -197,6 +198,17 @@ def tree_index(visitor: MetadataDependent, node: cst.CSTNode) -> TreeIndex:
 def _index(module: cst.Module) -> TreeIndex:
     return TreeIndex(module)
 
+
+# Nodes that are tokens (whitespace, comments, brackets, commas, operators) with nothing to query below them;
+# they are most of a module's nodes, so the index skips them.
+TOKENS = frozenset(
+    kind
+    for module in (cst._nodes.whitespace, cst._nodes.op)
+    for kind in vars(module).values()
+    if isinstance(kind, type) and issubclass(kind, cst.CSTNode)
+) | frozenset(
+    {cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace}
+)
 
 # Fields that the source spells before the fields a dataclass declares ahead of them: with these moved first,
 # the index's pre-order of expressions and statements is their source order (``walk_all``'s order).
