@@ -9,6 +9,8 @@ from functools import lru_cache
 from typing import Callable, Hashable, Iterator, Optional, TypeVar
 
 import libcst as cst
+import libcst._nodes.op as op_nodes
+import libcst._nodes.whitespace as whitespace_nodes
 from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider
 
@@ -203,7 +205,7 @@ def _index(module: cst.Module) -> TreeIndex:
 # they are most of a module's nodes, so the index skips them.
 TOKENS = frozenset(
     kind
-    for module in (cst._nodes.whitespace, cst._nodes.op)
+    for module in (whitespace_nodes, op_nodes)
     for kind in vars(module).values()
     if isinstance(kind, type) and issubclass(kind, cst.CSTNode)
 ) | frozenset(
@@ -212,7 +214,7 @@ TOKENS = frozenset(
 
 # Fields that the source spells before the fields a dataclass declares ahead of them: with these moved first,
 # the index's pre-order of expressions and statements is their source order (``walk_all``'s order).
-SPELLED_FIRST = {
+SPELLED_FIRST: dict[type, tuple[str, ...]] = {
     cst.FunctionDef: ("decorators", "name", "params", "returns"),
     cst.ClassDef: ("decorators", "name", "bases", "keywords"),
     cst.ExceptHandler: ("type", "name"),

@@ -428,11 +428,11 @@ class EvalLoopWithGrad(Rule):
                 if own is not None and theirs is not None and model.startswith(own + "."):
                     inside[theirs + model[len(own) :]] = model
         for arg in call.args:
-            model = dotted_name(arg.value)
-            if model in models:
+            passed = dotted_name(arg.value)
+            if passed is not None and passed in models:
                 parameter = parameter_for(callee, call, arg)
                 if parameter is not None:
-                    inside[parameter] = model
+                    inside[parameter] = passed
         if not inside or self._wants_gradients(index, callee.definition, 0):
             # def _step(self, x): out = self.model(x); out.sum().backward()  -- a training step, not inference
             return None
@@ -440,9 +440,9 @@ class EvalLoopWithGrad(Rule):
             if grad_context(self, inner).mode is not GradMode.UNKNOWN:
                 # @torch.no_grad() def _predict(self, x): return self.model(x)  -- already guarded
                 continue
-            model = self._model_run_by(index, inner, inside, callee.definition, depth - 1)
-            if model is not None:
-                return inside[model]
+            run = self._model_run_by(index, inner, inside, callee.definition, depth - 1)
+            if run is not None:
+                return inside[run]
         return None
 
     # Eval mode ----------------------------------------------------------------------------------------------
@@ -498,9 +498,9 @@ class EvalLoopWithGrad(Rule):
             latest = self._latest_switches(index, caller, self._start(call))
             here: set[str] = set()
             for arg in call.args:
-                model = dotted_name(arg.value)
-                parameter = parameter_for(callee, call, arg) if model is not None else None
-                if parameter is not None and latest.get(model):
+                passed = dotted_name(arg.value)
+                parameter = parameter_for(callee, call, arg) if passed is not None else None
+                if parameter is not None and passed is not None and latest.get(passed):
                     here.add(parameter)
             if callee.owner is not None:
                 own, theirs = _first_parameter(caller), _first_parameter(function)
