@@ -436,13 +436,21 @@ class EvalLoopWithGrad(Rule):
         if not inside or self._wants_gradients(index, callee.definition, 0):
             # def _step(self, x): out = self.model(x); out.sum().backward()  -- a training step, not inference
             return None
-        for inner in index.same_scope(callee.definition, cst.Call):
+        key = ("PFL104 model run inside", callee.definition, frozenset(inside), depth)
+        run = index.memo(key, lambda: self._model_run_inside(index, callee.definition, frozenset(inside), depth))
+        return None if run is None else inside[run]
+
+    def _model_run_inside(
+        self, index: TreeIndex, function: cst.FunctionDef, models: frozenset[str], depth: int
+    ) -> Optional[str]:
+        """Which of ``models`` (names inside ``function``) a call of ``function`` runs with autograd possibly on."""
+        for inner in index.same_scope(function, cst.Call):
             if grad_context(self, inner).mode is not GradMode.UNKNOWN:
                 # @torch.no_grad() def _predict(self, x): return self.model(x)  -- already guarded
                 continue
-            run = self._model_run_by(index, inner, inside, callee.definition, depth - 1)
+            run = self._model_run_by(index, inner, models, function, depth - 1)
             if run is not None:
-                return inside[run]
+                return run
         return None
 
     # Eval mode ----------------------------------------------------------------------------------------------
