@@ -283,13 +283,31 @@ class EvalLoopWithGrad(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and makes some call in a
-        loop: the model may be run there directly, through ``.forward`` / ``.predict`` or through a local helper,
-        and the ``.eval()`` may be in the loop's function or in a caller of it."""
+        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop, calls
+        ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module defines (a helper that may
+        run the model), or a parameter of the loop's function (a model whose ``.eval()`` is in a caller)."""
         calls = ast_shapes.shapes(tree).calls()
-        if not any(_ast_eval_switch(site.node) is not None for site in calls):
+        models = {model for site in calls if (model := _ast_eval_switch(site.node)) is not None}
+        if not models:
             return False
-        return any(True for _site in ast_shapes.in_loops(calls))
+        # Functions that make some call (a helper running the model makes one).
+        defined = {site.function.name for site in calls if site.function is not None}
+        for site in ast_shapes.in_loops(calls):
+            func = site.node.func
+            spelled = ast_shapes.dotted_name(func)
+            if spelled in models or (isinstance(func, ast.Attribute) and func.attr in defined):
+                return True
+            if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS:
+                if ast_shapes.dotted_name(func.value) in models:
+                    return True
+            if isinstance(func, ast.Name) and func.id in defined:
+                return True
+            if spelled is not None and site.function is not None:
+                arguments = site.function.args
+                parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+                if spelled.split(".")[0] in parameters:
+                    return True
+        return False
 
     def visit_Module(self, node: cst.Module) -> None:
         self._torch_alias = _torch_alias(node)
