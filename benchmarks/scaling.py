@@ -31,7 +31,7 @@ Usage::
         [--rules PFL103,PFL104] [--keep DIR]
 
 SOURCE is any folder of real training code, e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or
-a checkout of ``pytorch/examples`` and ``karpathy/nanoGPT`` (the numbers in the rule docs used those two).
+a checkout of ``pytorch/examples`` and ``karpathy/nanoGPT`` (``benchmarks/results/scaling.md`` used those two).
 """
 
 from __future__ import annotations
