@@ -4,6 +4,10 @@ Everything here is lexical and local to one function (or the module, for top-lev
 ``def``, ``lambda`` or class body runs later, under conditions this module cannot see, so it is never
 counted as part of the enclosing loop. Visitors using these helpers must depend on ParentNodeProvider,
 QualifiedNameProvider and ScopeProvider.
+
+Each fact about a subtree is answered from the module's ``syntax.TreeIndex`` (the calls of a function are
+filtered once, then a loop's share is found by binary search) and kept per module, so asking it for every
+loop or candidate of a long function costs no walk of that function per question.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider, Scope, ScopeProvider
 
-from perflint.analysis.names import dotted_name, qualified_names
-from perflint.analysis.syntax import DEFERRED, walk_all, walk_same_scope
+from perflint.analysis.names import dotted_name, qualified_names, qualified_names_among
+from perflint.analysis.syntax import DEFERRED, tree_index, walk_all
 from perflint.analysis.torch_values import is_module_class
 
 Loop = Union[cst.For, cst.While]
@@ -69,15 +73,14 @@ def enclosing_loops(visitor: MetadataDependent, node: cst.CSTNode) -> list[Loop]
 
 def backward_calls(visitor: MetadataDependent, node: cst.CSTNode) -> list[cst.Call]:
     """``E.backward(...)``, ``torch.autograd.backward(E)`` and ``torch.autograd.grad(E, ...)`` under ``node``."""
-    found = []
-    for inner in walk_same_scope(node):
-        if not isinstance(inner, cst.Call):
-            continue
-        if isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "backward":
-            found.append(inner)
-        elif not qualified_names(visitor, inner.func).isdisjoint(AUTOGRAD_BACKWARD):
-            found.append(inner)
-    return found
+
+    def is_backward(call: cst.Call) -> bool:
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward":
+            return True
+        # Asked of every call: `qualified_names_among` needs no scope analysis where no binding can match.
+        return bool(qualified_names_among(visitor, call.func, AUTOGRAD_BACKWARD))
+
+    return tree_index(visitor, node).same_scope_where(node, cst.Call, "backward call", is_backward)
 
 
 def backpropagated_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
@@ -89,6 +92,11 @@ def backpropagated_names(visitor: MetadataDependent, node: cst.CSTNode) -> froze
     as an argument of a call such as ``scaler.scale``) and may hold a graph: some binding of it in its scope
     is not evidently graph-free (so ``steps = 4`` in ``(loss / steps)`` does not count).
     """
+    index = tree_index(visitor, node)
+    return index.memo(("backpropagated names", node), lambda: _backpropagated_names(visitor, node))
+
+
+def _backpropagated_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
     names: set[str] = set()
     for call in backward_calls(visitor, node):
         if not qualified_names(visitor, call.func).isdisjoint(AUTOGRAD_BACKWARD):
@@ -128,7 +136,12 @@ def may_carry_graph(visitor: MetadataDependent, name: cst.Name) -> bool:
     scope = scope_of(visitor, name)
     if scope is None or name.value not in scope:
         return False
-    for assignment in scope.assignments[name.value]:
+    key = ("may carry graph", scope, name.value)
+    return tree_index(visitor, name).memo(key, lambda: _may_carry_graph(visitor, scope, name.value))
+
+
+def _may_carry_graph(visitor: MetadataDependent, scope: Scope, name: str) -> bool:
+    for assignment in scope.assignments[name]:
         target = getattr(assignment, "node", None)
         if isinstance(target, cst.Param) or not isinstance(target, cst.CSTNode):
             continue
@@ -144,13 +157,14 @@ def optimizer_steps(visitor: MetadataDependent, node: cst.CSTNode) -> list[cst.C
     Evidence: ``opt`` is bound from a ``torch.optim.*`` constructor or annotated with a ``torch.optim``
     type; ``scaler.step(opt)`` (AMP) counts through its argument.
     """
-    found = []
-    for inner in walk_same_scope(node):
-        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "step":
-            candidates = [inner.func.value, *(arg.value for arg in inner.args)]
-            if any(_is_optimizer(visitor, candidate) for candidate in candidates):
-                found.append(inner)
-    return found
+
+    def is_step(call: cst.Call) -> bool:
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "step":
+            candidates = [call.func.value, *(arg.value for arg in call.args)]
+            return any(_is_optimizer(visitor, candidate) for candidate in candidates)
+        return False
+
+    return tree_index(visitor, node).same_scope_where(node, cst.Call, "optimizer step", is_step)
 
 
 def _is_optimizer(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
@@ -163,8 +177,22 @@ def _is_optimizer(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
 
 
 def is_training_loop(visitor: MetadataDependent, loop: Loop) -> bool:
-    """Whether each iteration of ``loop`` backpropagates or steps an optimizer."""
+    """Whether each iteration of ``loop`` backpropagates or steps an optimizer (in its body or a loop inside)."""
     return bool(backward_calls(visitor, loop.body) or optimizer_steps(visitor, loop.body))
+
+
+def runs_step_itself(visitor: MetadataDependent, loop: Loop) -> bool:
+    """Whether ``loop``'s own body backpropagates or steps an optimizer: not only a loop inside it.
+
+    ``for epoch in ...: for batch in loader: loss.backward()`` runs the step in the batch loop; the epoch loop
+    runs it only through that loop, so it is not a training step loop itself.
+    """
+
+    def own() -> bool:
+        steps = [*backward_calls(visitor, loop.body), *optimizer_steps(visitor, loop.body)]
+        return any(enclosing_loops(visitor, step)[:1] == [loop] for step in steps)
+
+    return tree_index(visitor, loop).memo(("runs step itself", loop), own)
 
 
 def graph_roots(node: cst.CSTNode) -> frozenset[str]:
@@ -241,7 +269,14 @@ def is_tensor(visitor: MetadataDependent, node: cst.BaseExpression, _depth: int 
 
 
 def _is_tensor_name(visitor: MetadataDependent, name: cst.Name, depth: int) -> bool:
-    if name.value in backpropagated_names(visitor, enclosing_scope(visitor, name)):
+    function = enclosing_scope(visitor, name)
+    # The answer depends on the name's bindings (its scope) and the backward calls of its function only.
+    key = ("is tensor name", function, scope_of(visitor, name), name.value, depth)
+    return tree_index(visitor, name).memo(key, lambda: _is_tensor_name_uncached(visitor, name, function, depth))
+
+
+def _is_tensor_name_uncached(visitor: MetadataDependent, name: cst.Name, function: ScopeNode, depth: int) -> bool:
+    if name.value in backpropagated_names(visitor, function):
         return True
     values = _binding_values(visitor, name)
     return bool(values) and all(value is not None and is_tensor(visitor, value, depth + 1) for value in values)

@@ -3,36 +3,54 @@
 from __future__ import annotations
 
 import ast
-from typing import Optional
+from typing import Collection, Optional
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.names import dotted_name, is_call_to, literal_string
-from perflint.analysis.syntax import walk_same_scope
-from perflint.analysis.torch_context import SET_GRAD_ENABLED, GradMode, grad_context
+from perflint.analysis.syntax import TreeIndex, tree_index
+from perflint.analysis.local_calls import called_function, parameter_for
+from perflint.analysis.torch_context import ENABLE_GRAD, SET_GRAD_ENABLED, GradMode, grad_context
 from perflint.analysis.training_loop import (
     Loop,
     ScopeNode,
     backward_calls,
     enclosing_loops,
     enclosing_scope,
+    optimizer_steps,
 )
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 # Any of these in the function says it wants gradients (saliency maps, adversarial inputs, ...).
 GRADIENT_METHODS = frozenset({"requires_grad_", "retain_grad"})
+# Setting the grad mode by hand (as a statement, a `with` or a decorator) says the function manages it itself.
+GRAD_MODE_SETTERS = SET_GRAD_ENABLED | ENABLE_GRAD
+# How many calls deep local functions and methods are followed, for gradients and for model calls.
+HELPER_DEPTH = 2
+# Methods that run a module's forward pass: `model.forward(x)`, `model.predict(x)` (Lightning, sklearn-style).
+INFERENCE_METHODS = frozenset({"forward", "predict"})
+MESSAGE_LIMIT = 100
 
 
 class EvalLoopWithGrad(Rule):
     """
     ## What it does
-    Finds a loop that calls a model after `model.eval()` (or `model.train(False)`) with autograd still on:
+    Finds a loop that runs a model after `model.eval()` (or `model.train(False)`) with autograd still on:
     no `torch.no_grad()` / `torch.inference_mode()` around the call, no `@torch.no_grad()` on the
-    function, no `torch.set_grad_enabled(...)` in it, and nothing in the function that uses gradients
-    (`.backward()`, `torch.autograd.grad`, `.requires_grad_()`, `requires_grad=True`).
+    function, no `torch.set_grad_enabled(...)` / `torch.enable_grad()` in it, and nothing in the function
+    or in the local functions it calls that uses gradients (see *Fix safety*).
+
+    The model runs when the loop calls it (`model(x)`), an inference entry point of it (`model.forward(x)`,
+    `model.predict(x)`), or a function of the same module that does, up to two calls deep: a method of the
+    same class called through `self` (`self._process_one_batch(x)` running `self.model(x)`), or a
+    module-level function the model is passed to (`run(model, x)`). The `.eval()` may be in the loop's
+    function, before the loop, or in the callers of that function: when every call of it in the module
+    comes after an `.eval()` of the model it passes (`model.eval(); evaluate(model, loader)`, or
+    `self.model.eval(); self._validate()`) and none runs under `no_grad`, its loop counts as an
+    evaluation loop.
 
     ## Why is this bad?
     `model.eval()` only switches dropout and batch-norm to inference behaviour; it does not turn autograd
@@ -62,12 +80,24 @@ class EvalLoopWithGrad(Rule):
 
     ## Fix safety
     Unsafe. Inside `torch.no_grad()` every tensor computed in the loop has `requires_grad=False` and no
-    `grad_fn`: a caller that backpropagates through a returned or stored output now raises `element 0 of
-    tensors does not require grad`, gradients through such an output silently stop, `requires_grad`
-    checks change, and an in-place update of a leaf that requires grad, which raised before, now
-    succeeds. The function itself never backpropagates (that is a condition of the rule), so the
-    difference is only visible through values that leave the loop. The fix uses the module's own alias
-    for `torch` (`import torch as T` gives `T.no_grad()`) and adds `import torch` when there is none.
+    `grad_fn`. The wrap changes behaviour in these ways:
+    - code in the loop that needs gradients raises or changes: `.backward()` / `torch.autograd.backward`
+      (`element 0 of tensors does not require grad`), `torch.autograd.grad` (the same error), an optimizer
+      step (its parameters get no new gradients), `requires_grad_()` / `retain_grad()` on a computed
+      tensor, `torch.enable_grad()` / `torch.set_grad_enabled(...)` regions (a grad mode set inside is no
+      longer undone to "on" at the end). The rule reports nothing where it sees one of these in the loop's
+      function (anywhere in it, not in nested functions) or in a local function or method that function
+      calls, up to two calls deep (`f(...)` reaches every `def f` of the module outside a class body,
+      `self.m(...)` every method `m` of the class): an FGSM-style attack helper using
+      `torch.autograd.grad` inside an evaluation loop is not reported. It cannot see these in a function
+      of another module, one reached through a variable, a callback or `getattr`, a subclass override, or
+      a callee more than two calls deep: there the wrap can make the loop raise;
+    - values that leave the loop have no graph: a caller that backpropagates through a returned or stored
+      output now raises `element 0 of tensors does not require grad`, gradients through such an output
+      silently stop, `requires_grad` checks change, and an in-place update of a leaf that requires grad,
+      which raised before, now succeeds.
+    The fix uses the module's own alias for `torch` (`import torch as T` gives `T.no_grad()`) and adds
+    `import torch` when there is none.
 
     ## Metric impact
     May change, in the last bits: some modules take a different kernel when autograd is off. In eval
@@ -79,8 +109,12 @@ class EvalLoopWithGrad(Rule):
     ## Known problems
     "After `model.eval()`" is decided by source position within one function: the last `M.eval()` /
     `M.train(...)` before the loop wins, even if it sits in a branch. A `no_grad` in a caller (grad mode
-    is dynamic) is invisible, so a helper that is only ever called under `no_grad` is reported. Only
-    calls of the very name `eval()` was called on (`model`, `self.model`) count as model calls. A loop
+    is dynamic) is seen only for direct callers in the same module, and only when the `.eval()` evidence
+    comes from those callers: a function that switches to eval itself and is only ever called under
+    `no_grad` is reported. Only calls of the very name `eval()` was called on (`model`, `self.model`),
+    its `forward` / `predict`, and the local functions above count as model calls. On eight held-out
+    public repositories every real place where the wrap would have saved memory was missed before the
+    helper, entry-point and caller evidence were added (issue #13). A loop
     that yields or awaits is reported without a fix: grad mode is per-thread state, so a `no_grad` block
     suspended at a `yield` would also disable autograd in the generator's consumer between items
     (`@torch.no_grad()` on a generator function handles that; a `with` block does not).
@@ -96,8 +130,8 @@ class EvalLoopWithGrad(Rule):
 
     code = "PFL104"
     name = "eval-loop-with-grad"
-    message = "model called in a loop after `.eval()` with autograd still on"
     fix_title = "Wrap the loop in `torch.no_grad()`"
+    message = "a model runs in a loop after `.eval()` with autograd still on"
     fix_safety = FixSafety.UNSAFE
     metric_impact = MetricImpact.MAY_CHANGE
     required_tokens = (".eval()", ".train(False)")
@@ -141,6 +175,21 @@ class EvalLoopWithGrad(Rule):
                     print(model(x))
             """
         ),
+        Valid(
+            """
+            import torch
+
+            def attack(model, x):
+                x = x.clone().requires_grad_()
+                (grad,) = torch.autograd.grad(model(x).sum(), x)
+                return x + 0.1 * grad.sign()
+
+            def robust(model, loader):
+                model.eval()
+                for x in loader:
+                    print(model(attack(model, x)))
+            """
+        ),
     )
     invalid = (
         Invalid(
@@ -168,7 +217,7 @@ class EvalLoopWithGrad(Rule):
                 return T.cat(outputs)
             """,
             applicability=Applicability.UNSAFE,
-            message_contains="`model.eval()` does not disable autograd",
+            message_contains="`model` runs in a loop after `.eval()`",
         ),
         Invalid(
             """
@@ -197,17 +246,68 @@ class EvalLoopWithGrad(Rule):
             """,
             applicability=Applicability.UNSAFE,
         ),
+        Invalid(
+            """
+            import torch
+
+            class Experiment:
+                def _process_one_batch(self, batch):
+                    return self.model(batch)
+
+                def vali(self, loader):
+                    self.model.eval()
+                    outputs = []
+                    for batch in loader:
+                        outputs.append(self._process_one_batch(batch))
+                    return outputs
+            """,
+            fixed="""
+            import torch
+
+            class Experiment:
+                def _process_one_batch(self, batch):
+                    return self.model(batch)
+
+                def vali(self, loader):
+                    self.model.eval()
+                    outputs = []
+                    with torch.no_grad():
+                        for batch in loader:
+                            outputs.append(self._process_one_batch(batch))
+                    return outputs
+            """,
+            applicability=Applicability.UNSAFE,
+            message_contains="`self.model` runs in a loop",
+        ),
     )
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and calls ``m(...)``
-        in a loop: ``_unguarded_model_call``'s shape, in any order and scope."""
+        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop, calls
+        ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module defines (a helper that may
+        run the model), or a parameter of the loop's function (a model whose ``.eval()`` is in a caller)."""
         calls = ast_shapes.shapes(tree).calls()
         models = {model for site in calls if (model := _ast_eval_switch(site.node)) is not None}
-        return bool(models) and any(
-            ast_shapes.dotted_name(site.node.func) in models for site in ast_shapes.in_loops(calls)
-        )
+        if not models:
+            return False
+        # Functions that make some call (a helper running the model makes one).
+        defined = {site.function.name for site in calls if site.function is not None}
+        for site in ast_shapes.in_loops(calls):
+            func = site.node.func
+            spelled = ast_shapes.dotted_name(func)
+            if spelled in models or (isinstance(func, ast.Attribute) and func.attr in defined):
+                return True
+            if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS:
+                if ast_shapes.dotted_name(func.value) in models:
+                    return True
+            if isinstance(func, ast.Name) and func.id in defined:
+                return True
+            if spelled is not None and site.function is not None:
+                arguments = site.function.args
+                parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+                if spelled.split(".")[0] in parameters:
+                    return True
+        return False
 
     def visit_Module(self, node: cst.Module) -> None:
         self._torch_alias = _torch_alias(node)
@@ -219,77 +319,247 @@ class EvalLoopWithGrad(Rule):
         self._check(node)
 
     def _check(self, loop: Loop) -> None:
+        index = tree_index(self, loop)
         scope = enclosing_scope(self, loop)
-        if self._wants_gradients(scope):
+        if self._wants_gradients(index, scope, HELPER_DEPTH):
+            # def attack(model, loader): model.eval(); for x in loader: ... torch.autograd.grad(...) ...
             return
-        call = self._unguarded_model_call(loop, scope)
-        if call is None:
+        found = self._unguarded_model_call(index, loop, scope)
+        if found is None:
             return
         # Only the outermost such loop is reported: wrapping it covers the loops inside.
-        if any(self._unguarded_model_call(outer, scope) is not None for outer in enclosing_loops(self, loop)):
+        if any(self._unguarded_model_call(index, outer, scope) is not None for outer in enclosing_loops(self, loop)):
             return
-        model = dotted_name(call.func)
-        message = (
-            f"`{model}` is called in a loop after `{model}.eval()` with autograd on: `{model}.eval()` does not "
-            "disable autograd, so every batch records a graph and saves activations; wrap the loop in "
-            "`torch.no_grad()`"
-        )
-        if any(isinstance(node, (cst.Yield, cst.Await)) for node in walk_same_scope(loop)):
+        model = found[1]
+        message = _message(f"`{model}` runs in a loop after `.eval()` with autograd still on")
+        if index.same_scope(loop, cst.Yield, cst.Await):
             # Grad mode is thread state: a `with no_grad()` suspended at a yield or await stays in force in
             # the caller (or other tasks) until the loop resumes, so the fix would disable their autograd.
-            self.report(loop, message + " (no fix: the loop yields or awaits, and the block would stay in force outside)")
+            self.report(loop, _message(f"`{model}` runs after `.eval()` with autograd on (no fix: the loop yields)"))
             return
         alias = self._torch_alias or "torch"
         imports = () if self._torch_alias else (("torch", None),)
         change = (loop, lambda updated: _wrapped(updated, alias))
-        self.report(loop, message, rewrite=Rewrite(Applicability.UNSAFE, (change,), imports=imports))
+        title = f"Wrap the loop in `{alias}.no_grad()`"
+        self.report(loop, message, rewrite=Rewrite(Applicability.UNSAFE, (change,), title=title, imports=imports))
 
-    def _wants_gradients(self, scope: ScopeNode) -> bool:
-        """Whether the function uses autograd on purpose or sets the grad mode itself."""
-        if backward_calls(self, scope):
+    # Gradients ----------------------------------------------------------------------------------------------
+
+    def _wants_gradients(self, index: TreeIndex, function: ScopeNode, depth: int) -> bool:
+        """Whether ``function`` (not its nested scopes) uses autograd on purpose or sets the grad mode, itself
+        or through a local function or method it calls, up to ``depth`` calls deep."""
+        return index.memo(("PFL104 wants gradients", function, depth), lambda: self._uses_autograd(index, function, depth))
+
+    def _uses_autograd(self, index: TreeIndex, function: ScopeNode, depth: int) -> bool:
+        if backward_calls(self, function) or optimizer_steps(self, function):
             return True
-        for node in walk_same_scope(scope):
-            if not isinstance(node, cst.Call):
-                continue
+        calls = index.same_scope(function, cst.Call)
+        for node in calls:
             if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRADIENT_METHODS:
                 return True
-            if is_call_to(self, node, SET_GRAD_ENABLED):
+            if is_call_to(self, node, GRAD_MODE_SETTERS):
                 return True
             if any(_is_true_keyword(arg, "requires_grad") for arg in node.args):
                 return True
-        return False
+        if depth == 0:
+            return False
+        return any(
+            self._wants_gradients(index, callee, depth - 1)
+            for node in calls
+            for callee in self._callees(index, node, function)
+        )
 
-    def _unguarded_model_call(self, loop: Loop, scope: ScopeNode) -> Optional[cst.Call]:
-        """A call, in ``loop``, of a model put in eval mode before the loop, where autograd may be on."""
-        models = self._models_in_eval_mode(loop, scope)
+    def _callees(self, index: TreeIndex, call: cst.Call, caller: ScopeNode) -> list[cst.FunctionDef]:
+        """Every function of this module ``call`` may reach, by name: ``f(...)`` reaches each ``def f`` outside a
+        class body, ``self.m(...)`` (``self`` the caller's first parameter) each method ``m`` of the caller's
+        class. Over-approximated on purpose: this answers "may a callee need gradients?"."""
+        functions, methods = index.memo(("PFL104 definitions by name",), lambda: self._definitions(index))
+        if isinstance(call.func, cst.Name):
+            return functions.get(call.func.value, [])
+        if isinstance(call.func, cst.Attribute) and isinstance(caller, cst.FunctionDef):
+            owner = self._owner(caller)
+            if owner is not None and isinstance(call.func.value, cst.Name) and call.func.value.value == _first_parameter(caller):
+                return methods.get((owner, call.func.attr.value), [])
+        return []
+
+    def _definitions(
+        self, index: TreeIndex
+    ) -> tuple[dict[str, list[cst.FunctionDef]], dict[tuple[cst.ClassDef, str], list[cst.FunctionDef]]]:
+        functions: dict[str, list[cst.FunctionDef]] = {}
+        methods: dict[tuple[cst.ClassDef, str], list[cst.FunctionDef]] = {}
+        for definition in index.under(index.module, cst.FunctionDef):
+            owner = self._owner(definition)
+            if owner is None:
+                functions.setdefault(definition.name.value, []).append(definition)
+            else:
+                methods.setdefault((owner, definition.name.value), []).append(definition)
+        return functions, methods
+
+    def _owner(self, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
+        """The class whose body defines ``function``, if any."""
+        block = self.get_metadata(ParentNodeProvider, function)
+        owner = self.get_metadata(ParentNodeProvider, block) if isinstance(block, cst.IndentedBlock) else None
+        return owner if isinstance(owner, cst.ClassDef) else None
+
+    # Model calls --------------------------------------------------------------------------------------------
+
+    def _unguarded_model_call(self, index: TreeIndex, loop: Loop, scope: ScopeNode) -> Optional[tuple[cst.Call, str]]:
+        """A call in ``loop`` that runs a model put in eval mode before the loop, where autograd may be on, and
+        the model's name."""
+        return index.memo(("PFL104 unguarded call", loop), lambda: self._first_unguarded_call(index, loop, scope))
+
+    def _first_unguarded_call(self, index: TreeIndex, loop: Loop, scope: ScopeNode) -> Optional[tuple[cst.Call, str]]:
+        models = self._models_in_eval_mode(index, loop, scope)
         if not models:
             return None
-        for node in walk_same_scope(loop.body):
-            if (
-                isinstance(node, cst.Call)
-                and dotted_name(node.func) in models
-                and grad_context(self, node).mode is GradMode.UNKNOWN
-            ):
-                return node
+        for node in index.same_scope(loop.body, cst.Call):
+            if grad_context(self, node).mode is not GradMode.UNKNOWN:
+                continue
+            model = self._model_run_by(index, node, models, scope, HELPER_DEPTH)
+            if model is not None:
+                return node, model
         return None
 
-    def _models_in_eval_mode(self, loop: Loop, scope: ScopeNode) -> set[str]:
-        """Names whose last ``.eval()`` / ``.train(...)`` call before ``loop`` in its function is an eval."""
-        loop_start = self._start(loop)
-        latest: dict[str, tuple[tuple[int, int], bool]] = {}
-        for node in walk_same_scope(scope):
-            mode = _mode_switch(node)
-            if mode is None:
+    def _model_run_by(
+        self, index: TreeIndex, call: cst.Call, models: Collection[str], caller: ScopeNode, depth: int
+    ) -> Optional[str]:
+        """Which of ``models`` ``call`` runs: ``m(x)``, ``m.forward(x)``, ``m.predict(x)``, or a local function or
+        method (up to ``depth`` calls deep) that runs it with autograd possibly on; else None."""
+        spelled = dotted_name(call.func)
+        if spelled in models:
+            return spelled
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in INFERENCE_METHODS:
+            receiver = dotted_name(call.func.value)
+            if receiver in models:
+                return receiver
+        if depth == 0 or not isinstance(caller, cst.FunctionDef):
+            return None
+        callee = called_function(self, call, caller)
+        if callee is None:
+            return None
+        # Names the models have inside the callee: `self.model` stays `self.model` for a method called through
+        # `self` (same first parameter name required), a model passed as an argument is the parameter's name.
+        inside: dict[str, str] = {}
+        if callee.owner is not None:
+            own, theirs = _first_parameter(caller), _first_parameter(callee.definition)
+            for model in models:
+                if own is not None and theirs is not None and model.startswith(own + "."):
+                    inside[theirs + model[len(own) :]] = model
+        for arg in call.args:
+            passed = dotted_name(arg.value)
+            if passed is not None and passed in models:
+                parameter = parameter_for(callee, call, arg)
+                if parameter is not None:
+                    inside[parameter] = passed
+        if not inside or self._wants_gradients(index, callee.definition, 0):
+            # def _step(self, x): out = self.model(x); out.sum().backward()  -- a training step, not inference
+            return None
+        key = ("PFL104 model run inside", callee.definition, frozenset(inside), depth)
+        run = index.memo(key, lambda: self._model_run_inside(index, callee.definition, frozenset(inside), depth))
+        return None if run is None else inside[run]
+
+    def _model_run_inside(
+        self, index: TreeIndex, function: cst.FunctionDef, models: frozenset[str], depth: int
+    ) -> Optional[str]:
+        """Which of ``models`` (names inside ``function``) a call of ``function`` runs with autograd possibly on."""
+        for inner in index.same_scope(function, cst.Call):
+            if grad_context(self, inner).mode is not GradMode.UNKNOWN:
+                # @torch.no_grad() def _predict(self, x): return self.model(x)  -- already guarded
                 continue
-            model, is_eval = mode
+            run = self._model_run_by(index, inner, models, function, depth - 1)
+            if run is not None:
+                return run
+        return None
+
+    # Eval mode ----------------------------------------------------------------------------------------------
+
+    def _models_in_eval_mode(self, index: TreeIndex, loop: Loop, scope: ScopeNode) -> set[str]:
+        """Names whose last ``.eval()`` / ``.train(...)`` call before ``loop`` in its function is an eval; for a
+        name the function never switches, an eval in a caller (same module) before every call of the function
+        that passes the model counts as well."""
+        latest = self._latest_switches(index, scope, self._start(loop))
+        models = {model for model, is_eval in latest.items() if is_eval}
+        if isinstance(scope, cst.FunctionDef):
+            models |= {model for model in self._evaluated_by_callers(index, scope) if model not in latest}
+        return models
+
+    def _latest_switches(self, index: TreeIndex, scope: ScopeNode, before: tuple[int, int]) -> dict[str, bool]:
+        """Each name's last mode switch in ``scope`` before ``before``: True for an eval, False for ``train()``."""
+        latest: dict[str, tuple[tuple[int, int], bool]] = {}
+        for node, model, is_eval in index.memo(("PFL104 mode switches", scope), lambda: self._mode_switches(index, scope)):
             position = self._start(node)
-            if position < loop_start and (model not in latest or latest[model][0] < position):
+            if position < before and (model not in latest or latest[model][0] < position):
                 latest[model] = (position, is_eval)
-        return {model for model, (_position, is_eval) in latest.items() if is_eval}
+        return {model: is_eval for model, (_position, is_eval) in latest.items()}
+
+    def _mode_switches(self, index: TreeIndex, scope: ScopeNode) -> list[tuple[cst.Call, str, bool]]:
+        """Every ``M.eval()`` / ``M.train(...)`` of ``scope`` (not in nested scopes), with ``M`` and whether it is an eval."""
+        switches = []
+        for node in index.same_scope(scope, cst.Call):
+            mode = _mode_switch(node)
+            if mode is not None:
+                switches.append((node, *mode))
+        return switches
+
+    def _evaluated_by_callers(self, index: TreeIndex, function: cst.FunctionDef) -> set[str]:
+        """The names, inside ``function``, of models that every caller in this module (at least one) has put
+        in eval mode before the call, outside ``no_grad``: ``model.eval(); evaluate(model, loader)`` makes
+        ``model`` evaluated in ``def evaluate(model, loader)``, ``self.model.eval(); self._validate()`` makes
+        ``self.model`` evaluated in ``def _validate(self)``."""
+        return index.memo(("PFL104 evaluated by callers", function), lambda: self._caller_evidence(index, function))
+
+    def _caller_evidence(self, index: TreeIndex, function: cst.FunctionDef) -> set[str]:
+        sites = index.memo(("PFL104 calls by name",), lambda: self._calls_by_name(index)).get(function.name.value, [])
+        evaluated: Optional[set[str]] = None
+        for call in sites:
+            caller = enclosing_scope(self, call)
+            if not isinstance(caller, cst.FunctionDef) or caller is function:
+                continue
+            callee = called_function(self, call, caller)
+            if callee is None or callee.definition is not function:
+                continue
+            if grad_context(self, call).mode is GradMode.DISABLED:
+                # with torch.no_grad(): evaluate(model, loader)  -- this caller already guards it
+                return set()
+            latest = self._latest_switches(index, caller, self._start(call))
+            here: set[str] = set()
+            for arg in call.args:
+                passed = dotted_name(arg.value)
+                parameter = parameter_for(callee, call, arg) if passed is not None else None
+                if parameter is not None and passed is not None and latest.get(passed):
+                    here.add(parameter)
+            if callee.owner is not None:
+                own, theirs = _first_parameter(caller), _first_parameter(function)
+                for model, is_eval in latest.items():
+                    if is_eval and own is not None and theirs is not None and model.startswith(own + "."):
+                        here.add(theirs + model[len(own) :])
+            # A model counts only if every caller evaluated it (one caller in training mode is enough to doubt).
+            evaluated = here if evaluated is None else evaluated & here
+        return evaluated or set()
+
+    def _calls_by_name(self, index: TreeIndex) -> dict[str, list[cst.Call]]:
+        """Every call in the module by the last name of its callee (``f`` in ``f(...)`` and ``self.f(...)``)."""
+        found: dict[str, list[cst.Call]] = {}
+        for call in index.under(index.module, cst.Call):
+            if isinstance(call.func, cst.Name):
+                found.setdefault(call.func.value, []).append(call)
+            elif isinstance(call.func, cst.Attribute):
+                found.setdefault(call.func.attr.value, []).append(call)
+        return found
 
     def _start(self, node: cst.CSTNode) -> tuple[int, int]:
         start = self.get_metadata(PositionProvider, node).start
         return (start.line, start.column)
+
+
+def _message(text: str) -> str:
+    """``text``, or the rule's generic message where a long model name would make it too long for a line."""
+    return text if len(text) <= MESSAGE_LIMIT else EvalLoopWithGrad.message
+
+
+def _first_parameter(function: cst.FunctionDef) -> Optional[str]:
+    params = [*function.params.posonly_params, *function.params.params]
+    return params[0].name.value if params else None
 
 
 def _mode_switch(node: cst.CSTNode) -> Optional[tuple[str, bool]]:

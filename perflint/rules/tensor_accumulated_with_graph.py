@@ -12,7 +12,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import declared_global, introspects_frame, nonlocal_rebinders
 from perflint.analysis.names import qualified_names
 from perflint.analysis.torch_context import GradMode, grad_context
-from perflint.analysis.syntax import DEFERRED, variable_names, walk_same_scope
+from perflint.analysis.syntax import DEFERRED, TreeIndex, tree_index, walk_same_scope
 from perflint.analysis.training_loop import (
     backpropagated_names,
     enclosing_loops,
@@ -35,6 +35,7 @@ GRAPH_BLIND_METHODS = frozenset({"item", "tolist", "detach"})
 # and not after, which `-W error` turns into an exception.
 GRAPH_BLIND_BUILTINS = frozenset({"builtins.int"})
 ARITHMETIC = (cst.BinaryOperation, cst.UnaryOperation)
+MESSAGE_LIMIT = 100
 # The last names of ``E.backward()``, ``torch.autograd.backward`` and ``torch.autograd.grad``, for ``could_match``.
 BACKWARD_NAMES = frozenset({"backward", "grad"})
 
@@ -92,7 +93,13 @@ class TensorAccumulatedWithGraph(Rule):
     with a format spec, possibly after arithmetic (`total.item() / n`, `f"{total / n:.4f}"`). Those give
     the same result with or without the graph: a 0-dim tensor formats through `.item()` when a format
     spec is given. `float(total)` is left out because it warns "Converting a tensor with
-    requires_grad=True to a scalar" before the fix and not after (an exception under `-W error`). Everything else makes the fix unsafe: returning or
+    requires_grad=True to a scalar" before the fix and not after (an exception under `-W error`). The
+    detach is applied to the whole added expression, so a call in it that returns its receiver unchanged
+    (`.float()`, `.cpu()`, `.contiguous()`, `.to(dtype)` on a tensor already of that kind) changes nothing:
+    the added values are the same either way. Grad mode set by a statement (`torch.set_grad_enabled(...)`)
+    cannot change the result either: the reads above give the same values with or without a graph, and
+    `.detach()` of a tensor without one is a copy of its values (both checked by executing the fixed and
+    original code in `tests/rules/test_pfl103_differential.py`). Everything else makes the fix unsafe: returning or
     yielding the total, storing or passing it anywhere (a caller could backpropagate it: after the fix
     that raises `element 0 of tensors does not require grad`), `print(total)` or `f"{total}"` (the repr
     shows `grad_fn=<AddBackward0>` before the fix and not after), `total.requires_grad`, `total.backward()`
@@ -105,7 +112,10 @@ class TensorAccumulatedWithGraph(Rule):
     The loss must be a name backpropagated in an enclosing loop of the same function; a loss
     backpropagated by a helper function is not seen. A rebinding of the loss to a graph-free value in the
     loop (`loss = loss.item()`) suppresses the finding. Accumulations inside `torch.no_grad()` build no
-    graph and are not reported.
+    graph and are not reported; grad mode is read from `with` blocks and decorators only, so an
+    accumulation after a statement `torch.set_grad_enabled(False)` is reported although it builds no graph
+    (the safe fix is still exact there), and one inside `with torch.no_grad():` after a statement
+    `torch.set_grad_enabled(True)` is missed.
 
     ## Options
     None.
@@ -194,7 +204,7 @@ class TensorAccumulatedWithGraph(Rule):
                     total_loss += loss.detach()
                 return total_loss.item() / len(loader)
             """,
-            message_contains="chains one autograd node per step",
+            message_contains="`total_loss` accumulates `loss` with its autograd graph",
         ),
         Invalid(
             """
@@ -272,13 +282,7 @@ class TensorAccumulatedWithGraph(Rule):
         if loss is None or grad_context(self, statement).mode is GradMode.DISABLED:
             return
         reason = self._escape_reason(statement, target)
-        shown_target = _code(target)
-        message = (
-            f"`{shown_target}` accumulates `{_code(added)}` undetached while `{loss}` is backpropagated in this "
-            "loop: it chains one autograd node per step onto the total (backward() frees their saved tensors)"
-        )
-        if reason is not None:
-            message += f" (fix unsafe: `{shown_target}` {reason})"
+        message = _message(_code(target), loss, reason)
         applicability = Applicability.SAFE if reason is None else Applicability.UNSAFE
         change = (added, lambda updated: _detached(updated))
         title = f"Accumulate `{_code(_detached(added))}`"
@@ -297,29 +301,50 @@ class TensorAccumulatedWithGraph(Rule):
                 # `loss += term; loss.backward()` builds this step's loss: that is what should carry the graph.
                 return None
             for root in sorted(roots & backpropagated):
-                if not _rebound_without_graph(self, loop, root):
+                if root not in _rebound_without_graph(self, loop):
                     return root
         return None
 
     def _escape_reason(self, statement: Accumulation, target: cst.BaseExpression) -> Optional[str]:
         """Why the accumulator's graph may be observed (so the fix is unsafe), or None when it cannot be."""
         if not isinstance(target, cst.Name):
-            return "is an attribute or item, visible outside this function"
+            return "is an attribute or item (seen outside)"
         function = enclosing_scope(self, statement)
         if not isinstance(function, cst.FunctionDef):
             return "is a module-level name"
+        index = tree_index(self, function)
         name = target.value
-        if declared_global(function, name) or nonlocal_rebinders(function, name):
+        # Only a `global` / `nonlocal` statement can declare one: without any, nothing to look for.
+        if index.under(function.body, cst.Global, cst.Nonlocal) and (
+            declared_global(function, name) or nonlocal_rebinders(function, name)
+        ):
             return "is declared global or nonlocal"
-        if introspects_frame(self, function):
-            return "may be reached through locals(), vars(), eval or exec"
+        if index.memo(("introspects frame", function), lambda: introspects_frame(self, function)):
+            return "may be read via locals(), vars(), eval or exec"
         if name in backpropagated_names(self, function):
             return "is backpropagated"
-        for use in variable_names(function.body, name):
+        for use in self._variable_uses(index, function).get(name, ()):
             reason = self._use_reason(use, name, function)
             if reason is not None:
                 return reason
         return None
+
+    def _variable_uses(self, index: TreeIndex, function: cst.FunctionDef) -> dict[str, list[cst.Name]]:
+        """``syntax.variable_names(function.body)`` by name, computed once per function."""
+
+        def uses() -> dict[str, list[cst.Name]]:
+            found: dict[str, list[cst.Name]] = {}
+            for name in index.under(function.body, cst.Name):
+                parent = self.get_metadata(ParentNodeProvider, name)
+                # Not variables: the `b` of `a.b`, the `k` of `f(k=1)`.
+                if (isinstance(parent, cst.Attribute) and parent.attr is name) or (
+                    isinstance(parent, cst.Arg) and parent.keyword is name
+                ):
+                    continue
+                found.setdefault(name.value, []).append(name)
+            return found
+
+        return index.memo(("variable uses", function), uses)
 
     def _use_reason(self, use: cst.Name, name: str, function: cst.FunctionDef) -> Optional[str]:
         """Why this occurrence of the accumulator lets its graph be observed, or None if it does not."""
@@ -354,7 +379,7 @@ class TensorAccumulatedWithGraph(Rule):
         if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
             return None
         if isinstance(parent, cst.FormattedStringExpression):
-            return None if _has_literal_spec(parent) else "is formatted without a format spec (its repr shows grad_fn)"
+            return None if _has_literal_spec(parent) else "is formatted without a spec (shows grad_fn)"
         if isinstance(parent, cst.Assign) and parent.value is node:
             targets = [t.target for t in parent.targets]
             if node is not use and all(isinstance(t, cst.Name) and t.value == name for t in targets):
@@ -389,26 +414,45 @@ class TensorAccumulatedWithGraph(Rule):
         return False
 
 
-def _rebound_without_graph(rule: Rule, loop: cst.CSTNode, name: str) -> bool:
-    """Whether ``loop`` rebinds ``name`` to an evidently graph-free value (``loss = loss.item()``) or deletes it."""
-    for node in walk_same_scope(loop):
-        if isinstance(node, cst.Assign) and any(_binds(t.target, name) for t in node.targets):
-            if is_graph_free(rule, node.value):
-                return True
-        elif isinstance(node, cst.AnnAssign) and _binds(node.target, name) and node.value is not None:
-            if is_graph_free(rule, node.value):
-                return True
-        elif isinstance(node, cst.Del) and _binds(node.target, name):
-            return True
-    return False
+def _rebound_without_graph(rule: Rule, loop: cst.CSTNode) -> frozenset[str]:
+    """The names ``loop`` rebinds to an evidently graph-free value (``loss = loss.item()``) or deletes."""
+    index = tree_index(rule, loop)
+
+    def names() -> frozenset[str]:
+        found: set[str] = set()
+        for node in index.same_scope(loop, cst.Assign, cst.AnnAssign, cst.Del):
+            if isinstance(node, cst.Assign) and is_graph_free(rule, node.value):
+                for target in node.targets:
+                    found |= _bound_names(target.target)
+            elif isinstance(node, cst.AnnAssign) and node.value is not None and is_graph_free(rule, node.value):
+                found |= _bound_names(node.target)
+            elif isinstance(node, cst.Del):
+                found |= _bound_names(node.target)
+        return frozenset(found)
+
+    return index.memo(("rebound without graph", loop), names)
 
 
-def _binds(target: cst.CSTNode, name: str) -> bool:
+def _bound_names(target: cst.CSTNode) -> set[str]:
+    """``{"a", "b"}`` for the target ``a`` / ``(a, b)`` / ``[a, b]`` (nested), ignoring attributes and items."""
     if isinstance(target, cst.Name):
-        return target.value == name
+        return {target.value}
     if isinstance(target, (cst.Tuple, cst.List)):
-        return any(_binds(element.value, name) for element in target.elements)
-    return False
+        return {name for element in target.elements for name in _bound_names(element.value)}
+    return set()
+
+
+def _message(target: str, loss: str, reason: Optional[str]) -> str:
+    """The finding's message, at most MESSAGE_LIMIT characters: the longest of these forms that fits."""
+    unsafe = "" if reason is None else f" (fix unsafe: it {reason})"
+    for text in (
+        f"`{target}` accumulates `{loss}` with its autograd graph{unsafe}",
+        f"`{target}` accumulates `{loss}` with its graph{unsafe}",
+        f"a loss is accumulated with its graph{unsafe}",
+    ):
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    return TensorAccumulatedWithGraph.message + " (fix unsafe)"
 
 
 def _has_literal_spec(field: cst.FormattedStringExpression) -> bool:

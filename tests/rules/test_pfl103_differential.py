@@ -148,3 +148,23 @@ def test_reference_trainer_total_loss_gets_a_safe_fix() -> None:
     assert len(found) == 1, found
     assert "`total_loss` accumulates `loss`" in found[0].message
     assert found[0].fix is not None and found[0].fix.applicability is Applicability.SAFE
+
+
+@pytest.mark.parametrize("function", ["identity_conversions", "grad_off_by_statement", "grad_on_by_statement_inside_no_grad"])
+def test_identity_calls_and_grad_mode_statements_same_results(function: str) -> None:
+    """The safe-fix audit's shapes (issue #13): an added loss passed through calls that return it unchanged, and
+    grad mode set by a statement. Same bits, same weights, and the grad mode restored afterwards."""
+    original, fixed = _modules("identity_calls_and_grad_mode.py", unsafe=False)
+    results = []
+    for namespace in (original, fixed):
+        model, optimizer, batches = _setup()
+        returned = namespace[function](model, batches, optimizer)
+        assert torch.is_grad_enabled()
+        results.append((returned, _parameters(model)))
+    assert _same_bits(results[0], results[1])
+
+
+def test_identity_calls_return_their_receiver() -> None:
+    """What the shapes above exercise: on a float32 CPU tensor these calls return the very same object."""
+    loss = torch.ones((), requires_grad=True) * 2
+    assert loss.float() is loss and loss.cpu() is loss and loss.contiguous() is loss and loss.to(torch.float32) is loss

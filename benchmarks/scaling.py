@@ -1,0 +1,239 @@
+"""Scaling: CPU per 1,000 lines of ``perflint check`` against file size, next to a bare LibCST parse.
+
+perflint's cost must grow with the size of a file, not with (candidates x scope size): a rule that walks a
+whole scope or loop body for every loop or candidate it meets is quadratic on the long training scripts
+research code is made of (one ``main()`` of thousands of lines). This script builds files of 100 to 20,000
+lines from real training code and measures, in this process, with ``time.process_time`` and the result cache
+off, the median over ``--runs`` runs of:
+
+- ``parse``: a bare ``libcst.parse_module`` of the file;
+- ``all``: ``perflint check --select ALL`` of the file (every rule, PFL105 included);
+- one column per rule: ``perflint check --select CODE``.
+
+Each is printed as CPU milliseconds per 1,000 lines; the last rows give, per column, the ratio of the largest
+size's cost per line to the smallest size's (goal: at most 1.5) and, per size, ``all`` over ``parse``
+(goal on large files: at most 1.5).
+
+Files are built in two shapes from the ``*.py`` files under SOURCE that mention ``backward`` or ``.eval()``
+(sorted by path, each checked to parse):
+
+- ``main`` (default): the bodies of their top-level functions, one after another, inside a single
+  ``def main():`` (the shape of a long research training script), after the files' imports;
+- ``module``: the files themselves, concatenated.
+
+Chunks are appended in order (cycling through the sources when they run out) until the file has at least
+the target number of lines; each built file is checked to parse. The built files are written to a temporary
+folder (``--keep DIR`` keeps them there instead) and never to the repository.
+
+Usage::
+
+    python benchmarks/scaling.py SOURCE [--shape main|module] [--sizes 100,1000,5000,20000] [--runs 3]
+        [--rules PFL103,PFL104] [--keep DIR]
+
+SOURCE is any folder of real training code, e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or
+a checkout of ``pytorch/examples`` and ``karpathy/nanoGPT`` (``benchmarks/results/scaling.md`` used those two).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import libcst as cst
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from perflint import api  # noqa: E402  (after the path set-up, so that this checkout's perflint runs)
+from perflint.config import Settings  # noqa: E402
+
+DEFAULT_SIZES = (100, 300, 1000, 3000, 10000, 20000)
+TRAINING_WORDS = ("backward", ".eval()")
+GOAL_GROWTH = 1.5
+GOAL_PARSE_RATIO = 1.5
+
+
+def _parses(source: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def source_files(folder: Path) -> list[str]:
+    """The texts of the training-code files under ``folder`` that parse, sorted by path."""
+    texts = []
+    for path in sorted(folder.rglob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if any(word in text for word in TRAINING_WORDS) and _parses(text):
+            texts.append(text)
+    return texts
+
+
+Chunk = tuple[tuple[str, ...], str]  # (the imports its file needs, the code)
+
+
+def module_chunks(texts: Sequence[str]) -> list[Chunk]:
+    """Each file is one chunk, needing no imports of its own."""
+    return [((), text if text.endswith("\n") else text + "\n") for text in texts]
+
+
+def main_chunks(texts: Sequence[str]) -> list[Chunk]:
+    """Each top-level function's body re-indented by 4, with its file's top-level imports."""
+    chunks: list[Chunk] = []
+    for text in texts:
+        lines = text.splitlines()
+        tree = ast.parse(text)
+        header = []
+        bodies = []
+        for statement in tree.body:
+            end = statement.end_lineno or statement.lineno
+            if isinstance(statement, (ast.Import, ast.ImportFrom)) and not (
+                isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
+            ):
+                header.append("\n".join(lines[statement.lineno - 1 : end]))
+            elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.body:
+                first = statement.body[0]
+                start = first.lineno
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(statement.body) > 1:
+                    start = statement.body[1].lineno  # drop the docstring
+                body = textwrap.dedent("\n".join(lines[start - 1 : end]))
+                chunk = textwrap.indent(body, "    ") + "\n"
+                # `nonlocal` needs an enclosing function binding; `yield`/`await` would change main's kind.
+                if _parses("def main():\n" + chunk) and not _changes_kind(chunk):
+                    bodies.append(chunk)
+        chunks.extend((tuple(header), body) for body in bodies)
+    return chunks
+
+
+def _changes_kind(chunk: str) -> bool:
+    tree = ast.parse("def main():\n" + chunk)
+    function = tree.body[0]
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.Nonlocal, ast.Global)):
+            return True
+        if not isinstance(node, nested):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def build(shape: str, texts: Sequence[str], lines: int) -> str:
+    """A file of at least ``lines`` lines of the given shape, from ``texts`` in order (cycled)."""
+    chunks = (main_chunks if shape == "main" else module_chunks)(texts)
+    if not chunks:
+        raise SystemExit("no usable training code under the source folder")
+    header: dict[str, None] = {}  # the imports of the chunks used, in order, once each
+    parts: list[str] = []
+    count = 2 if shape == "main" else 0
+    index = 0
+    while count < lines or not parts:
+        imports, chunk = chunks[index % len(chunks)]
+        for line in imports:
+            if line not in header:
+                header[line] = None
+                count += line.count("\n") + 1
+        parts.append(chunk)
+        count += chunk.count("\n")
+        index += 1
+    opening = "\n".join(header) + "\n\n" + ("\ndef main():\n" if shape == "main" else "")
+    source = opening + "".join(parts)
+    if not _parses(source):
+        raise SystemExit(f"built {shape} file of {lines} lines does not parse")
+    return source
+
+
+def cpu(function: Callable[[], object], runs: int) -> float:
+    """The median CPU seconds of ``runs`` calls of ``function``."""
+    samples = []
+    for _ in range(runs):
+        start = time.process_time()
+        function()
+        samples.append(time.process_time() - start)
+    return statistics.median(samples)
+
+
+def measure(path: Path, data: bytes, columns: Sequence[str], runs: int) -> dict[str, float]:
+    """CPU seconds of each column on one file."""
+    results = {"parse": cpu(lambda: cst.parse_module(data), runs)}
+    for column in columns:
+        settings = Settings(root=path.parent, select=("ALL",) if column == "all" else (column,))
+        results[column] = cpu(lambda: api.check_source(data, path, settings), runs)
+    return results
+
+
+def table(rows: dict[int, dict[str, float]], columns: Sequence[str]) -> str:
+    """The markdown table: CPU ms per 1,000 lines, then growth and parse ratios."""
+    names = ["parse", *columns]
+    out = ["| lines | " + " | ".join(names) + " | all / parse |", "|" + " ---: |" * (len(names) + 2)]
+    for lines, result in rows.items():
+        per_kline = [1000 * result[name] / lines * 1000 for name in names]
+        ratio = result["all"] / result["parse"] if "all" in result else float("nan")
+        out.append(f"| {lines} | " + " | ".join(f"{value:.1f}" for value in per_kline) + f" | {ratio:.2f} |")
+    smallest, largest = min(rows), max(rows)
+    growth = [
+        (rows[largest][name] / largest) / (rows[smallest][name] / smallest) if rows[smallest][name] > 0 else float("nan")
+        for name in names
+    ]
+    out.append(f"| growth {largest}/{smallest} | " + " | ".join(f"{value:.2f}x" for value in growth) + " | |")
+    return "\n".join(out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Build the files, measure, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", type=Path, nargs="?", default=REPO / "corpus" / "src")
+    parser.add_argument("--shape", choices=("main", "module"), default="main")
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rules", default="PFL101,PFL102,PFL103,PFL104,PFL105,PFL201", help="per-rule columns")
+    parser.add_argument("--keep", type=Path, help="write the built files here (outside the repository)")
+    args = parser.parse_args(argv)
+
+    texts = source_files(args.source)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    columns = ["all", *(code for code in args.rules.split(",") if code)]
+    with tempfile.TemporaryDirectory(prefix="perflint-scaling-") as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        rows: dict[int, dict[str, float]] = {}
+        # Imports, the rule registry and first-use caches are paid once per process, not per file.
+        warm = build(args.shape, texts, min(sizes))
+        api.check_source(warm.encode(), folder / "warm_up.py", Settings(root=folder, select=("ALL",)))
+        for size in sizes:
+            source = build(args.shape, texts, size)
+            path = folder / f"{args.shape}_{size}.py"
+            path.write_text(source, encoding="utf-8")
+            lines = source.count("\n")
+            rows[lines] = measure(path, source.encode(), columns, args.runs)
+            print(f"{lines} lines: " + ", ".join(f"{k} {v:.3f}s" for k, v in rows[lines].items()), file=sys.stderr)
+    print(f"CPU ms per 1,000 lines, {args.shape} shape, median of {args.runs} (process_time, cache off)\n")
+    print(table(rows, columns))
+    largest = max(rows)
+    growth = (rows[largest]["all"] / largest) / (rows[min(rows)]["all"] / min(rows))
+    parse_ratio = rows[largest]["all"] / rows[largest]["parse"]
+    print(
+        f"\nall rules: growth {growth:.2f}x (goal <= {GOAL_GROWTH}), "
+        f"{parse_ratio:.2f}x a bare parse at {largest} lines (goal <= {GOAL_PARSE_RATIO})"
+    )
+
+
+if __name__ == "__main__":
+    main()
