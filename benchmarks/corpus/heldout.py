@@ -86,7 +86,7 @@ def findings(src: Path, jobs: int) -> tuple[list[dict[str, str]], Counter]:
     files: Counter = Counter()
     settings = sweep_settings(src)
     execution = api.Execution(jobs=jobs)
-    for result in api.check_paths([src], settings, api.RunOptions(unsafe_fixes=True), execution):
+    for result in api.check_paths([src], settings, api.RunOptions(), execution):
         relative = result.path.resolve().relative_to(src.resolve())
         repo, path = relative.parts[0], "/".join(relative.parts[1:])
         files[repo] += 1

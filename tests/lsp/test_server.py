@@ -28,7 +28,7 @@ KEPT_UNDER_NO_GRAD = textwrap.dedent(
         kept = []
         with torch.no_grad():
             for batch in batches:
-                out = model(batch)
+                out = model(batch).softmax(-1)
                 kept.append(out.cpu())
         return kept
     """

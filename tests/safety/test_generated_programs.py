@@ -120,7 +120,7 @@ def test_pattern_programs_thoroughly(source: str) -> None:
 # Safe fixes executed: programs from every rule's safe-fix templates, with the shapes that broke safe fixes before
 # mixed in, run before and after `perflint fix` (safe fixes only) on several inputs; every observable must match.
 
-SAFE_ONLY = api.RunOptions(fix=True, unsafe_fixes=False)
+SAFE_FIXES = settings_for(["ALL"])  # unsafe_fixes off: safe fixes only
 EXECUTE_QUICK = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 EXECUTE_THOROUGH = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 # (model, inputs require grad, t requires grad): a module that returns its input, and one that computes.
@@ -160,7 +160,7 @@ def observe_run(source: str, kind: tuple[str, bool, bool]):
 
 
 def check_safe_fixes_keep_behaviour(source: str) -> None:
-    fixed = api.check_source(source.encode(), Path("generated.py"), ALL_RULES, SAFE_ONLY)
+    fixed = api.check_source(source.encode(), Path("generated.py"), SAFE_FIXES, api.RunOptions(fix=True))
     assert not fixed.errors, fixed.errors
     if not fixed.changed:
         return
