@@ -19,7 +19,7 @@ def validate(model, loader):
     kept = []
     with torch.no_grad():
         for x in loader:
-            kept.append(model(x).cpu())
+            kept.append(model(x).softmax(-1).cpu())
     return kept
 """
 UNSAFE_SITE = """\
@@ -29,7 +29,7 @@ import torch
 def train(model, loader):
     log = []
     for x in loader:
-        log.append(model(x).cpu())
+        log.append(model(x).softmax(-1).cpu())
     return log
 """
 
@@ -52,16 +52,16 @@ def test_check_and_fix_default_to_the_current_folder(project: Path) -> None:
     assert "safe.py:8:25: PFL101 [*]" in checked.stdout and "unsafe.py:7:20: PFL101" in checked.stdout
     assert "in 2 files." in checked.stdout
     diff = run("fix", "--no-cache")
-    assert diff.exit_code == 1 and "+            kept.append(model(x).detach().cpu())" in diff.stdout
+    assert diff.exit_code == 1 and "+            kept.append(model(x).softmax(-1).detach().cpu())" in diff.stdout
 
 
 def test_check_fix_is_fix_apply(project: Path) -> None:
     result = run("check", "--fix", "--no-cache", "--select", "PFL101")
     assert result.exit_code == 1  # the unsafe site is left
-    assert "model(x).detach().cpu()" in (project / "safe.py").read_text()
+    assert "model(x).softmax(-1).detach().cpu()" in (project / "safe.py").read_text()
     assert (project / "unsafe.py").read_text() == UNSAFE_SITE
     assert run("check", "--fix", "--unsafe-fixes", "--no-cache").exit_code == 0
-    assert "model(x).detach().cpu()" in (project / "unsafe.py").read_text()
+    assert "model(x).softmax(-1).detach().cpu()" in (project / "unsafe.py").read_text()
 
 
 def test_exit_zero(project: Path) -> None:
@@ -95,8 +95,8 @@ def test_output_format_full_is_the_default_and_concise_one_line(project: Path) -
         "  |",
         "6 |     with torch.no_grad():",
         "7 |         for x in loader:",
-        "8 |             kept.append(model(x).cpu())",
-        "  |                         ^^^^^^^^^^^^^^ PFL101",
+        "8 |             kept.append(model(x).softmax(-1).cpu())",
+        "  |                         ^^^^^^^^^^^^^^^^^^^^^^^^^^ PFL101",
         "9 |     return kept",
     ]
     assert "  = help: Insert `.detach()` before `.cpu()`" in full.stdout

@@ -183,6 +183,35 @@ class HostConversionInHelpers(Rule):
             """,
             message_contains="`_ic` and `_hit`",
         ),
+        Invalid(
+            # `.cpu().numpy()`: hoisted, the copy is made once, and unchanged if a call between mutates the tensor.
+            """
+            import numpy as np
+
+            def _ic(p, t):
+                return np.corrcoef(p.cpu().numpy(), t)[0, 1]
+
+            def _hit(p, t):
+                return np.mean(np.sign(p.cpu().numpy()) == np.sign(t))
+
+            def evaluate(point, t):
+                return _ic(point, t), _hit(point, t)
+            """,
+            fixed="""
+            import numpy as np
+
+            def _ic(p, t):
+                return np.corrcoef(p if isinstance(p, np.ndarray) else p.cpu().numpy(), t)[0, 1]
+
+            def _hit(p, t):
+                return np.mean(np.sign(p if isinstance(p, np.ndarray) else p.cpu().numpy()) == np.sign(t))
+
+            def evaluate(point, t):
+                point_np = point.cpu().numpy()
+                return _ic(point_np, t), _hit(point_np, t)
+            """,
+            applicability=Applicability.UNSAFE,
+        ),
     )
 
     @classmethod

@@ -112,10 +112,10 @@ class TensorAccumulatedWithGraph(Rule):
     The loss must be a name backpropagated in an enclosing loop of the same function; a loss
     backpropagated by a helper function is not seen. A rebinding of the loss to a graph-free value in the
     loop (`loss = loss.item()`) suppresses the finding. Accumulations inside `torch.no_grad()` build no
-    graph and are not reported; grad mode is read from `with` blocks and decorators only, so an
-    accumulation after a statement `torch.set_grad_enabled(False)` is reported although it builds no graph
-    (the safe fix is still exact there), and one inside `with torch.no_grad():` after a statement
-    `torch.set_grad_enabled(True)` is missed.
+    graph and are not reported, unless the block holds a statement that turns grad mode back on
+    (`torch.set_grad_enabled(True)`): then the region proves nothing and the accumulation is reported. Outside
+    such blocks grad mode is read from `with` blocks and decorators only, so an accumulation after a statement
+    `torch.set_grad_enabled(False)` is reported although it builds no graph (the safe fix is still exact there).
 
     ## Options
     None.

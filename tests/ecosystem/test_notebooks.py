@@ -199,7 +199,7 @@ def test_masked_magic_keeps_its_crlf_ending() -> None:
     assert notebook.write(loaded, data, loaded.source) == data
 
 
-PYTHON_MAGIC_BODY = "with torch.no_grad():\n    kept.append(model(x).cpu())"
+PYTHON_MAGIC_BODY = "with torch.no_grad():\n    kept.append(model(x).softmax(-1).cpu())"
 
 
 @pytest.mark.parametrize(
@@ -215,18 +215,18 @@ def test_cells_under_a_python_cell_magic_are_checked_and_fixed(magic: str) -> No
     assert json.loads(result.fixed)["cells"][1]["source"] == [
         f"{magic}\n",
         "with torch.no_grad():\n",
-        "    kept.append(model(x).detach().cpu())",
+        "    kept.append(model(x).softmax(-1).detach().cpu())",
     ]
 
 
 def test_a_cell_magic_line_with_crlf_is_kept_byte_for_byte() -> None:
     cell = code_cell("")
-    cell["source"] = "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).cpu())\r\n"
+    cell["source"] = "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).softmax(-1).cpu())\r\n"
     original = notebook_bytes([code_cell("import torch"), cell])
     result = check(original, fix=True)
     assert not result.errors and result.fixes_applied == 1
     assert json.loads(result.fixed)["cells"][1]["source"] == (
-        "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).detach().cpu())\r\n"
+        "%%time  -o t\r\nwith torch.no_grad():\r\n    kept.append(model(x).softmax(-1).detach().cpu())\r\n"
     )
 
 

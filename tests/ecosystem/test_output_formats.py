@@ -124,7 +124,7 @@ def test_sarif_reports_file_errors_as_notifications(project: Path) -> None:
 def test_sarif_notebook_results_name_the_cell_and_carry_no_fix(project: Path) -> None:
     (result,) = sarif_run("analysis.ipynb")["results"]
     assert result["properties"]["cell"] == 2
-    assert result["properties"]["cellRegion"] == {"startLine": 2, "startColumn": 17, "endLine": 2, "endColumn": 31}
+    assert result["properties"]["cellRegion"] == {"startLine": 2, "startColumn": 17, "endLine": 2, "endColumn": 43}
     assert "fixes" not in result
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from perflint import api
 from perflint.config import Settings, settings_from_table
-from perflint.rules.enumerate_append_grouping import HELPER
+from perflint.rules.enumerate_append_grouping import HELPER, EnumerateAppendGrouping
 from perflint.types import Applicability
 from tests.rules.pandas_differential import ALL_KINDS, call, canon, execute, random_frame
 from tests.support import settings_for
@@ -176,3 +176,19 @@ def test_helper_extends_a_dict_created_earlier_exactly() -> None:
         before, after = call(original["prefilled"], frame, known), call(rewritten["prefilled"], frame, known)
         assert before.raised == after.raised
         assert canon(after.value) == canon(before.value), frame
+
+
+def test_examples_with_the_option_equal_the_loop_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule's own examples that turn exact-helper on: original and fixed code on datetime-like columns."""
+    examples = [example for example in EnumerateAppendGrouping.invalid if example.options.get("exact-helper")]
+    assert examples
+    rng = random.Random("exact-helper-examples")
+    for example in examples:
+        original, rewritten = execute(textwrap.dedent(example.code)), execute(textwrap.dedent(example.fixed))
+        for _ in range(TRIALS):
+            dates = pd.Series(pd.to_datetime(["2024-01-04", "2024-01-05", None, "2024-01-04"])).sample(frac=1, random_state=rng.randrange(10**6))
+            frame = pd.DataFrame({"date": dates.astype(str).reset_index(drop=True)})
+            monkeypatch.setattr(pd, "read_csv", lambda _path, frame=frame: frame.copy())
+            before, after = call(original["by_date"], "prices.csv"), call(rewritten["by_date"], "prices.csv")
+            assert before.raised == after.raised
+            assert canon(after.value) == canon(before.value), frame
