@@ -99,7 +99,7 @@ class TensorAccumulatedWithGraph(Rule):
     the added values are the same either way. Grad mode set by a statement (`torch.set_grad_enabled(...)`)
     cannot change the result either: the reads above give the same values with or without a graph, and
     `.detach()` of a tensor without one is a copy of its values (both checked by executing the fixed and
-    original code in `tests/rules/test_pfl103_differential.py`). Everything else makes the fix unsafe: returning or
+    original code in `tests/rules/test_tensor_accumulated_with_graph_differential.py`). Everything else makes the fix unsafe: returning or
     yielding the total, storing or passing it anywhere (a caller could backpropagate it: after the fix
     that raises `element 0 of tensors does not require grad`), `print(total)` or `f"{total}"` (the repr
     shows `grad_fn=<AddBackward0>` before the fix and not after), `total.requires_grad`, `total.backward()`

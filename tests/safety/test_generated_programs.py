@@ -144,7 +144,7 @@ def observe_run(source: str, kind: tuple[str, bool, bool]):
     left on the model's parameters and the inputs."""
     import torch
 
-    from tests.rules.test_pfl101_differential import observe
+    from tests.rules.test_cpu_without_detach_differential import observe
 
     namespace: dict = {}
     exec(compile(source, "<generated>", "exec"), namespace)

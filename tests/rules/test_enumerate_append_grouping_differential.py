@@ -275,7 +275,7 @@ def test_every_fixed_function_has_a_differential_case() -> None:
         changed = changed_functions(*fixture_sources("PFL202", stem))
         covered = {name for (case_stem, name) in {*FIXTURE_CASES, *SELF_CONTAINED} if case_stem == stem}
         assert changed == covered, stem
-    # Examples with the exact-helper option are executed against the loop in test_pfl202_exact_helper.py.
+    # Examples with the exact-helper option are executed against the loop in test_enumerate_append_grouping_exact_helper.py.
     fixed_examples = {
         i for i, example in enumerate(EnumerateAppendGrouping.invalid) if example.fixed is not None and not example.options
     }

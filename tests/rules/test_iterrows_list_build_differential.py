@@ -15,7 +15,7 @@ import pandas as pd
 
 from perflint.rules.iterrows_list_build import IterrowsListBuild
 from tests.rules.pandas_differential import ALL_KINDS, call, canon, changed_functions, execute, fixture_sources, random_frame
-from tests.rules.test_pfl201_differential import Column, _differences
+from tests.rules.test_iterrows_dict_build_differential import Column, _differences
 
 TRIALS = 25
 CODE, NAME, WEIGHT = ("Code", "Name", "Weight")
