@@ -120,6 +120,9 @@ class Rule(BatchableCSTVisitor):
     name: ClassVar[str]
     message: ClassVar[str]
     fix_title: ClassVar[Optional[str]] = None
+    # When the rule's fixes can be unsafe: the condition under which they change behaviour, in a few words
+    # (shown by quick fixes in editors; the Fix safety docs give the exact differences).
+    unsafe_when: ClassVar[Optional[str]] = None
     fix_safety: ClassVar[FixSafety]
     metric_impact: ClassVar[MetricImpact]
     enabled_by_default: ClassVar[bool] = True
@@ -243,6 +246,8 @@ def _validate_rule_class(cls: type[Rule]) -> None:
         problems.append(f"name {cls.name!r} is not kebab-case")
     if cls.fix_safety is not FixSafety.NONE and not cls.fix_title:
         problems.append("a rule with fixes needs a fix_title")
+    if cls.fix_safety in (FixSafety.UNSAFE, FixSafety.SOMETIMES_SAFE) and not cls.unsafe_when:
+        problems.append("a rule with unsafe fixes needs unsafe_when (the condition, in a few words)")
     sections = _split_sections(cls.documentation())
     missing = [section for section in DOC_SECTIONS if not sections.get(section)]
     if missing:

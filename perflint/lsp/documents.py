@@ -205,7 +205,8 @@ def fix_title(violation: Violation) -> str:
     action = violation.fix.message or "Apply the fix"
     if violation.fix.applicability is Applicability.SAFE:
         return f"{violation.code}: {action} (safe)"
-    return f"{violation.code}: {action} (unsafe: see `perflint explain {violation.code}`, Fix safety)"
+    condition = registry.rule_by_code(violation.code).unsafe_when or f"see `perflint explain {violation.code}`"
+    return f"{violation.code}: {action} (unsafe: {condition})"
 
 
 def offered(violation: Violation) -> bool:

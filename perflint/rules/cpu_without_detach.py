@@ -130,6 +130,7 @@ class CpuWithoutDetach(Rule):
     message = "`.cpu()` result is kept without `.detach()`"
     fix_title = "Insert `.detach()` before `.cpu()`"
     fix_safety = FixSafety.SOMETIMES_SAFE
+    unsafe_when = "gradients may need to flow through the kept value"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = (".cpu(", ".to(")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)

@@ -191,6 +191,7 @@ class EnumerateAppendGrouping(Rule):
     message = "row positions grouped one row at a time with `enumerate` + `.append`"
     fix_title = "Group the positions with `Series.groupby(...).indices`"
     fix_safety = FixSafety.SOMETIMES_SAFE
+    unsafe_when = "missing and numeric keys come back merged or as numpy scalars"
     metric_impact = MetricImpact.MAY_CHANGE
     required_tokens = ("enumerate(",)
     options = {"exact-helper": False}

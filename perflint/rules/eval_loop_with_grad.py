@@ -133,6 +133,7 @@ class EvalLoopWithGrad(Rule):
     fix_title = "Wrap the loop in `torch.no_grad()`"
     message = "a model runs in a loop after `.eval()` with autograd still on"
     fix_safety = FixSafety.UNSAFE
+    unsafe_when = "code the loop calls may need gradients"
     metric_impact = MetricImpact.MAY_CHANGE
     required_tokens = (".eval()", ".train(False)")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)

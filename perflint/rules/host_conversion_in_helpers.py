@@ -125,6 +125,7 @@ class HostConversionInHelpers(Rule):
     message = "A tensor is converted to the host separately by several helpers"
     fix_title = "Convert once in the caller and let the helpers accept arrays"
     fix_safety = FixSafety.SOMETIMES_SAFE
+    unsafe_when = "a call between the conversions may change the tensor"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = (".numpy(", ".cpu(", ".tolist(")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)

@@ -103,6 +103,7 @@ class IndexPairingLoop(Rule):
     message = "index loop that pairs neighbouring elements"
     fix_title = "Iterate `zip(x, x[1:])`"
     fix_safety = FixSafety.SOMETIMES_SAFE
+    unsafe_when = "the sequence may not be a list or tuple (a Series indexes by label)"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = ("range(",)
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)

@@ -164,6 +164,7 @@ class IterrowsDictBuild(Rule):
     message = "dict built row by row from `iterrows()`, which makes a Series per row"
     fix_title = "Build the dict from whole columns with `dict(zip(...))`"
     fix_safety = FixSafety.UNSAFE
+    unsafe_when = "values depend on the column dtypes and the pandas version"
     metric_impact = MetricImpact.MAY_CHANGE
     required_tokens = (".iterrows(",)
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)

@@ -110,6 +110,7 @@ class IterrowsListBuild(Rule):
     message = "list or set built row by row from `iterrows()`, which makes a Series per row"
     fix_title = "Read whole columns with `.tolist()`"
     fix_safety = FixSafety.UNSAFE
+    unsafe_when = "values depend on the column dtypes and the pandas version"
     metric_impact = MetricImpact.MAY_CHANGE
     required_tokens = (".iterrows(",)
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)

@@ -118,6 +118,7 @@ class RepeatedHostConversion(Rule):
     message = "The same tensor is converted to the host more than once"
     fix_title = "Convert once into a local and reuse it"
     fix_safety = FixSafety.SOMETIMES_SAFE
+    unsafe_when = "a call between the conversions may change the tensor"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = (".numpy(", ".cpu(", ".tolist(")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)

@@ -131,6 +131,7 @@ class TensorAccumulatedWithGraph(Rule):
     message = "a backpropagated loss is accumulated with its autograd graph"
     fix_title = "Accumulate the detached value"
     fix_safety = FixSafety.SOMETIMES_SAFE
+    unsafe_when = "the total may be backpropagated or leave the function"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = ("backward",)
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)

@@ -77,3 +77,4 @@ def test_unsafe_fixes_are_offered_only_when_asked_for(tmp_path: Path):
     assert not documents.offered(without)
     [with_unsafe] = documents.analyse(source, tmp_path / "t.py", Settings(root=tmp_path, unsafe_fixes=True)).violations
     assert documents.offered(with_unsafe)
+    assert documents.fix_title(with_unsafe).endswith("(unsafe: gradients may need to flow through the kept value)")
