@@ -623,8 +623,8 @@ class CpuWithoutDetach(Rule):
                 return self._integer_valued(value, depth + 1)
             # `rank = torch.zeros(n, dtype=torch.long)` then `rank += hits.sum(1)` in a loop: an augmented
             # assignment to a tensor is in place and keeps its dtype (or raises), so an integer tensor made by a
-            # torch function stays one. Only torch functions: a numpy array's `+=` of a tensor rebinds the name
-            # to the tensor's result.
+            # torch function stays one (measured: `long += float_with_grad` raises). Only torch functions:
+            # `c = arr.argmax(); c += loss` rebinds `c` to a tensor that requires grad (a numpy scalar's `+=`).
             value = self._reaching_value(node, skip_augmented=True)
             return value is not None and self._torch_integer_call(value)
         return False
