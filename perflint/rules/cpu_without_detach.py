@@ -12,6 +12,8 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.names import argument, is_call_to, literal_string, method_call, qualified_names_among, receiver
 from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.torch_values import (
+    DTYPE_CONSTRUCTORS,
+    INTEGER_FUNCTIONS,
     NEW_TENSOR_FUNCTIONS,
     NEW_TENSOR_METHODS,
     FLOAT_METHODS,
@@ -105,7 +107,7 @@ class CpuWithoutDetach(Rule):
     Not reported: values that cannot require grad, i.e. integer and bool tensors (`argmax`, `argsort`,
     comparisons, `.long()`, `.int()`, `.bool()`, `.nonzero()`, `topk(...).indices`, `max(1)[1]`, `.to(torch.long)`,
     constructors with an integer `dtype=`, followed through indexing and the one binding of a name that reaches
-    the use); values provably outside autograd (detached, `.data`, a local whose every binding is made inside a
+    the use, and past in-place `+=`-style updates of one made by a torch function); values provably outside autograd (detached, `.data`, a local whose every binding is made inside a
     grad-disabling block or from such values); and, under a grad-off region, values that are not evidently computed
     by a call or arithmetic (indexed or unknown values there are often integer ids, labels and masks, and the
     finding would be defensive at best). The dtype of a name bound elsewhere is invisible, so an integer tensor
@@ -618,8 +620,24 @@ class CpuWithoutDetach(Rule):
             return self._integer_valued(node.func.value, depth + 1)
         if isinstance(node, cst.Name):
             value = self._reaching_value(node)
-            return value is not None and self._integer_valued(value, depth + 1)
+            if value is not None:
+                return self._integer_valued(value, depth + 1)
+            # `rank = torch.zeros(n, dtype=torch.long)` then `rank += hits.sum(1)` in a loop: an augmented
+            # assignment to a tensor is in place and keeps its dtype (or raises), so an integer tensor made by a
+            # torch function stays one (measured: `long += float_with_grad` raises). Only torch functions:
+            # `c = arr.argmax(); c += loss` rebinds `c` to a tensor that requires grad (a numpy scalar's `+=`).
+            value = self._reaching_value(node, skip_augmented=True)
+            return value is not None and self._torch_integer_call(value)
         return False
+
+    def _torch_integer_call(self, node: cst.BaseExpression) -> bool:
+        """An integer tensor made by a torch function (``torch.zeros(n, dtype=torch.long)``, ``torch.argmax(x)``),
+        which always returns a new tensor."""
+        return (
+            isinstance(node, cst.Call)
+            and bool(qualified_names_among(self, node.func, INTEGER_FUNCTIONS | DTYPE_CONSTRUCTORS))
+            and cannot_require_grad(self, node)
+        )
 
     def _float_evident(self, node: cst.BaseExpression, depth: int = 0) -> bool:
         """Evidently a computed value, likely floating: a call's result (a module or function output, a float
@@ -638,10 +656,13 @@ class CpuWithoutDetach(Rule):
             return value is not None and self._float_evident(value, depth + 1)
         return False
 
-    def _reaching_value(self, name: cst.Name, unpacked: bool = False) -> Optional[cst.BaseExpression]:
+    def _reaching_value(
+        self, name: cst.Name, unpacked: bool = False, skip_augmented: bool = False
+    ) -> Optional[cst.BaseExpression]:
         """The value of the one binding of ``name`` that reaches this use, when that is evident: the last binding
         of the name in its scope is a plain ``name = value`` before the use, in a block that encloses the use
-        (so it runs before the use every time, and no other binding can come between)."""
+        (so it runs before the use every time, and no other binding can come between). With ``skip_augmented``,
+        augmented assignments (``name += value``, not ``@=``) are left out of the bindings."""
         scope = self.get_metadata(ScopeProvider, name, None)
         if scope is None or not scope.assignments[name.value]:
             return None
@@ -651,7 +672,17 @@ class CpuWithoutDetach(Rule):
             target = getattr(assignment, "node", None)
             if not isinstance(target, cst.CSTNode):
                 return None
+            if skip_augmented:
+                parent = self.get_metadata(ParentNodeProvider, target, None)
+                if (
+                    isinstance(parent, cst.AugAssign)
+                    and parent.target is target
+                    and not isinstance(parent.operator, cst.MatrixMultiplyAssign)
+                ):
+                    continue
             bindings.append((self.get_metadata(PositionProvider, target).start.line, assignment))
+        if not bindings:
+            return None
         line, last = max(bindings, key=lambda pair: pair[0])
         if line >= use_line or sum(1 for other, _ in bindings if other == line) > 1:
             # `x = f(x)` on the use's line, a rebinding after the use (in a loop it reaches the use), or two
