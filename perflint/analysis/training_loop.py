@@ -45,6 +45,8 @@ GRAPH_FREE_BUILTINS = frozenset({"builtins.float", "builtins.int", "builtins.boo
 MODULE_EVIDENCE_METHODS = frozenset({"parameters", "named_parameters", "train", "eval", "modules"})
 MODULE_ANNOTATION_PREFIX = "torch.nn."
 OPTIMIZER_PREFIX = "torch.optim."
+# Under torch.optim, but not optimizers: `sched.step()` of a learning-rate scheduler updates no weights.
+NOT_OPTIMIZER_PREFIXES = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
 
 
 def enclosing_scope(visitor: MetadataDependent, node: cst.CSTNode) -> ScopeNode:
@@ -172,7 +174,10 @@ def _is_optimizer(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
         return False
     values = _binding_values(visitor, node)
     return bool(values) and all(
-        value is not None and _names_start_with(visitor, value, OPTIMIZER_PREFIX) for value in values
+        value is not None
+        and _names_start_with(visitor, value, OPTIMIZER_PREFIX)
+        and not any(_names_start_with(visitor, value, prefix) for prefix in NOT_OPTIMIZER_PREFIXES)
+        for value in values
     )
 
 
