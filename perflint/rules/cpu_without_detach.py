@@ -107,8 +107,9 @@ class CpuWithoutDetach(Rule):
     Not reported: values that cannot require grad, i.e. integer and bool tensors (`argmax`, `argsort`,
     comparisons, `.long()`, `.int()`, `.bool()`, `.nonzero()`, `topk(...).indices`, `max(1)[1]`, `.to(torch.long)`,
     constructors with an integer `dtype=`, followed through indexing and the one binding of a name that reaches
-    the use, and past in-place `+=`-style updates of one made by a torch function); values provably outside autograd (detached, `.data`, a local whose every binding is made inside a
-    grad-disabling block or from such values); and, under a grad-off region, values that are not evidently computed
+    the use, and past in-place `+=`-style updates of one made by a torch function); values provably outside autograd (detached, `.data`, `state_dict()` without
+    `keep_vars=True` and what loops, subscripts and method calls reach from it, a local whose every binding is
+    made inside a grad-disabling block or from such values); and, under a grad-off region, values that are not evidently computed
     by a call or arithmetic (indexed or unknown values there are often integer ids, labels and masks, and the
     finding would be defensive at best). The dtype of a name bound elsewhere is invisible, so an integer tensor
     without such evidence is reported. Grad mode is dynamic and thread-local: a `no_grad` in a caller, or a
@@ -724,9 +725,14 @@ class CpuWithoutDetach(Rule):
             return self._graph_free(node.expression, seen)
         if isinstance(node, cst.BinaryOperation):
             return self._graph_free(node.left, seen) and self._graph_free(node.right, seen)
+        if _is_state_dict_call(node):
+            # `model.state_dict()` / `opt.state_dict()`: detached tensors (keep_vars=False), and so is all it holds.
+            return True
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             arguments = [argument.value for argument in node.args]
             return self._graph_free(node.func.value, seen) and all(self._graph_free(a, seen) for a in arguments)
+        if isinstance(node, cst.Subscript):
+            return self._graph_free(node.value, seen)
         if isinstance(node, cst.Name):
             return node.value in seen or self._bindings_graph_free(node, seen | {node.value})
         return False
@@ -736,12 +742,25 @@ class CpuWithoutDetach(Rule):
         if scope is None or not scope.assignments[name.value]:
             return False
         for assignment in scope.assignments[name.value]:
+            loop = self._loop_of_target(assignment)
+            if loop is not None:
+                # `for k, v in sd.items():` with `sd` graph-free: every value it binds is too.
+                if not self._graph_free(loop.iter, seen):
+                    return False
+                continue
             statement = self._assignment_statement(assignment)
             if statement is None:
                 return False
             if grad_context(self, statement).mode is not GradMode.DISABLED and not self._graph_free(statement.value, seen):
                 return False
         return True
+
+    def _loop_of_target(self, assignment: object) -> Optional[cst.For]:
+        """The ``for`` loop whose target (a name, or a name in a tuple of them) makes this binding, else None."""
+        node = self.get_metadata(ParentNodeProvider, getattr(assignment, "node", None), None)
+        while isinstance(node, (cst.Element, cst.Tuple, cst.List)):
+            node = self.get_metadata(ParentNodeProvider, node, None)
+        return node if isinstance(node, cst.For) else None
 
     def _is_kept(self, node: cst.BaseExpression) -> bool:
         parent = self.get_metadata(ParentNodeProvider, node)
@@ -796,6 +815,14 @@ class CpuWithoutDetach(Rule):
 
 def _detached(value: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=cst.Attribute(value=value, attr=cst.Name("detach")))
+
+
+def _is_state_dict_call(node: cst.BaseExpression) -> bool:
+    """``x.state_dict()`` without ``keep_vars=True`` (which would hand out the Parameters themselves)."""
+    call = method_call(node, "state_dict")
+    if call is None:
+        return False
+    return all(not (arg.keyword is not None and arg.keyword.value == "keep_vars") for arg in call.args) and not call.args
 
 
 def _is_already_detached(node: cst.BaseExpression) -> bool:
