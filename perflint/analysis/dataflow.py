@@ -478,7 +478,9 @@ def _names_written_in(root: cst.CSTNode) -> set[str]:
     return collector.names
 
 
-def read_after(visitor: MetadataDependent, target: cst.Name, statement: cst.CSTNode) -> bool:
+def read_after(
+    visitor: MetadataDependent, target: cst.Name, statement: cst.CSTNode, *, credit_loop_rebinding: bool = False
+) -> bool:
     """Whether the value bound to ``target`` by ``statement`` (e.g. a ``for`` loop variable) may be read after it.
 
     Conservative: a reference to that binding outside ``statement`` counts when it comes later in the text or lies
@@ -486,27 +488,10 @@ def read_after(visitor: MetadataDependent, target: cst.Name, statement: cst.CSTN
     ``statement``, any other mention of the name counts (the next iteration may read it); so does frame
     introspection in the scope (``locals()``...). Rebinding in between is not credited. Importers of a
     module-level name are not seen. The visitor must also declare PositionProvider and QualifiedNameProvider.
+
+    With ``credit_loop_rebinding``, one kind of rebinding is credited: a read inside the body of a later ``for``
+    whose target binds the name reads that loop's value (``for date, rows in groups.items(): use(date)``).
     """
-    scope = visitor.get_metadata(ScopeProvider, target, None)
-    if scope is None or introspects_frame(visitor, _scope_root(visitor, _binding_scope(scope), target)):
-        return True
-    span = visitor.get_metadata(PositionProvider, statement)
-    loop = _enclosing_loop(visitor, statement)
-    if loop is not None and _mentioned_outside(loop, statement, target.value):
-        return True
-    for assignment in scope.assignments[target.value]:
-        if getattr(assignment, "node", None) is not target:
-            continue
-        for access in assignment.references:
-            where = visitor.get_metadata(PositionProvider, access.node)
-            if not _within(where, span) and (_binding_scope(access.scope) is not scope or _starts_after(where, span)):
-                return True
-    return False
-
-
-def read_after_unless_rebound(visitor: MetadataDependent, target: cst.Name, statement: cst.CSTNode) -> bool:
-    """``read_after``, crediting one kind of rebinding: a read inside the body of a later ``for`` whose target
-    binds the name reads that loop's value (``for date, rows in groups.items(): use(date)``), never ours."""
     scope = visitor.get_metadata(ScopeProvider, target, None)
     if scope is None or introspects_frame(visitor, _scope_root(visitor, _binding_scope(scope), target)):
         return True
@@ -523,7 +508,9 @@ def read_after_unless_rebound(visitor: MetadataDependent, target: cst.Name, stat
                 continue
             if _binding_scope(access.scope) is not scope:
                 return True
-            if _starts_after(where, span) and not _in_rebinding_loop_body(visitor, access.node, target.value, statement):
+            if _starts_after(where, span) and not (
+                credit_loop_rebinding and _in_rebinding_loop_body(visitor, access.node, target.value, statement)
+            ):
                 return True
     return False
 

@@ -17,7 +17,7 @@ from libcst.metadata import (
 )
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after_unless_rebound
+from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after
 from perflint.analysis.names import argument, dotted_name, method_call, qualified_names, receiver
 from perflint.analysis.pandas_evidence import KeyDtype, Label, column_dtype, is_dataframe, is_series, label_value
 from perflint.rule import Invalid, NodeChange, Rewrite, Rule, Valid
@@ -469,7 +469,7 @@ class EnumerateAppendGrouping(Rule):
         root = _first_component(loop.groups)
         if mentions(loop.values, root) or mentions(loop.key, root):
             return f"the column expression reads `{root}`"
-        if any(read_after_unless_rebound(self, variable, loop.node) for variable in (loop.position, loop.key)):
+        if any(read_after(self, variable, loop.node, credit_loop_rebinding=True) for variable in (loop.position, loop.key)):
             return "the loop variables are read after the loop"
         if isinstance(self.get_metadata(ScopeProvider, loop.node, None), ClassScope):
             return "the loop is in a class body"

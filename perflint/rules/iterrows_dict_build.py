@@ -17,7 +17,7 @@ from libcst.metadata import (
 )
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.dataflow import fresh_name, mentions, read_after_unless_rebound
+from perflint.analysis.dataflow import fresh_name, mentions, read_after
 from perflint.analysis.iterrows import (
     DictBuildLoop,
     Read,
@@ -355,7 +355,7 @@ class IterrowsDictBuild(Rule):
         if mentions(build.key, dict_name) or mentions(build.value, dict_name):
             return f"the key or the value reads `{dict_name}`"
         names = pair_of_names(loop.target)
-        if names is not None and any(read_after_unless_rebound(self, name, loop) for name in names):
+        if names is not None and any(read_after(self, name, loop, credit_loop_rebinding=True) for name in names):
             return "the loop variables are read after the loop"
         return None
 
