@@ -393,7 +393,6 @@ def _ast_loop_uses(outermost: ast.AST, statements: list[tuple[ast.Assign, str]])
             continue
         if id(node) in wanted and loop is not None:
             innermost[id(node)] = loop
-        kind = type(node)
         if isinstance(node, ast.Name):
             uses.name(node.id, node, bare=id(node) not in uses.attribute_bases)
         elif isinstance(node, ast.Attribute):

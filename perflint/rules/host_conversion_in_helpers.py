@@ -23,7 +23,6 @@ from perflint.analysis.conversion_sites import (
     ConversionSites,
     Use,
     Verdict,
-    definition_of,
     insert_binding,
     may_repeat,
 )

@@ -304,7 +304,7 @@ class IndexPairingLoop(Rule):
             self._check(candidate)
 
     def _check(self, candidate: _Candidate) -> None:
-        node, sequence = candidate.node, candidate.sequence
+        node = candidate.node
         if candidate.kind == "loop" and read_after(self, candidate.target, node):
             # for i in range(len(x) - 1): ... then `return i`: the index outlives the loop.
             return

@@ -179,7 +179,7 @@ def _kept_cpu(draw: Callable, k: int) -> str:
     via_name = draw(st.booleans())
     keep = draw(st.sampled_from(["kept{k}.append({v}.cpu())", "kept{k}[len(kept{k})] = {v}.cpu()", "kept{k}.append({v}.cpu().detach())"]))
     line = keep.format(k=k, v="v" if via_name else value)
-    loop = f"for x in xs:\n" + _indent((f"v = {value}\n" if via_name else "") + line + "\n", 1)
+    loop = "for x in xs:\n" + _indent((f"v = {value}\n" if via_name else "") + line + "\n", 1)
     container = "[]" if "append" in keep else "{}"
     return f"kept{k} = {container}\n" + draw(_region(loop)) + f'out["kept{k}"] = kept{k}\n'
 
