@@ -17,7 +17,7 @@ from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
 from perflint.analysis.dataflow import is_empty_dict, mentions, previous_statement
 from perflint.analysis.names import dotted_name, literal_string, method_call, qualified_names, qualified_names_among, receiver
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
-from perflint.analysis.syntax import variable_names
+from perflint.analysis.syntax import sole_statement, variable_names
 
 # Builtins that may wrap a column read: the fix maps them over the column's values.
 CONVERTERS = ("str", "int", "float", "bool")
@@ -242,13 +242,7 @@ def _plain_column(node: cst.BaseExpression, index: str, row: str) -> Optional[Co
 
 def single_subscript_store(loop: cst.For) -> Optional[tuple[str, cst.BaseExpression, cst.BaseExpression]]:
     """``(D, K, V)`` when the loop body is exactly ``D[K] = V`` with ``D`` a plain name."""
-    body = loop.body
-    if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
-        return None
-    line = body.body[0]
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return None
-    statement = line.body[0]
+    statement = sole_statement(loop.body)
     if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
         return None
     target = statement.targets[0].target

@@ -21,6 +21,16 @@ N = TypeVar("N", bound=cst.CSTNode)
 DEFERRED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
+def sole_statement(block: cst.BaseSuite) -> Optional[cst.BaseSmallStatement]:
+    """The statement of an indented block that holds exactly one line of exactly one statement, else None."""
+    if not isinstance(block, cst.IndentedBlock) or len(block.body) != 1:
+        return None
+    line = block.body[0]
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    return line.body[0]
+
+
 def walk_same_scope(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """``node`` and its descendants, without entering nested ``def``, ``lambda`` or class bodies."""
     stack = [node]

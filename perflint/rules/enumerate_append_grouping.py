@@ -20,6 +20,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after
 from perflint.analysis.names import argument, dotted_name, method_call, qualified_names, receiver
 from perflint.analysis.pandas_evidence import KeyDtype, Label, column_dtype, is_dataframe, is_series, label_value
+from perflint.analysis.syntax import sole_statement
 from perflint.rule import Invalid, NodeChange, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -642,13 +643,7 @@ def _creates_missing_list(guard: cst.BaseStatement, groups: cst.BaseExpression, 
         and _code(test.comparisons[0].comparator) == _code(groups)
     ):
         return False
-    body = guard.body
-    if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
-        return False
-    line = body.body[0]
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
-        return False
-    store = line.body[0]
+    store = sole_statement(guard.body)
     return (
         isinstance(store, cst.Assign)
         and len(store.targets) == 1
