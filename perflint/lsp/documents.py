@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec
 
 from perflint import add_noqa, api, docs, registry
@@ -153,7 +154,6 @@ def diagnostic(violation: Violation, lines: Sequence[str], codec: PositionCodec,
         code=violation.code,
         code_description=_code_description(violation.code, docs_url),
         source=SOURCE,
-        data={"fix": _fix_data(violation)},
     )
 
 
@@ -166,10 +166,6 @@ def error_diagnostic(reason: str, kind: str) -> types.Diagnostic:
         code=kind,
         source=SOURCE,
     )
-
-
-def _fix_data(violation: Violation) -> Optional[str]:
-    return violation.fix.applicability.value if violation.fix is not None else None
 
 
 def _code_description(code: str, docs_url: Optional[str]) -> Optional[types.CodeDescription]:
@@ -238,8 +234,9 @@ def explanation(code: str) -> Optional[str]:
         return None
 
 
-def path_of(uri: str, fs_path: Optional[str]) -> Path:
+def path_of(uri: str) -> Path:
     """The path a document is checked as: its file, or an ``untitled.py`` in the working folder."""
+    fs_path = to_fs_path(uri)
     if fs_path:
         return Path(fs_path)
     return Path(os.getcwd()) / "untitled.py"

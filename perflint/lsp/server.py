@@ -15,7 +15,6 @@ from typing import Optional, Sequence
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from perflint import __version__
 from perflint.lsp import documents
@@ -37,7 +36,6 @@ NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
 class Published:
     """What was last published for one text document or notebook cell: the findings behind each diagnostic."""
 
-    version: Optional[int]
     violations: tuple[Violation, ...]
     lines: tuple[str, ...]
     resolved: ResolvedSettings
@@ -87,7 +85,7 @@ class PerflintServer(LanguageServer):
     async def _analyse_text(self, uri: str) -> None:
         document = self.workspace.get_text_document(uri)
         version, text = document.version, document.source
-        path = documents.path_of(uri, to_fs_path(uri))
+        path = documents.path_of(uri)
         resolved = self.resolve(path)
         if resolved.settings.is_excluded(path):
             self._publish(uri, version, (), text, resolved)
@@ -101,7 +99,7 @@ class PerflintServer(LanguageServer):
     async def _analyse_notebook(self, notebook: types.NotebookDocument) -> None:
         cells = [cell for cell in notebook.cells if cell.kind == types.NotebookCellKind.Code]
         texts = [self.workspace.get_text_document(cell.document).source for cell in cells]
-        path = documents.path_of(notebook.uri, to_fs_path(notebook.uri)).with_suffix(".ipynb")
+        path = documents.path_of(notebook.uri).with_suffix(".ipynb")
         resolved = self.resolve(path)
         version = notebook.version
         loop = asyncio.get_running_loop()
@@ -119,7 +117,7 @@ class PerflintServer(LanguageServer):
         if result.errors:
             # A file perflint cannot read as Python gets one diagnostic naming the problem, never a crash.
             error = result.errors[0]
-            self.published[uri] = Published(version, (), tuple(text.splitlines(keepends=True)), resolved)
+            self.published[uri] = Published((), tuple(text.splitlines(keepends=True)), resolved)
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri, [documents.error_diagnostic(error.reason, error.kind.value)], version)
             )
@@ -128,7 +126,7 @@ class PerflintServer(LanguageServer):
 
     def _publish(self, uri: str, version: Optional[int], violations: Sequence[Violation], text: str, resolved: ResolvedSettings) -> None:
         lines = tuple(text.splitlines(keepends=True))
-        self.published[uri] = Published(version, tuple(violations), lines, resolved)
+        self.published[uri] = Published(tuple(violations), lines, resolved)
         codec = self.workspace.position_codec
         diagnostics = [documents.diagnostic(v, lines, codec, self.client_settings.docs_url) for v in violations]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics, version))
@@ -164,7 +162,7 @@ class PerflintServer(LanguageServer):
         if self.workspace.get_notebook_document(cell_uri=uri) is not None:
             return None  # a cell's fixes can span the notebook; fix-all is offered for files only
         text = "".join(published.lines)
-        path = documents.path_of(uri, to_fs_path(uri))
+        path = documents.path_of(uri)
         fixed = documents.fix_all(text, path, published.resolved.settings)
         if fixed is None:
             return None
