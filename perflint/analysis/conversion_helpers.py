@@ -10,12 +10,14 @@ from typing import Optional
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import FunctionScope, PositionProvider, ScopeProvider
+from libcst.metadata import FunctionScope, ScopeProvider
 
+from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import Reach, enclosing_statements, first_effect, parent, reach
 from perflint.analysis.host_conversions import STEPS, Conversion, conversion_of, maximal_conversion
 from perflint.analysis.local_calls import LocalFunction, parameter_for
 from perflint.analysis.names import qualified_names
+from perflint.analysis.syntax import start
 
 @dataclass(frozen=True)
 class ParameterUse:
@@ -71,7 +73,7 @@ def parameter_use(visitor: MetadataDependent, function: LocalFunction, param: st
     chain, template = next(iter(chains.items()), (None, None))
     if chain is not None and not _has_array_or_tensor_form(chain):
         obstacles.append(f"`{chain}` has no array form")
-    nodes = tuple(sorted(converting.values(), key=lambda node: _start(visitor, node)))
+    nodes = tuple(sorted(converting.values(), key=lambda node: start(visitor, node)))
     return ParameterUse(function, param, tuple(conversions), nodes, chain, template, obstacles[0] if obstacles else None)
 
 
@@ -95,17 +97,9 @@ def conversion_with_receiver(visitor: MetadataDependent, node: cst.CSTNode) -> O
 
 def holds_array(visitor: MetadataDependent, scope: FunctionScope, variable: str) -> bool:
     """``x = t.numpy()`` (every binding of ``x`` in ``scope`` a conversion): ``x`` is already on the host."""
-    values = [assigned_value(visitor, assignment.node) for assignment in scope.assignments[variable]]
+    # Only `x = value` statements are trusted here (not `x: T = value` or a walrus), as before bindings.py.
+    values = [bound_value(visitor, assignment.node, (cst.Assign,)) for assignment in scope.assignments[variable]]
     return bool(values) and all(value is not None and conversion_of(value) is not None for value in values)
-
-
-def assigned_value(visitor: MetadataDependent, node: object) -> Optional[cst.BaseExpression]:
-    """The value assigned by ``x = value`` when ``node`` is the target ``x``, else None."""
-    if not isinstance(node, cst.Name):
-        return None
-    target = parent(visitor, node)
-    statement = parent(visitor, target) if isinstance(target, cst.AssignTarget) else None
-    return statement.value if isinstance(statement, cst.Assign) else None
 
 
 def converts_first(visitor: MetadataDependent, use: ParameterUse, call: cst.Call, scope: FunctionScope) -> bool:
@@ -248,8 +242,3 @@ def _only_names(target: cst.CSTNode) -> bool:
 
 def _is_name(node: cst.CSTNode, name: str) -> bool:
     return isinstance(node, cst.Name) and node.value == name
-
-
-def _start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
-    start = visitor.get_metadata(PositionProvider, node).start
-    return (start.line, start.column)

@@ -19,7 +19,8 @@ from libcst import MetadataDependent
 from libcst.metadata import FunctionScope, GlobalScope, PositionProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.conversion_helpers import ParameterUse, assigned_value, holds_array, parameter_use
+from perflint.analysis.bindings import bound_value
+from perflint.analysis.conversion_helpers import ParameterUse, holds_array, parameter_use
 from perflint.analysis.dataflow import (
     Reach,
     Region,
@@ -214,7 +215,7 @@ class ConversionSites:
             if isinstance(node, cst.Param) and node.annotation is not None:
                 if "torch.Tensor" in qualified_names(self.visitor, node.annotation.annotation):
                     return True
-            value = assigned_value(self.visitor, node)
+            value = bound_value(self.visitor, node, (cst.Assign,))
             if isinstance(value, cst.Call) and any(name.startswith("torch.") for name in qualified_names(self.visitor, value.func)):
                 return True
         return False

@@ -12,17 +12,10 @@ from typing import Collection, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import (
-    CodeRange,
-    ComprehensionScope,
-    GlobalScope,
-    ParentNodeProvider,
-    PositionProvider,
-    Scope,
-    ScopeProvider,
-)
+from libcst.metadata import ComprehensionScope, GlobalScope, Scope, ScopeProvider
 
 from perflint.analysis.names import qualified_names
+from perflint.analysis.syntax import end, parent, start
 
 Statement = Union[cst.BaseStatement, cst.BaseSmallStatement]
 BLOCKS = (cst.Module, cst.IndentedBlock, cst.SimpleStatementLine, cst.SimpleStatementSuite)
@@ -76,11 +69,6 @@ def fresh_name(visitor: MetadataDependent, node: cst.CSTNode, base: str, avoid: 
         suffix += 1
         candidate = f"{base}_{suffix}"
     return candidate
-
-
-def parent(visitor: MetadataDependent, node: cst.CSTNode) -> cst.CSTNode:
-    """The parent of ``node``."""
-    return visitor.get_metadata(ParentNodeProvider, node)
 
 
 def ancestors(visitor: MetadataDependent, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -495,7 +483,7 @@ def read_after(
     scope = visitor.get_metadata(ScopeProvider, target, None)
     if scope is None or introspects_frame(visitor, _scope_root(visitor, _binding_scope(scope), target)):
         return True
-    span = visitor.get_metadata(PositionProvider, statement)
+    span = (start(visitor, statement), end(visitor, statement))
     loop = _enclosing_loop(visitor, statement)
     if loop is not None and _mentioned_outside(loop, statement, target.value):
         return True
@@ -503,7 +491,7 @@ def read_after(
         if getattr(assignment, "node", None) is not target:
             continue
         for access in assignment.references:
-            where = visitor.get_metadata(PositionProvider, access.node)
+            where = (start(visitor, access.node), end(visitor, access.node))
             if _within(where, span):
                 continue
             if _binding_scope(access.scope) is not scope:
@@ -561,15 +549,15 @@ def _enclosing_loop(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[c
     return None
 
 
-def _within(inner: CodeRange, outer: CodeRange) -> bool:
-    return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
-        inner.end.line,
-        inner.end.column,
-    ) <= (outer.end.line, outer.end.column)
+Span = tuple[tuple[int, int], tuple[int, int]]  # (start, end) of a node, as ``syntax.start`` / ``syntax.end``
 
 
-def _starts_after(inner: CodeRange, outer: CodeRange) -> bool:
-    return (inner.start.line, inner.start.column) >= (outer.end.line, outer.end.column)
+def _within(inner: Span, outer: Span) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _starts_after(inner: Span, outer: Span) -> bool:
+    return inner[0] >= outer[1]
 
 
 def previous_statement(visitor: MetadataDependent, statement: cst.BaseStatement) -> Optional[cst.BaseStatement]:

@@ -10,10 +10,9 @@ from typing import Collection, Optional, Sequence
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import PositionProvider
 
-from perflint.analysis.dataflow import parent
 from perflint.analysis.names import qualified_names
+from perflint.analysis.syntax import parent, start
 
 # Value-preserving steps before the conversion. `view`/`squeeze` always share memory with the tensor;
 # reshape/flatten/ravel return a view only when the strides allow one, otherwise a copy; `float()` returns the
@@ -109,10 +108,6 @@ class Conversion:
     def bare_numpy(self) -> bool:
         """Whether the chain is exactly ``.numpy()``."""
         return self.text == ".numpy()"
-
-    def same_chain(self, other: Conversion) -> bool:
-        """Whether both chains call the same methods with the same arguments (as written)."""
-        return self.text == other.text
 
 
 def conversion_of(node: cst.CSTNode) -> Optional[Conversion]:
@@ -212,20 +207,16 @@ def only_read(
     finder = _MentionFinder(variable)
     for statement in statements:
         statement.visit(finder)
-    end = _start(visitor, last) if last is not None else None
+    end = start(visitor, last) if last is not None else None
     return all(
         id(name) in allowed
-        or (end is not None and _start(visitor, name) > end)
+        or (end is not None and start(visitor, name) > end)
         or _harmless_mention(visitor, name, allowed)
         or isinstance(parent(visitor, name), cst.AssignTarget)  # a rebinding: the caller's own question
         or _discarded_value_update(visitor, name)
         for name in finder.found
     )
 
-
-def _start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
-    start = visitor.get_metadata(PositionProvider, node).start
-    return (start.line, start.column)
 
 
 def _discarded_value_update(visitor: MetadataDependent, name: cst.CSTNode) -> bool:

@@ -14,6 +14,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
 
+from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import is_empty_dict, mentions, previous_statement
 from perflint.analysis.names import dotted_name, literal_string, method_call, qualified_names, qualified_names_among, receiver
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
@@ -325,16 +326,11 @@ def _always_a_dict(visitor: MetadataDependent, at: cst.CSTNode, name: str) -> bo
 
 
 def _binds_a_dict(visitor: MetadataDependent, assignment: object) -> bool:
-    if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Name):
-        return False  # parameters, imports, for targets...
-    parent = visitor.get_metadata(ParentNodeProvider, assignment.node, None)
-    if isinstance(parent, cst.AssignTarget):
-        statement = visitor.get_metadata(ParentNodeProvider, parent, None)
-        value = statement.value if isinstance(statement, cst.Assign) else None
-    elif isinstance(parent, cst.AnnAssign) and parent.target is assignment.node:
-        value = parent.value
-    else:
-        return False
+    if not isinstance(assignment, Assignment):
+        return False  # builtins
+    # `D = ...` and `D: T = ...` (a walrus binding is not trusted here, as before the bindings module); parameters,
+    # imports, for targets... bind no known value.
+    value = bound_value(visitor, assignment.node, (cst.Assign, cst.AnnAssign))
     if isinstance(value, (cst.Dict, cst.DictComp)):
         return True
     return isinstance(value, cst.Call) and not qualified_names(visitor, value.func).isdisjoint(DICT_FACTORIES)

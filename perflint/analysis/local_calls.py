@@ -12,7 +12,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import FunctionScope, ScopeProvider
 
-from perflint.analysis.dataflow import parent
+from perflint.analysis.syntax import parent
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,11 @@ def dotted_name(node: cst.CSTNode) -> Optional[str]:
         base = dotted_name(node.value)
         return None if base is None else f"{base}.{node.attr.value}"
     return None
+
+
+def names_start_with(visitor: MetadataDependent, node: cst.CSTNode, prefix: str) -> bool:
+    """Whether a call's callee, an annotation or an expression resolves to a name under ``prefix``."""
+    if isinstance(node, cst.Annotation):
+        node = node.annotation
+    target = node.func if isinstance(node, cst.Call) else node
+    return any(name.startswith(prefix) for name in qualified_names(visitor, target))

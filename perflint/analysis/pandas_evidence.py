@@ -17,11 +17,12 @@ from typing import Callable, Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import Assignment, ParentNodeProvider, PositionProvider, ScopeProvider
+from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
 
+from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import bindings
-from perflint.analysis.names import argument, literal_string, method_call, qualified_names, receiver
-from perflint.analysis.syntax import walk_all
+from perflint.analysis.names import argument, dotted_name, literal_string, method_call, qualified_names, receiver
+from perflint.analysis.syntax import start, walk_all
 
 Label = Union[str, int]
 
@@ -242,18 +243,12 @@ def _binding_is(
     target = assignment.node
     if isinstance(target, cst.Param):
         return target.annotation is not None and _is_annotation(visitor, target.annotation.annotation, types)
-    parent = visitor.get_metadata(ParentNodeProvider, target, None)
-    if isinstance(parent, cst.AssignTarget):
-        statement = visitor.get_metadata(ParentNodeProvider, parent, None)
-        return isinstance(statement, cst.Assign) and check(visitor, statement.value, seen, depth)
-    if isinstance(parent, cst.AnnAssign) and parent.target is target:
-        if _is_annotation(visitor, parent.annotation.annotation, types):
-            return True
-        return parent.value is not None and check(visitor, parent.value, seen, depth)
-    if isinstance(parent, cst.NamedExpr) and parent.target is target:
-        return check(visitor, parent.value, seen, depth)
+    holder = visitor.get_metadata(ParentNodeProvider, target, None)
+    if isinstance(holder, cst.AnnAssign) and holder.target is target and _is_annotation(visitor, holder.annotation.annotation, types):
+        return True
+    value = bound_value(visitor, target)
     # for / with / except targets, tuple unpacking, augmented assignment: not evidence.
-    return False
+    return value is not None and check(visitor, value, seen, depth)
 
 
 def _is_frame_annotation(visitor: MetadataDependent, annotation: cst.BaseExpression) -> bool:
@@ -418,17 +413,11 @@ def _is_series(visitor: MetadataDependent, node: cst.BaseExpression, seen: froze
         return (
             isinstance(index, cst.Index)
             and index.star is None
-            and (label_value(index.value) is not None or _dotted(index.value))
+            # a name or `self.name` holding a label (a list there would select a DataFrame: documented by the rules)
+            and (label_value(index.value) is not None or dotted_name(index.value) is not None)
             and _is_frame(visitor, node.value, seen, depth)
         )
     return False
-
-
-def _dotted(node: cst.BaseExpression) -> bool:
-    """A name or ``self.name`` holding a label (a list there would select a DataFrame: documented by the rules)."""
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return isinstance(node, cst.Name)
 
 
 def _call_is_frame(visitor: MetadataDependent, call: cst.Call, seen: frozenset[str], depth: int) -> bool:
@@ -573,7 +562,7 @@ def _dtype_at(
         return KeyDtype.UNKNOWN
     if not isinstance(frame, cst.Name):
         return _built_column_dtype(visitor, frame, label, at, depth + 1, proven)
-    events = [event for event in _events(visitor, frame, label) if event[0] < _start(visitor, at)]
+    events = [event for event in _events(visitor, frame, label) if event[0] < start(visitor, at)]
     if not events:
         return KeyDtype.UNKNOWN
     _, kind, value, node = max(events, key=lambda event: event[0])
@@ -619,11 +608,11 @@ def _events(visitor: MetadataDependent, frame: cst.Name, label: Label) -> list[E
     for assignment in scope[frame.value]:
         node = getattr(assignment, "node", None)
         if isinstance(node, cst.CSTNode):
-            events.append((_start(visitor, node), "frame", _assigned_value(visitor, assignment), node))
+            events.append((start(visitor, node), "frame", bound_value(visitor, node), node))
     for access in scope.accesses[frame.value]:
         statement = _column_store(visitor, access.node, label)
         if statement is not None:
-            events.append((_start(visitor, statement), "column", statement.value, statement))
+            events.append((start(visitor, statement), "column", statement.value, statement))
     return events
 
 
@@ -638,11 +627,6 @@ def _column_store(visitor: MetadataDependent, name: cst.CSTNode, label: Label) -
     target = visitor.get_metadata(ParentNodeProvider, subscript, None)
     statement = visitor.get_metadata(ParentNodeProvider, target, None) if isinstance(target, cst.AssignTarget) else None
     return statement if isinstance(statement, cst.Assign) else None
-
-
-def _start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
-    position = visitor.get_metadata(PositionProvider, node).start
-    return (position.line, position.column)
 
 
 def _built_column_dtype(
@@ -670,19 +654,6 @@ def _built_column_dtype(
     if method_call(frame, *COLUMN_PRESERVING_METHODS):
         return _dtype_at(visitor, receiver(frame), label, at, depth, proven)
     return KeyDtype.UNKNOWN
-
-
-def _assigned_value(visitor: MetadataDependent, assignment: object) -> Optional[cst.BaseExpression]:
-    """The value of a plain ``name = value`` / ``name: T = value`` / ``(name := value)`` binding, else None."""
-    if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Name):
-        return None
-    parent = visitor.get_metadata(ParentNodeProvider, assignment.node, None)
-    if isinstance(parent, cst.AssignTarget):
-        statement = visitor.get_metadata(ParentNodeProvider, parent, None)
-        return statement.value if isinstance(statement, cst.Assign) else None
-    if isinstance(parent, (cst.AnnAssign, cst.NamedExpr)):
-        return parent.value
-    return None
 
 
 def _reader_column_dtype(visitor: MetadataDependent, call: cst.Call, label: Label) -> KeyDtype:

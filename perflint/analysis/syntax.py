@@ -12,13 +12,76 @@ import libcst as cst
 import libcst._nodes.op as op_nodes
 import libcst._nodes.whitespace as whitespace_nodes
 from libcst import MetadataDependent
-from libcst.metadata import ParentNodeProvider
+from libcst.metadata import ParentNodeProvider, PositionProvider
 
 T = TypeVar("T")
 N = TypeVar("N", bound=cst.CSTNode)
 
 # Bodies of these run later or elsewhere, not as part of the statement that contains them.
 DEFERRED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+def parent(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The node that holds ``node``; None for the module (or a node the metadata does not know).
+
+    The visitor must depend on ParentNodeProvider.
+    """
+    return visitor.get_metadata(ParentNodeProvider, node, None)
+
+
+def start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
+    """Where ``node`` starts in the source, as ``(line, column)``: the one key by which rules order nodes.
+
+    Every comparison of "which comes first" goes through here. The visitor must depend on PositionProvider.
+    """
+    position = visitor.get_metadata(PositionProvider, node).start
+    return (position.line, position.column)
+
+
+def end(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
+    """Where ``node`` ends in the source, as ``(line, column)`` (see ``start``)."""
+    position = visitor.get_metadata(PositionProvider, node).end
+    return (position.line, position.column)
+
+
+def deferred_between(visitor: MetadataDependent, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+    """Whether a ``def``, ``lambda`` or class body lies between ``node`` and its ``ancestor`` (so ``node`` runs
+    at another time than ``ancestor``). ``node`` itself does not count; ``ancestor`` must enclose it (else the
+    climb past the module raises KeyError)."""
+    current = visitor.get_metadata(ParentNodeProvider, node)
+    while current is not ancestor:
+        if isinstance(current, DEFERRED):
+            return True
+        current = visitor.get_metadata(ParentNodeProvider, current)
+    return False
+
+
+class DeferredDepth:
+    """A visitor mixin that counts the ``def``, ``lambda`` and class bodies the visit is in (``deferred``).
+
+    A node met at a greater depth than a candidate's runs at another time than the candidate's body. Rules
+    that override one of these visits call ``super()`` first.
+    """
+
+    deferred = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.deferred += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.deferred -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.deferred += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.deferred -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.deferred += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.deferred -= 1
 
 
 def sole_statement(block: cst.BaseSuite) -> Optional[cst.BaseSmallStatement]:
@@ -73,18 +136,13 @@ def variable_names(root: cst.CSTNode, name: Optional[str] = None) -> list[cst.Na
 def is_plain_read(visitor: MetadataDependent, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
     """``node`` is loaded (not a store or delete target) when ``ancestor`` runs, not deferred into a nested
     ``def``, ``lambda`` or class between them. The visitor must depend on ParentNodeProvider."""
-    parent = visitor.get_metadata(ParentNodeProvider, node)
-    if isinstance(parent, (cst.AssignTarget, cst.Del)) or (
-        isinstance(parent, (cst.AugAssign, cst.AnnAssign, cst.For, cst.WithItem, cst.NamedExpr))
-        and getattr(parent, "target", None) is node
+    holder = visitor.get_metadata(ParentNodeProvider, node)
+    if isinstance(holder, (cst.AssignTarget, cst.Del)) or (
+        isinstance(holder, (cst.AugAssign, cst.AnnAssign, cst.For, cst.WithItem, cst.NamedExpr))
+        and getattr(holder, "target", None) is node
     ):
         return False
-    current = parent
-    while current is not ancestor:
-        if isinstance(current, DEFERRED):
-            return False
-        current = visitor.get_metadata(ParentNodeProvider, current)
-    return True
+    return not deferred_between(visitor, node, ancestor)
 
 
 class TreeIndex:

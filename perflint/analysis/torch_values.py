@@ -1,15 +1,35 @@
-"""What kind of object a receiver of ``.cpu()`` is, from the evidence in its function."""
+"""Tensor or module? Every rule's answer to "what kind of torch object is this value?" lives here.
+
+``is_tensor`` (the evidence in a value's function says it is a tensor), ``is_module`` (evidently an
+``nn.Module``), ``receiver_kind`` (what the receiver of ``.cpu()`` is: tensor, module, PackedSequence or
+unknown) and ``is_module_class`` (a ``torch.nn`` class name) read one list of torch method names
+(``MODULE_METHODS`` / ``NOT_TENSOR_METHODS``). The op tables below (``NEW_TENSOR_*``, ``PASS_THROUGH_METHODS``,
+``INTEGER_*``...) are what ``graph_free`` reads about torch ops.
+
+Visitors using these helpers must depend on ParentNodeProvider, QualifiedNameProvider and ScopeProvider.
+"""
 
 from __future__ import annotations
 
 import enum
+from functools import lru_cache
 from typing import Iterator
 
 import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
-from perflint.analysis.names import qualified_names
+from perflint.analysis.bindings import binding_statement
+from perflint.analysis.names import dotted_name, names_start_with, qualified_names
+from perflint.analysis.syntax import tree_index, walk_all
+from perflint.analysis.training_loop import (
+    GRAPH_FREE_METHODS,
+    ScopeNode,
+    backpropagated_names,
+    binding_values,
+    enclosing_scope,
+    scope_of,
+)
 
 PACKING_FUNCTIONS = frozenset(
     {
@@ -19,10 +39,14 @@ PACKING_FUNCTIONS = frozenset(
     }
 )
 MODULE_ANNOTATIONS = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
-# Methods of nn.Module that a tensor lacks: calling one is evidence the receiver is a module.
-MODULE_ONLY_METHODS = frozenset(
-    {"eval", "train", "parameters", "named_parameters", "state_dict", "load_state_dict", "modules", "children", "zero_grad"}
-)
+MODULE_ANNOTATION_PREFIX = "torch.nn."
+# The one list of torch method names that tell a module from a tensor, in two tiers.
+# Methods of nn.Module that neither a tensor nor an optimizer has: calling one is evidence of a module (`is_module`).
+MODULE_METHODS = frozenset({"parameters", "named_parameters", "train", "eval", "modules"})
+# Methods a tensor lacks: calling one says the receiver is no tensor (`receiver_kind` counts it a module).
+# `zero_grad`, `state_dict` and `load_state_dict` are an optimizer's too, so `is_module` does not count them
+# (`opt.zero_grad()` would make the optimizer a module); nor `children` (not counted there before either).
+NOT_TENSOR_METHODS = MODULE_METHODS | {"children", "state_dict", "load_state_dict", "zero_grad"}
 
 
 class ReceiverKind(enum.Enum):
@@ -88,18 +112,13 @@ def _assignment_kind(visitor: MetadataDependent, target: object) -> ReceiverKind
         if annotation is not None and not qualified_names(visitor, annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
             return ReceiverKind.MODULE
         return ReceiverKind.UNKNOWN
-    if not isinstance(target, cst.CSTNode):
+    # `x = v` and `x: T = v` (a walrus binding is not trusted here, as before the bindings module).
+    statement = binding_statement(visitor, target, (cst.Assign, cst.AnnAssign))
+    if statement is None:
         return ReceiverKind.UNKNOWN
-    parent = visitor.get_metadata(ParentNodeProvider, target, None)
-    if isinstance(parent, cst.AssignTarget):
-        statement = visitor.get_metadata(ParentNodeProvider, parent, None)
-        if isinstance(statement, cst.Assign) and parent.target is target:
-            return _value_kind(visitor, statement.value)
-    if isinstance(parent, cst.AnnAssign) and parent.value is not None:
-        if not qualified_names(visitor, parent.annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
-            return ReceiverKind.MODULE
-        return _value_kind(visitor, parent.value)
-    return ReceiverKind.UNKNOWN
+    if isinstance(statement, cst.AnnAssign) and not qualified_names(visitor, statement.annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
+        return ReceiverKind.MODULE
+    return _value_kind(visitor, statement.value)
 
 
 def _used_as_module(visitor: MetadataDependent, name: cst.Name) -> bool:
@@ -110,10 +129,96 @@ def _used_as_module(visitor: MetadataDependent, name: cst.Name) -> bool:
         parent = visitor.get_metadata(ParentNodeProvider, access.node, None)
         if isinstance(parent, cst.Call) and parent.func is access.node:
             return True
-        if isinstance(parent, cst.Attribute) and parent.attr.value in MODULE_ONLY_METHODS:
+        if isinstance(parent, cst.Attribute) and parent.attr.value in NOT_TENSOR_METHODS:
             return True
     return False
 
+
+def is_tensor(visitor: MetadataDependent, node: cst.BaseExpression, _depth: int = 0) -> bool:
+    """Whether the evidence in ``node``'s function says it evaluates to a tensor.
+
+    Evidence: a name that is backpropagated; the result of a ``torch.*`` function (not a ``torch.nn``
+    class), of calling a module (bound from a ``torch.nn`` class, annotated with one, or used with
+    ``.parameters()`` / ``.train()`` / ``.eval()`` ...), arithmetic, indexing or a tensor method on such a
+    value; a name every binding of which in its scope is such a value.
+    """
+    if _depth > 8:
+        return False
+    if isinstance(node, cst.Name):
+        return _is_tensor_name(visitor, node, _depth)
+    if isinstance(node, cst.BinaryOperation):
+        return is_tensor(visitor, node.left, _depth + 1) or is_tensor(visitor, node.right, _depth + 1)
+    if isinstance(node, cst.UnaryOperation):
+        return is_tensor(visitor, node.expression, _depth + 1)
+    if isinstance(node, cst.Subscript):
+        return is_tensor(visitor, node.value, _depth + 1)
+    if not isinstance(node, cst.Call):
+        return False
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRAPH_FREE_METHODS - {"detach"}:
+        return False
+    if _is_torch_function(visitor, node.func) or is_module(visitor, node.func):
+        return True
+    return isinstance(node.func, cst.Attribute) and is_tensor(visitor, node.func.value, _depth + 1)
+
+
+def _is_tensor_name(visitor: MetadataDependent, name: cst.Name, depth: int) -> bool:
+    function = enclosing_scope(visitor, name)
+    # The answer depends on the name's bindings (its scope) and the backward calls of its function only.
+    key = ("is tensor name", function, scope_of(visitor, name), name.value, depth)
+    return tree_index(visitor, name).memo(key, lambda: _is_tensor_name_uncached(visitor, name, function, depth))
+
+
+def _is_tensor_name_uncached(visitor: MetadataDependent, name: cst.Name, function: ScopeNode, depth: int) -> bool:
+    if name.value in backpropagated_names(visitor, function):
+        return True
+    values = binding_values(visitor, name)
+    return bool(values) and all(value is not None and is_tensor(visitor, value, depth + 1) for value in values)
+
+
+def _is_torch_function(visitor: MetadataDependent, func: cst.BaseExpression) -> bool:
+    names = qualified_names(visitor, func)
+    return any(name.startswith("torch.") and not is_module_class(name) for name in names)
+
+
+def is_module(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
+    """Whether ``node`` (a name or ``self.attr`` chain) is evidently an ``nn.Module`` in its module."""
+    spelled = dotted_name(node)
+    if spelled is None:
+        return False
+    if _has_module_method_calls(visitor, node, spelled):
+        return True
+    if not isinstance(node, cst.Name):
+        return False
+    values = binding_values(visitor, node)
+    return bool(values) and all(value is not None and _is_nn_construction(visitor, value) for value in values)
+
+
+def _has_module_method_calls(visitor: MetadataDependent, node: cst.CSTNode, spelled: str) -> bool:
+    return spelled in _module_method_receivers(tree_index(visitor, node).module)
+
+
+@lru_cache(maxsize=4)
+def _module_method_receivers(module: cst.CSTNode) -> frozenset[str]:
+    """Spellings of every ``X`` in ``X.parameters()``, ``X.train()``, ``X.eval()``... anywhere in ``module``."""
+    receivers = set()
+    for inner in walk_all(module):
+        if (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in MODULE_METHODS
+        ):
+            spelled = dotted_name(inner.func.value)
+            if spelled is not None:
+                receivers.add(spelled)
+    return frozenset(receivers)
+
+
+def _is_nn_construction(visitor: MetadataDependent, value: cst.CSTNode) -> bool:
+    if isinstance(value, cst.Annotation):
+        return names_start_with(visitor, value.annotation, MODULE_ANNOTATION_PREFIX)
+    if isinstance(value, cst.Call):
+        return any(is_module_class(name) for name in qualified_names(visitor, value.func))
+    return False
 
 # Tensor methods and torch functions whose result is always a new tensor, never an input or a view of one:
 # under a grad-off context it does not require grad (measured on a Parameter under no_grad, torch 2.13).

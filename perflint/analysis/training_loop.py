@@ -12,16 +12,15 @@ loop or candidate of a long function costs no walk of that function per question
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import ParentNodeProvider, Scope, ScopeProvider
+from libcst.metadata import Scope, ScopeProvider
 
-from perflint.analysis.names import dotted_name, qualified_names, qualified_names_among
-from perflint.analysis.syntax import DEFERRED, tree_index, walk_all
-from perflint.analysis.torch_values import is_module_class
+from perflint.analysis.bindings import bound_value
+from perflint.analysis.names import names_start_with, qualified_names, qualified_names_among
+from perflint.analysis.syntax import DEFERRED, parent, tree_index
 
 Loop = Union[cst.For, cst.While]
 ScopeNode = Union[cst.FunctionDef, cst.Module]
@@ -41,9 +40,6 @@ GRAPH_KEEPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.
 # Conversions that leave autograd: their result has no graph (and, on a device, they copy to the host).
 GRAPH_FREE_METHODS = frozenset({"item", "tolist", "numpy", "detach"})
 GRAPH_FREE_BUILTINS = frozenset({"builtins.float", "builtins.int", "builtins.bool", "builtins.len"})
-# Calling one of these on an object is evidence that it is an nn.Module (an optimizer has none of them).
-MODULE_EVIDENCE_METHODS = frozenset({"parameters", "named_parameters", "train", "eval", "modules"})
-MODULE_ANNOTATION_PREFIX = "torch.nn."
 OPTIMIZER_PREFIX = "torch.optim."
 # Under torch.optim, but not optimizers: `sched.step()` of a learning-rate scheduler updates no weights.
 NOT_OPTIMIZER_PREFIXES = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
@@ -51,11 +47,11 @@ NOT_OPTIMIZER_PREFIXES = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
 
 def enclosing_scope(visitor: MetadataDependent, node: cst.CSTNode) -> ScopeNode:
     """The function whose body holds ``node`` (lambdas and class bodies are skipped over), or the module."""
-    current = _parent(visitor, node)
+    current = parent(visitor, node)
     while current is not None:
         if isinstance(current, (cst.FunctionDef, cst.Module)):
             return current
-        current = _parent(visitor, current)
+        current = parent(visitor, current)
     raise ValueError("node is not inside a module")
 
 
@@ -65,11 +61,11 @@ def enclosing_loops(visitor: MetadataDependent, node: cst.CSTNode) -> list[Loop]
     A loop counts only when ``node`` is in its body (or ``else``), not in its iterable or condition.
     """
     loops: list[Loop] = []
-    child, current = node, _parent(visitor, node)
+    child, current = node, parent(visitor, node)
     while current is not None and not isinstance(current, (*DEFERRED, cst.Module)):
         if isinstance(current, LOOPS) and child in (current.body, current.orelse):
             loops.append(current)
-        child, current = current, _parent(visitor, current)
+        child, current = current, parent(visitor, current)
     return loops
 
 
@@ -172,11 +168,11 @@ def optimizer_steps(visitor: MetadataDependent, node: cst.CSTNode) -> list[cst.C
 def _is_optimizer(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
     if not isinstance(node, cst.Name):
         return False
-    values = _binding_values(visitor, node)
+    values = binding_values(visitor, node)
     return bool(values) and all(
         value is not None
-        and _names_start_with(visitor, value, OPTIMIZER_PREFIX)
-        and not any(_names_start_with(visitor, value, prefix) for prefix in NOT_OPTIMIZER_PREFIXES)
+        and names_start_with(visitor, value, OPTIMIZER_PREFIX)
+        and not any(names_start_with(visitor, value, prefix) for prefix in NOT_OPTIMIZER_PREFIXES)
         for value in values
     )
 
@@ -246,102 +242,7 @@ def is_graph_free(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
     return False
 
 
-def is_tensor(visitor: MetadataDependent, node: cst.BaseExpression, _depth: int = 0) -> bool:
-    """Whether the evidence in ``node``'s function says it evaluates to a tensor.
-
-    Evidence: a name that is backpropagated; the result of a ``torch.*`` function (not a ``torch.nn``
-    class), of calling a module (bound from a ``torch.nn`` class, annotated with one, or used with
-    ``.parameters()`` / ``.train()`` / ``.eval()`` ...), arithmetic, indexing or a tensor method on such a
-    value; a name every binding of which in its scope is such a value.
-    """
-    if _depth > 8:
-        return False
-    if isinstance(node, cst.Name):
-        return _is_tensor_name(visitor, node, _depth)
-    if isinstance(node, cst.BinaryOperation):
-        return is_tensor(visitor, node.left, _depth + 1) or is_tensor(visitor, node.right, _depth + 1)
-    if isinstance(node, cst.UnaryOperation):
-        return is_tensor(visitor, node.expression, _depth + 1)
-    if isinstance(node, cst.Subscript):
-        return is_tensor(visitor, node.value, _depth + 1)
-    if not isinstance(node, cst.Call):
-        return False
-    if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRAPH_FREE_METHODS - {"detach"}:
-        return False
-    if _is_torch_function(visitor, node.func) or is_module(visitor, node.func):
-        return True
-    return isinstance(node.func, cst.Attribute) and is_tensor(visitor, node.func.value, _depth + 1)
-
-
-def _is_tensor_name(visitor: MetadataDependent, name: cst.Name, depth: int) -> bool:
-    function = enclosing_scope(visitor, name)
-    # The answer depends on the name's bindings (its scope) and the backward calls of its function only.
-    key = ("is tensor name", function, scope_of(visitor, name), name.value, depth)
-    return tree_index(visitor, name).memo(key, lambda: _is_tensor_name_uncached(visitor, name, function, depth))
-
-
-def _is_tensor_name_uncached(visitor: MetadataDependent, name: cst.Name, function: ScopeNode, depth: int) -> bool:
-    if name.value in backpropagated_names(visitor, function):
-        return True
-    values = _binding_values(visitor, name)
-    return bool(values) and all(value is not None and is_tensor(visitor, value, depth + 1) for value in values)
-
-
-def _is_torch_function(visitor: MetadataDependent, func: cst.BaseExpression) -> bool:
-    names = qualified_names(visitor, func)
-    return any(name.startswith("torch.") and not is_module_class(name) for name in names)
-
-
-def is_module(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
-    """Whether ``node`` (a name or ``self.attr`` chain) is evidently an ``nn.Module`` in its module."""
-    spelled = dotted_name(node)
-    if spelled is None:
-        return False
-    if _has_module_method_calls(visitor, node, spelled):
-        return True
-    if not isinstance(node, cst.Name):
-        return False
-    values = _binding_values(visitor, node)
-    return bool(values) and all(value is not None and _is_nn_construction(visitor, value) for value in values)
-
-
-def _has_module_method_calls(visitor: MetadataDependent, node: cst.CSTNode, spelled: str) -> bool:
-    return spelled in _module_method_receivers(_root(visitor, node))
-
-
-@lru_cache(maxsize=4)
-def _module_method_receivers(module: cst.CSTNode) -> frozenset[str]:
-    """Spellings of every ``X`` in ``X.parameters()``, ``X.train()``, ``X.eval()``... anywhere in ``module``."""
-    receivers = set()
-    for inner in walk_all(module):
-        if (
-            isinstance(inner, cst.Call)
-            and isinstance(inner.func, cst.Attribute)
-            and inner.func.attr.value in MODULE_EVIDENCE_METHODS
-        ):
-            spelled = dotted_name(inner.func.value)
-            if spelled is not None:
-                receivers.add(spelled)
-    return frozenset(receivers)
-
-
-def _is_nn_construction(visitor: MetadataDependent, value: cst.CSTNode) -> bool:
-    if isinstance(value, cst.Annotation):
-        return _names_start_with(visitor, value.annotation, MODULE_ANNOTATION_PREFIX)
-    if isinstance(value, cst.Call):
-        return any(is_module_class(name) for name in qualified_names(visitor, value.func))
-    return False
-
-
-def _names_start_with(visitor: MetadataDependent, node: cst.CSTNode, prefix: str) -> bool:
-    """Whether a call's callee, an annotation or an expression resolves to a name under ``prefix``."""
-    if isinstance(node, cst.Annotation):
-        node = node.annotation
-    target = node.func if isinstance(node, cst.Call) else node
-    return any(name.startswith(prefix) for name in qualified_names(visitor, target))
-
-
-def _binding_values(visitor: MetadataDependent, name: cst.Name) -> list[Optional[cst.CSTNode]]:
+def binding_values(visitor: MetadataDependent, name: cst.Name) -> list[Optional[cst.CSTNode]]:
     """What each binding of ``name`` in its scope assigns: the assigned expression, a parameter's annotation,
     or None for a binding whose value is not one expression (a loop target, an import, ``with ... as``)."""
     scope = scope_of(visitor, name)
@@ -354,39 +255,16 @@ def _binding_values(visitor: MetadataDependent, name: cst.Name) -> list[Optional
 
 
 def _assigned_value(visitor: MetadataDependent, target: object) -> Optional[cst.CSTNode]:
+    """A parameter's annotation, or the value a binding assigns (``x = v`` and ``x: T = v``: a walrus binding
+    is not trusted here, as before the bindings module)."""
     if isinstance(target, cst.Param):
         return target.annotation
-    if not isinstance(target, cst.CSTNode):
-        return None
-    parent = _parent(visitor, target)
-    if isinstance(parent, cst.AssignTarget):
-        statement = _parent(visitor, parent)
-        if isinstance(statement, cst.Assign) and parent.target is target:
-            return statement.value
-    if isinstance(parent, cst.AnnAssign) and parent.target is target:
-        return parent.value
-    return None
+    return bound_value(visitor, target, (cst.Assign, cst.AnnAssign))
 
 
 def scope_of(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Scope]:
     """The LibCST scope ``node`` is evaluated in, or None when the metadata has none for it."""
     try:
         return visitor.get_metadata(ScopeProvider, node)
-    except KeyError:
-        return None
-
-
-def _root(visitor: MetadataDependent, node: cst.CSTNode) -> cst.CSTNode:
-    current = node
-    while True:
-        parent = _parent(visitor, current)
-        if parent is None:
-            return current
-        current = parent
-
-
-def _parent(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-    try:
-        return visitor.get_metadata(ParentNodeProvider, node)
     except KeyError:
         return None

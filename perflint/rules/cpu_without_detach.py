@@ -9,7 +9,9 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
+from perflint.analysis.bindings import binding_statement
 from perflint.analysis.names import argument, is_call_to, literal_string, method_call, qualified_names_among, receiver
+from perflint.analysis.syntax import end, start
 from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.torch_values import (
     DTYPE_CONSTRUCTORS,
@@ -601,10 +603,9 @@ class CpuWithoutDetach(Rule):
 
     def _assignment_statement(self, assignment: object) -> Optional[cst.Assign]:
         """The ``name = value`` statement of a binding; None for any other binding (loop target, parameter...)."""
-        target = getattr(assignment, "node", None)
-        statement = self.get_metadata(ParentNodeProvider, self.get_metadata(ParentNodeProvider, target, None), None)
-        if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or statement.targets[0].target is not target:
-            return None
+        statement = binding_statement(self, getattr(assignment, "node", None), (cst.Assign,))
+        if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
+            return None  # `a = b = value`, `x: T = value`, `(x := value)`: not trusted here
         return statement
 
     def _integer_valued(self, node: cst.BaseExpression, depth: int = 0) -> bool:
@@ -667,7 +668,7 @@ class CpuWithoutDetach(Rule):
         scope = self.get_metadata(ScopeProvider, name, None)
         if scope is None or not scope.assignments[name.value]:
             return None
-        use_line = self.get_metadata(PositionProvider, name).start.line
+        use_line = start(self, name)[0]
         bindings = []
         for assignment in scope.assignments[name.value]:
             target = getattr(assignment, "node", None)
@@ -681,7 +682,7 @@ class CpuWithoutDetach(Rule):
                     and not isinstance(parent.operator, cst.MatrixMultiplyAssign)
                 ):
                     continue
-            bindings.append((self.get_metadata(PositionProvider, target).start.line, assignment))
+            bindings.append((start(self, target)[0], assignment))
         if not bindings:
             return None
         line, last = max(bindings, key=lambda pair: pair[0])
@@ -790,12 +791,12 @@ class CpuWithoutDetach(Rule):
         if not loops:
             # `y = out.cpu()` outside any loop: one value, dropped with the function.
             return False
-        loop_end = self.get_metadata(PositionProvider, loops[0]).end.line
+        loop_end = end(self, loops[0])[0]
         scope = self.get_metadata(ScopeProvider, name, None)
         if scope is None:
             return False
         for access in scope.accesses[name.value]:
-            if self.get_metadata(PositionProvider, access.node).start.line > loop_end:
+            if start(self, access.node)[0] > loop_end:
                 return True
             parent = self.get_metadata(ParentNodeProvider, access.node, None)
             if isinstance(parent, cst.Arg) and method_call(self.get_metadata(ParentNodeProvider, parent), *KEEPING_METHODS):

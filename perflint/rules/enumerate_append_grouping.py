@@ -17,6 +17,7 @@ from libcst.metadata import (
 )
 
 from perflint.analysis import ast_shapes
+from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import fresh_name, is_empty_dict, mentions, previous_statement, read_after
 from perflint.analysis.names import argument, dotted_name, method_call, qualified_names, receiver
 from perflint.analysis.pandas_evidence import KeyDtype, Label, column_dtype, is_dataframe, is_series, label_value
@@ -415,11 +416,11 @@ class EnumerateAppendGrouping(Rule):
         return values.pop() if assignments and len(values) == 1 else None
 
     def _constant_value(self, assignment: object) -> Optional[Label]:
-        if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Name):
+        if not isinstance(assignment, Assignment):
             return None
-        target = self.get_metadata(ParentNodeProvider, assignment.node, None)
-        statement = self.get_metadata(ParentNodeProvider, target, None) if isinstance(target, cst.AssignTarget) else None
-        return label_value(statement.value) if isinstance(statement, cst.Assign) else None
+        # Only `DATE = "Date"` (not `DATE: str = "Date"` or a walrus), as before the bindings module.
+        value = bound_value(self, assignment.node, (cst.Assign,))
+        return label_value(value) if value is not None else None
 
     def _creation(self, loop: _Loop) -> Optional[cst.SimpleStatementLine]:
         """The line right before the loop if it creates ``D`` empty the way the loop body needs."""

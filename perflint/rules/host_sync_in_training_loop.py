@@ -9,7 +9,8 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 
 from perflint.analysis.names import is_call_to
 from perflint.analysis.syntax import DEFERRED
-from perflint.analysis.training_loop import Loop, enclosing_loops, is_module, is_tensor, runs_step_itself
+from perflint.analysis.torch_values import is_module, is_tensor
+from perflint.analysis.training_loop import Loop, enclosing_loops, runs_step_itself
 from perflint.rule import Invalid, Rule, Valid
 from perflint.types import FixSafety, MetricImpact
 

@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import BuiltinAssignment, ClassScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
+from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import fresh_name, read_after
 from perflint.analysis.names import is_call_to, qualified_names
 from perflint.analysis.training_loop import scope_of
@@ -489,14 +490,9 @@ class IndexPairingLoop(Rule):
             annotation = target.annotation.annotation if target.annotation is not None else None
             kind = self._annotated_kind(annotation) if annotation is not None else None
             return "param" if kind == "list" else kind
-        if not isinstance(target, cst.CSTNode):
-            return None
-        parent = self.get_metadata(ParentNodeProvider, target)
-        if isinstance(parent, cst.AssignTarget) and parent.target is target:
-            return self._value_kind(self.get_metadata(ParentNodeProvider, parent).value)
-        if isinstance(parent, cst.AnnAssign) and parent.target is target and parent.value is not None:
-            return self._value_kind(parent.value)
-        return None
+        # `x = [...]` and `x: T = [...]` (a walrus binding is not trusted here, as before the bindings module).
+        value = bound_value(self, target, (cst.Assign, cst.AnnAssign))
+        return self._value_kind(value) if value is not None else None
 
     def _value_kind(self, value: cst.BaseExpression) -> Optional[str]:
         if isinstance(value, (cst.List, cst.ListComp)):
