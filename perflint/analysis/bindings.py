@@ -5,7 +5,9 @@ binding does: a tuple or list target (``x, y = pair``), an augmented assignment 
 ``x: T`` with no value, ``for`` / ``with`` / ``except`` / ``match`` targets, imports, parameters, definitions.
 
 A rule that trusts fewer forms passes ``forms`` (and says why at the call); the reading of each form stays here.
-The visitor must depend on ParentNodeProvider.
+``plain_assignment`` and ``unpacking_assignment`` give the statement of one binding; ``reaching_value`` the value
+of the one binding that evidently reaches a use. The visitor must depend on ParentNodeProvider (and, for
+``reaching_value``, ScopeProvider and PositionProvider).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
+from libcst.metadata import ScopeProvider
 
-from perflint.analysis.syntax import parent
+from perflint.analysis.syntax import DEFERRED, parent, start
 
 Binding = Union[cst.Assign, cst.AnnAssign, cst.NamedExpr]
 # Every statement form that binds a name to one expression.
@@ -49,3 +52,68 @@ def bound_value(
     """The expression the Name ``target`` is bound to (see ``binding_statement``), else None."""
     statement = binding_statement(visitor, target, forms)
     return None if statement is None else statement.value
+
+
+def plain_assignment(visitor: MetadataDependent, assignment: object) -> Optional[cst.Assign]:
+    """The ``name = value`` statement of a binding; None for any other binding (loop target, parameter...)."""
+    statement = binding_statement(visitor, getattr(assignment, "node", None), (cst.Assign,))
+    if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
+        return None  # `a = b = value`, `x: T = value`, `(x := value)`: not trusted here
+    return statement
+
+
+def reaching_value(
+    visitor: MetadataDependent, name: cst.Name, unpacked: bool = False, skip_augmented: bool = False
+) -> Optional[cst.BaseExpression]:
+    """The value of the one binding of ``name`` that reaches this use, when that is evident: the last binding
+    of the name in its scope is a plain ``name = value`` before the use, in a block that encloses the use
+    (so it runs before the use every time, and no other binding can come between). With ``skip_augmented``,
+    augmented assignments (``name += value``, not ``@=``) are left out of the bindings."""
+    scope = visitor.get_metadata(ScopeProvider, name, None)
+    if scope is None or not scope.assignments[name.value]:
+        return None
+    use_line = start(visitor, name)[0]
+    bindings = []
+    for assignment in scope.assignments[name.value]:
+        target = getattr(assignment, "node", None)
+        if not isinstance(target, cst.CSTNode):
+            return None
+        if skip_augmented:
+            holder = parent(visitor, target)
+            if (
+                isinstance(holder, cst.AugAssign)
+                and holder.target is target
+                and not isinstance(holder.operator, cst.MatrixMultiplyAssign)
+            ):
+                continue
+        bindings.append((start(visitor, target)[0], assignment))
+    if not bindings:
+        return None
+    line, last = max(bindings, key=lambda pair: pair[0])
+    if line >= use_line or sum(1 for other, _ in bindings if other == line) > 1:
+        # `x = f(x)` on the use's line, a rebinding after the use (in a loop it reaches the use), or two
+        # bindings on one line: not evident.
+        return None
+    statement = plain_assignment(visitor, last)
+    if statement is None and unpacked:
+        # `a, b = model(x)`: the value the tuple is unpacked from stands for each of its elements.
+        statement = unpacking_assignment(visitor, last)
+    if statement is None:
+        return None
+    block = parent(visitor, parent(visitor, statement))
+    current = parent(visitor, name)
+    while current is not None and current is not block:
+        if isinstance(current, DEFERRED):
+            return None
+        current = parent(visitor, current)
+    return statement.value if current is block else None
+
+
+def unpacking_assignment(visitor: MetadataDependent, assignment: object) -> Optional[cst.Assign]:
+    """The ``a, b = value`` statement of a binding made by unpacking a tuple or list target; else None."""
+    target = getattr(assignment, "node", None)
+    element = parent(visitor, target)
+    sequence = parent(visitor, element) if isinstance(element, cst.Element) else None
+    assign_target = parent(visitor, sequence) if isinstance(sequence, (cst.Tuple, cst.List)) else None
+    statement = parent(visitor, assign_target) if isinstance(assign_target, cst.AssignTarget) else None
+    return statement if isinstance(statement, cst.Assign) and len(statement.targets) == 1 else None

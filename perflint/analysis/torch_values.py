@@ -3,8 +3,8 @@
 ``is_tensor`` (the evidence in a value's function says it is a tensor), ``is_module`` (evidently an
 ``nn.Module``), ``receiver_kind`` (what the receiver of ``.cpu()`` is: tensor, module, PackedSequence or
 unknown) and ``is_module_class`` (a ``torch.nn`` class name) read one list of torch method names
-(``MODULE_METHODS`` / ``NOT_TENSOR_METHODS``). The op tables below (``NEW_TENSOR_*``, ``PASS_THROUGH_METHODS``,
-``INTEGER_*``...) are what ``graph_free`` reads about torch ops.
+(``MODULE_METHODS`` / ``NOT_TENSOR_METHODS``). Whether a value carries an autograd graph is ``graph_free``'s
+question.
 
 Visitors using these helpers must depend on ParentNodeProvider, QualifiedNameProvider and ScopeProvider.
 """
@@ -20,10 +20,10 @@ from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
 from perflint.analysis.bindings import binding_statement
+from perflint.analysis.graph_free import GRAPH_FREE_METHODS
 from perflint.analysis.names import dotted_name, names_start_with, qualified_names
 from perflint.analysis.syntax import tree_index, walk_all
 from perflint.analysis.training_loop import (
-    GRAPH_FREE_METHODS,
     ScopeNode,
     backpropagated_names,
     binding_values,
@@ -219,106 +219,3 @@ def _is_nn_construction(visitor: MetadataDependent, value: cst.CSTNode) -> bool:
     if isinstance(value, cst.Call):
         return any(is_module_class(name) for name in qualified_names(visitor, value.func))
     return False
-
-# Tensor methods and torch functions whose result is always a new tensor, never an input or a view of one:
-# under a grad-off context it does not require grad (measured on a Parameter under no_grad, torch 2.13).
-NEW_TENSOR_METHODS = frozenset(
-    {
-        "clone", "sum", "mean", "std", "var", "prod", "softmax", "log_softmax", "sigmoid", "tanh", "exp", "log",
-        "abs", "relu", "round", "sqrt", "add", "sub", "mul", "div", "matmul", "mm", "bmm", "norm", "cumsum",
-        "clamp", "neg", "pow", "logsumexp", "amax", "amin", "square", "reciprocal", "floor", "ceil",
-    }
-)  # fmt: skip
-NEW_TENSOR_FUNCTIONS = frozenset(
-    {f"torch.{name}" for name in NEW_TENSOR_METHODS - {"clone"}}
-    | {"torch.cat", "torch.stack", "torch.where", "torch.tensor", "torch.concat", "torch.concatenate", "torch.hstack",
-       "torch.vstack", "torch.einsum", "torch.clone"}
-    | {f"torch.nn.functional.{name}" for name in ("softmax", "log_softmax", "relu", "sigmoid", "normalize", "gelu",
-                                                  "tanh", "silu", "elu", "leaky_relu", "linear", "cosine_similarity")}
-)  # fmt: skip
-# Methods and attributes that may return their receiver itself (`.float()` of a float tensor, `.to()` to where it
-# already is, in-place `*_` methods) or a view that still requires grad (`.view()`, `[i]`, `.T`).
-PASS_THROUGH_METHODS = frozenset(
-    {
-        "float", "double", "half", "bfloat16", "to", "cpu", "cuda", "contiguous", "type", "type_as", "view",
-        "view_as", "reshape", "reshape_as", "flatten", "squeeze", "unsqueeze", "permute", "t", "transpose",
-        "expand", "expand_as", "narrow", "select", "unflatten", "movedim", "swapaxes", "real", "resolve_conj",
-        "resolve_neg", "ravel", "as_strided", "unfold", "diagonal",
-    }
-)  # fmt: skip
-VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real"})
-# `topk(...).values`, `max(dim).values`: a new tensor, like the methods above.
-VALUES_METHODS = frozenset({"topk", "sort", "max", "min", "kthvalue", "mode", "median", "cummax", "cummin"})
-
-# Integer and bool tensors cannot require grad ("only Tensors of floating point dtype can require gradients"):
-# a value of one keeps no graph whatever the grad mode.
-INTEGER_METHODS = frozenset(
-    {
-        "argmax", "argmin", "argsort", "long", "int", "bool", "byte", "short", "char", "nonzero", "eq", "ne", "lt",
-        "le", "gt", "ge", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_and", "logical_or",
-        "logical_not", "logical_xor", "count_nonzero", "bincount", "greater", "less", "equal",
-    }
-)  # fmt: skip
-INTEGER_FUNCTIONS = frozenset(
-    {f"torch.{name}" for name in INTEGER_METHODS - {"long", "int", "bool", "byte", "short", "char"}}
-    | {"torch.randint", "torch.randperm", "torch.bucketize", "torch.searchsorted", "torch.randint_like", "torch.multinomial"}
-)
-INTEGER_DTYPES = frozenset(
-    f"torch.{name}"
-    for name in (
-        "long", "int64", "int", "int32", "int16", "short", "int8", "uint8", "bool", "uint16", "uint32", "uint64",
-        "LongTensor", "IntTensor", "BoolTensor", "ByteTensor", "ShortTensor", "CharTensor",
-        "cuda.LongTensor", "cuda.IntTensor", "cuda.BoolTensor", "cuda.ByteTensor",
-    )
-)  # fmt: skip
-# Calls whose `dtype=` decides the result's dtype (constructors and `.to(dtype=...)`).
-DTYPE_CONSTRUCTORS = frozenset(
-    f"torch.{name}"
-    for name in ("tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "zeros_like", "ones_like",
-                 "full_like", "empty_like", "from_numpy", "asarray", "LongTensor")
-)  # fmt: skip
-
-
-def cannot_require_grad(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
-    """Whether ``node`` evidently evaluates to an integer or bool tensor (or a Python bool), which cannot
-    require grad: ``x.argmax(-1)``, ``x > 0``, ``x.long()``, ``x.to(torch.long)``, ``topk(k).indices``,
-    ``x.max(1)[1]``, ``torch.tensor(v, dtype=torch.long)``. The visitor must depend on QualifiedNameProvider."""
-    if isinstance(node, cst.Comparison):
-        return True
-    if isinstance(node, cst.Attribute):
-        return node.attr.value == "indices" and _is_values_call(visitor, node.value)
-    if isinstance(node, cst.Subscript):
-        # `outputs.max(1)[1]`, `torch.max(outputs, 1)[1]`: the indices of a (values, indices) pair.
-        index = node.slice[0].slice if len(node.slice) == 1 else None
-        return (
-            isinstance(index, cst.Index)
-            and isinstance(index.value, cst.Integer)
-            and index.value.value == "1"
-            and _is_values_call(visitor, node.value)
-        )
-    if not isinstance(node, cst.Call):
-        return False
-    if isinstance(node.func, cst.Attribute):
-        method = node.func.attr.value
-        if method in INTEGER_METHODS:
-            return True
-        if method in ("to", "type"):
-            dtype = next((a.value for a in node.args if a.keyword is None or a.keyword.value == "dtype"), None)
-            return dtype is not None and not qualified_names(visitor, dtype).isdisjoint(INTEGER_DTYPES)
-    names = qualified_names(visitor, node.func)
-    if not names.isdisjoint(INTEGER_FUNCTIONS):
-        return True
-    if not names.isdisjoint(DTYPE_CONSTRUCTORS):
-        dtype = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "dtype"), None)
-        return dtype is not None and not qualified_names(visitor, dtype).isdisjoint(INTEGER_DTYPES)
-    return False
-
-
-def _is_values_call(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
-    if not isinstance(node, cst.Call):
-        return False
-    if isinstance(node.func, cst.Attribute) and node.func.attr.value in VALUES_METHODS:
-        return True
-    return not qualified_names(visitor, node.func).isdisjoint({f"torch.{name}" for name in VALUES_METHODS})
-# Conversions whose result is a floating tensor.
-FLOAT_METHODS = frozenset({"float", "double", "half", "bfloat16"})

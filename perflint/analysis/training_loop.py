@@ -19,6 +19,7 @@ from libcst import MetadataDependent
 from libcst.metadata import Scope, ScopeProvider
 
 from perflint.analysis.bindings import bound_value
+from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, is_graph_free
 from perflint.analysis.names import names_start_with, qualified_names, qualified_names_among
 from perflint.analysis.syntax import DEFERRED, parent, tree_index
 
@@ -28,18 +29,6 @@ ScopeNode = Union[cst.FunctionDef, cst.Module]
 LOOPS = (cst.For, cst.While)
 
 AUTOGRAD_BACKWARD = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
-# Tensor methods whose result is still attached to the receiver's graph (and to their arguments' graphs).
-GRAPH_KEEPING_METHODS = frozenset(
-    {
-        "sum", "mean", "float", "double", "half", "bfloat16", "to", "cpu", "cuda", "clone", "squeeze",
-        "unsqueeze", "view", "reshape", "flatten", "abs", "neg", "sqrt", "exp", "log", "pow", "add", "sub",
-        "mul", "div", "contiguous",
-    }
-)  # fmt: skip
-GRAPH_KEEPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power, cst.MatrixMultiply)
-# Conversions that leave autograd: their result has no graph (and, on a device, they copy to the host).
-GRAPH_FREE_METHODS = frozenset({"item", "tolist", "numpy", "detach"})
-GRAPH_FREE_BUILTINS = frozenset({"builtins.float", "builtins.int", "builtins.bool", "builtins.len"})
 OPTIMIZER_PREFIX = "torch.optim."
 # Under torch.optim, but not optimizers: `sched.step()` of a learning-rate scheduler updates no weights.
 NOT_OPTIMIZER_PREFIXES = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
@@ -194,52 +183,6 @@ def runs_step_itself(visitor: MetadataDependent, loop: Loop) -> bool:
         return any(enclosing_loops(visitor, step)[:1] == [loop] for step in steps)
 
     return tree_index(visitor, loop).memo(("runs step itself", loop), own)
-
-
-def graph_roots(node: cst.CSTNode) -> frozenset[str]:
-    """The names whose autograd graph the value of ``node`` stays attached to.
-
-    Followed through arithmetic (``+ - * / ** @``, unary minus), indexing and graph-keeping tensor methods
-    (``loss.mean()``, ``loss.to(device)``); anything else (a call of an unknown function, ``.item()``,
-    ``.detach()``) yields nothing.
-    """
-    if isinstance(node, cst.Name):
-        return frozenset({node.value})
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, GRAPH_KEEPING_OPERATORS):
-        return graph_roots(node.left) | graph_roots(node.right)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
-        return graph_roots(node.expression)
-    if isinstance(node, cst.Subscript):
-        return graph_roots(node.value)
-    if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value in GRAPH_KEEPING_METHODS
-    ):
-        roots = graph_roots(node.func.value)
-        for arg in node.args:
-            roots |= graph_roots(arg.value)
-        return roots
-    return frozenset()
-
-
-def is_graph_free(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
-    """Whether ``node`` evidently evaluates to something without an autograd graph.
-
-    Number literals, ``.item()`` / ``.tolist()`` / ``.numpy()`` / ``.detach()`` results, ``.data``, and
-    ``float()`` / ``int()`` / ``bool()`` / ``len()`` results.
-    """
-    if isinstance(node, (cst.Integer, cst.Float)):
-        return True
-    if isinstance(node, cst.UnaryOperation):
-        return is_graph_free(visitor, node.expression)
-    if isinstance(node, cst.Attribute) and node.attr.value == "data":
-        return True
-    if isinstance(node, cst.Call):
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in GRAPH_FREE_METHODS:
-            return True
-        return not qualified_names(visitor, node.func).isdisjoint(GRAPH_FREE_BUILTINS)
-    return False
 
 
 def binding_values(visitor: MetadataDependent, name: cst.Name) -> list[Optional[cst.CSTNode]]:

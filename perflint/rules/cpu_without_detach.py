@@ -9,39 +9,27 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.bindings import binding_statement
-from perflint.analysis.names import argument, is_call_to, literal_string, method_call, qualified_names_among, receiver
+from perflint.analysis.names import argument, is_call_to, literal_string, method_call, receiver
 from perflint.analysis.syntax import end, start
 from perflint.analysis.torch_context import GradMode, grad_context
-from perflint.analysis.torch_values import (
-    DTYPE_CONSTRUCTORS,
-    INTEGER_FUNCTIONS,
-    NEW_TENSOR_FUNCTIONS,
-    NEW_TENSOR_METHODS,
+from perflint.analysis.bindings import reaching_value
+from perflint.analysis.graph_free import (
     FLOAT_METHODS,
     PASS_THROUGH_METHODS,
-    VALUES_METHODS,
-    VIEW_ATTRIBUTES,
-    ReceiverKind,
-    cannot_require_grad,
-    receiver_kind,
-)
-from perflint.analysis.training_loop import (
-    backpropagated_names,
-    backward_calls,
-    enclosing_loops,
-    enclosing_scope,
     graph_roots,
+    integer_valued,
+    is_detached,
+    proven_graph_free,
+    proven_new,
 )
+from perflint.analysis.torch_values import ReceiverKind, receiver_kind
+from perflint.analysis.training_loop import backpropagated_names, backward_calls, enclosing_loops, enclosing_scope
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 KEEPING_METHODS = frozenset({"append", "extend", "insert", "appendleft", "add"})
-DETACHED_MARKERS = frozenset({"detach", "detach_"})
 TORCH_DEVICE = frozenset({"torch.device"})
-# Methods that keep an integer tensor integer (they change device, layout or shape, not the dtype).
-INT_KEEPING_METHODS = frozenset({"cpu", "cuda", "contiguous", "view", "reshape", "flatten", "squeeze", "unsqueeze",
-                                 "permute", "transpose", "clone", "detach", "repeat", "expand", "t", "flip"})
+
 
 
 class CpuWithoutDetach(Rule):
@@ -473,7 +461,7 @@ class CpuWithoutDetach(Rule):
     def _requires_grad(self, source: cst.BaseExpression, node: cst.CSTNode) -> bool:
         """Evidence that ``source`` requires grad: it is built from a name that is backpropagated in the same
         function (``loss.backward()`` ... ``loss.cpu().numpy()``), outside any grad-off context."""
-        if grad_context(self, node).mode is GradMode.DISABLED or self._graph_free(source, set()):
+        if grad_context(self, node).mode is GradMode.DISABLED or proven_graph_free(self, source):
             return False
         roots = graph_roots(source)
         return bool(roots) and not roots.isdisjoint(self._backpropagated(node))
@@ -492,9 +480,9 @@ class CpuWithoutDetach(Rule):
 
     def _report_copy(self, node: cst.Call) -> None:
         source = receiver(node)
-        if _is_already_detached(source) or not self._is_kept(node):
+        if is_detached(source) or not self._is_kept(node):
             return
-        if self._integer_valued(source):
+        if integer_valued(self, source):
             # `x.argmax(-1).cpu()`, `(x > 0).cpu()`, `x.long().cpu()`: integer and bool tensors cannot require
             # grad, so nothing is kept and there is nothing to detach.
             return
@@ -503,7 +491,7 @@ class CpuWithoutDetach(Rule):
             # `self.model = model.cpu()`, `net = net.cpu()` in a loop: the receiver is not evidently a computed value.
             return
         context = grad_context(self, node)
-        if context.mode is not GradMode.DISABLED and self._graph_free(source, set()):
+        if context.mode is not GradMode.DISABLED and proven_graph_free(self, source):
             # `with torch.no_grad(): out = model(x)` then `kept.append(out.cpu())` after the block, or a local
             # built from `w.data`: the value never had a graph, so nothing is kept.
             return
@@ -512,7 +500,7 @@ class CpuWithoutDetach(Rule):
             # defensive at best, and indexed or unknown values there are often integer ids, labels and masks.
             return
         title = "Insert `.detach()` before `.cpu()`"
-        if context.mode is GradMode.DISABLED and kind is ReceiverKind.TENSOR and self._proven_new(source, True, set()):
+        if context.mode is GradMode.DISABLED and kind is ReceiverKind.TENSOR and proven_new(self, source, True):
             message = f"`.cpu()` result kept inside {context.source}: no graph is kept; detach is defensive"
             applicability = Applicability.SAFE
         elif context.mode is GradMode.DISABLED:
@@ -540,107 +528,6 @@ class CpuWithoutDetach(Rule):
             return "`.cpu()` result kept with autograd on: keeps graph nodes alive and lets the copy reach backward"
         return "`.cpu()` result kept while autograd may be recording: keeps the autograd graph of every batch alive"
 
-    def _proven_new(self, node: cst.BaseExpression, disabled: bool, seen: set[str]) -> bool:
-        """Provably a tensor that does not require grad: computed by an op that always makes a new tensor
-        (never one of its inputs) where ``disabled`` (grad off), or passed through ops that may return their
-        receiver or a view of it (``.float()``, ``.to()``, ``.view()``, indexing) from such a value.
-
-        Measured (torch 2.13, a Parameter under no_grad): ``float to cpu contiguous type type_as``, unary
-        ``+``, ``torch.as_tensor``, ``nn.Identity``, ``F.dropout`` in eval and in-place ``*_`` methods return
-        the very object; views (``view reshape flatten squeeze unsqueeze permute [i] .T``) are new objects that
-        still require grad. A module or user function call proves nothing.
-        """
-        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)) or cannot_require_grad(self, node):
-            return True
-        if isinstance(node, cst.Call) and any(a.keyword is not None and a.keyword.value == "requires_grad" for a in node.args):
-            # `torch.zeros(3, requires_grad=True)` makes a leaf that requires grad, even under no_grad.
-            return False
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            method = node.func.attr.value
-            if method in ("detach", "detach_"):
-                return True
-            if method in NEW_TENSOR_METHODS:
-                return disabled
-            if method in PASS_THROUGH_METHODS or (method.endswith("_") and method != "requires_grad_"):
-                return self._proven_new(node.func.value, disabled, seen)
-            if not qualified_names_among(self, node.func, NEW_TENSOR_FUNCTIONS):
-                return False
-            return disabled
-        if isinstance(node, cst.Call):
-            return disabled and bool(qualified_names_among(self, node.func, NEW_TENSOR_FUNCTIONS))
-        if isinstance(node, cst.Attribute):
-            if node.attr.value == "data":
-                return True
-            if node.attr.value == "values" and method_call(node.value, *VALUES_METHODS):
-                return disabled
-            if node.attr.value in VIEW_ATTRIBUTES:
-                return self._proven_new(node.value, disabled, seen)
-            return False
-        if isinstance(node, cst.Subscript):
-            return self._proven_new(node.value, disabled, seen)
-        if isinstance(node, cst.BinaryOperation):
-            return disabled
-        if isinstance(node, cst.UnaryOperation):
-            if isinstance(node.operator, cst.Plus):
-                return self._proven_new(node.expression, disabled, seen)
-            return disabled
-        if isinstance(node, cst.Name):
-            return node.value in seen or self._bindings_proven_new(node, seen | {node.value})
-        return False
-
-    def _bindings_proven_new(self, name: cst.Name, seen: set[str]) -> bool:
-        scope = self.get_metadata(ScopeProvider, name, None)
-        if scope is None or not scope.assignments[name.value]:
-            return False
-        for assignment in scope.assignments[name.value]:
-            statement = self._assignment_statement(assignment)
-            if statement is None:
-                return False
-            disabled = grad_context(self, statement).mode is GradMode.DISABLED
-            if not self._proven_new(statement.value, disabled, seen):
-                return False
-        return True
-
-    def _assignment_statement(self, assignment: object) -> Optional[cst.Assign]:
-        """The ``name = value`` statement of a binding; None for any other binding (loop target, parameter...)."""
-        statement = binding_statement(self, getattr(assignment, "node", None), (cst.Assign,))
-        if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
-            return None  # `a = b = value`, `x: T = value`, `(x := value)`: not trusted here
-        return statement
-
-    def _integer_valued(self, node: cst.BaseExpression, depth: int = 0) -> bool:
-        """An integer or bool tensor, which cannot require grad: ``x.argmax(1)``, ``x > 0``, indexing or a
-        pass-through method of one, or a name whose only reaching binding is one (``m = torch.as_tensor(m,
-        dtype=torch.uint8)`` then ``kept.append(m[:15].cpu())``)."""
-        if cannot_require_grad(self, node):
-            return True
-        if depth > 8:
-            return False
-        if isinstance(node, cst.Subscript):
-            return self._integer_valued(node.value, depth + 1)
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in INT_KEEPING_METHODS:
-            return self._integer_valued(node.func.value, depth + 1)
-        if isinstance(node, cst.Name):
-            value = self._reaching_value(node)
-            if value is not None:
-                return self._integer_valued(value, depth + 1)
-            # `rank = torch.zeros(n, dtype=torch.long)` then `rank += hits.sum(1)` in a loop: an augmented
-            # assignment to a tensor is in place and keeps its dtype (or raises), so an integer tensor made by a
-            # torch function stays one (measured: `long += float_with_grad` raises). Only torch functions:
-            # `c = arr.argmax(); c += loss` rebinds `c` to a tensor that requires grad (a numpy scalar's `+=`).
-            value = self._reaching_value(node, skip_augmented=True)
-            return value is not None and self._torch_integer_call(value)
-        return False
-
-    def _torch_integer_call(self, node: cst.BaseExpression) -> bool:
-        """An integer tensor made by a torch function (``torch.zeros(n, dtype=torch.long)``, ``torch.argmax(x)``),
-        which always returns a new tensor."""
-        return (
-            isinstance(node, cst.Call)
-            and bool(qualified_names_among(self, node.func, INTEGER_FUNCTIONS | DTYPE_CONSTRUCTORS))
-            and cannot_require_grad(self, node)
-        )
-
     def _float_evident(self, node: cst.BaseExpression, depth: int = 0) -> bool:
         """Evidently a computed value, likely floating: a call's result (a module or function output, a float
         conversion), arithmetic, a target unpacked from a call, or a pass-through of one. Not indexing and not an
@@ -654,114 +541,9 @@ class CpuWithoutDetach(Rule):
                 return self._float_evident(node.func.value, depth + 1)
             return True
         if isinstance(node, cst.Name):
-            value = self._reaching_value(node, unpacked=True)
+            value = reaching_value(self, node, unpacked=True)
             return value is not None and self._float_evident(value, depth + 1)
         return False
-
-    def _reaching_value(
-        self, name: cst.Name, unpacked: bool = False, skip_augmented: bool = False
-    ) -> Optional[cst.BaseExpression]:
-        """The value of the one binding of ``name`` that reaches this use, when that is evident: the last binding
-        of the name in its scope is a plain ``name = value`` before the use, in a block that encloses the use
-        (so it runs before the use every time, and no other binding can come between). With ``skip_augmented``,
-        augmented assignments (``name += value``, not ``@=``) are left out of the bindings."""
-        scope = self.get_metadata(ScopeProvider, name, None)
-        if scope is None or not scope.assignments[name.value]:
-            return None
-        use_line = start(self, name)[0]
-        bindings = []
-        for assignment in scope.assignments[name.value]:
-            target = getattr(assignment, "node", None)
-            if not isinstance(target, cst.CSTNode):
-                return None
-            if skip_augmented:
-                parent = self.get_metadata(ParentNodeProvider, target, None)
-                if (
-                    isinstance(parent, cst.AugAssign)
-                    and parent.target is target
-                    and not isinstance(parent.operator, cst.MatrixMultiplyAssign)
-                ):
-                    continue
-            bindings.append((start(self, target)[0], assignment))
-        if not bindings:
-            return None
-        line, last = max(bindings, key=lambda pair: pair[0])
-        if line >= use_line or sum(1 for other, _ in bindings if other == line) > 1:
-            # `x = f(x)` on the use's line, a rebinding after the use (in a loop it reaches the use), or two
-            # bindings on one line: not evident.
-            return None
-        statement = self._assignment_statement(last)
-        if statement is None and unpacked:
-            # `a, b = model(x)`: the value the tuple is unpacked from stands for each of its elements.
-            statement = self._unpacking_statement(last)
-        if statement is None:
-            return None
-        block = self.get_metadata(ParentNodeProvider, self.get_metadata(ParentNodeProvider, statement, None), None)
-        current = self.get_metadata(ParentNodeProvider, name, None)
-        while current is not None and current is not block:
-            if isinstance(current, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-                return None
-            current = self.get_metadata(ParentNodeProvider, current, None)
-        return statement.value if current is block else None
-
-    def _unpacking_statement(self, assignment: object) -> Optional[cst.Assign]:
-        """The ``a, b = value`` statement of a binding made by unpacking a tuple or list target; else None."""
-        target = getattr(assignment, "node", None)
-        element = self.get_metadata(ParentNodeProvider, target, None)
-        sequence = self.get_metadata(ParentNodeProvider, element, None) if isinstance(element, cst.Element) else None
-        assign_target = self.get_metadata(ParentNodeProvider, sequence, None) if isinstance(sequence, (cst.Tuple, cst.List)) else None
-        statement = self.get_metadata(ParentNodeProvider, assign_target, None) if isinstance(assign_target, cst.AssignTarget) else None
-        return statement if isinstance(statement, cst.Assign) and len(statement.targets) == 1 else None
-
-    def _graph_free(self, node: cst.BaseExpression, seen: set[str]) -> bool:
-        """Provably outside autograd: detached, a constant, or computed only from such values (a name counts
-        when every binding of it is made under a grad-disabling context or from graph-free values)."""
-        if _is_already_detached(node) or isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
-            return True
-        if self._integer_valued(node):
-            return True
-        if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
-            return True
-        if isinstance(node, cst.UnaryOperation):
-            return self._graph_free(node.expression, seen)
-        if isinstance(node, cst.BinaryOperation):
-            return self._graph_free(node.left, seen) and self._graph_free(node.right, seen)
-        if _is_state_dict_call(node):
-            # `model.state_dict()` / `opt.state_dict()`: detached tensors (keep_vars=False), and so is all it holds.
-            return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            arguments = [argument.value for argument in node.args]
-            return self._graph_free(node.func.value, seen) and all(self._graph_free(a, seen) for a in arguments)
-        if isinstance(node, cst.Subscript):
-            return self._graph_free(node.value, seen)
-        if isinstance(node, cst.Name):
-            return node.value in seen or self._bindings_graph_free(node, seen | {node.value})
-        return False
-
-    def _bindings_graph_free(self, name: cst.Name, seen: set[str]) -> bool:
-        scope = self.get_metadata(ScopeProvider, name, None)
-        if scope is None or not scope.assignments[name.value]:
-            return False
-        for assignment in scope.assignments[name.value]:
-            loop = self._loop_of_target(assignment)
-            if loop is not None:
-                # `for k, v in sd.items():` with `sd` graph-free: every value it binds is too.
-                if not self._graph_free(loop.iter, seen):
-                    return False
-                continue
-            statement = self._assignment_statement(assignment)
-            if statement is None:
-                return False
-            if grad_context(self, statement).mode is not GradMode.DISABLED and not self._graph_free(statement.value, seen):
-                return False
-        return True
-
-    def _loop_of_target(self, assignment: object) -> Optional[cst.For]:
-        """The ``for`` loop whose target (a name, or a name in a tuple of them) makes this binding, else None."""
-        node = self.get_metadata(ParentNodeProvider, getattr(assignment, "node", None), None)
-        while isinstance(node, (cst.Element, cst.Tuple, cst.List)):
-            node = self.get_metadata(ParentNodeProvider, node, None)
-        return node if isinstance(node, cst.For) else None
 
     def _is_kept(self, node: cst.BaseExpression) -> bool:
         parent = self.get_metadata(ParentNodeProvider, node)
@@ -816,29 +598,6 @@ class CpuWithoutDetach(Rule):
 
 def _detached(value: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=cst.Attribute(value=value, attr=cst.Name("detach")))
-
-
-def _is_state_dict_call(node: cst.BaseExpression) -> bool:
-    """``x.state_dict()`` without ``keep_vars=True`` (which would hand out the Parameters themselves)."""
-    call = method_call(node, "state_dict")
-    if call is None:
-        return False
-    return all(not (arg.keyword is not None and arg.keyword.value == "keep_vars") for arg in call.args) and not call.args
-
-
-def _is_already_detached(node: cst.BaseExpression) -> bool:
-    """``x.detach()...``, ``x.data`` or a chain starting from one: already outside the graph."""
-    while True:
-        if isinstance(node, cst.Attribute) and node.attr.value == "data":
-            return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            if node.func.attr.value in DETACHED_MARKERS:
-                return True
-            node = node.func.value
-        elif isinstance(node, cst.Attribute):
-            node = node.value
-        else:
-            return False
 
 
 def _is_packed_or_module(visitor: Rule, node: cst.BaseExpression) -> bool:

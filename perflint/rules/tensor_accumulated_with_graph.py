@@ -13,13 +13,8 @@ from perflint.analysis.dataflow import declared_global, introspects_frame, nonlo
 from perflint.analysis.names import qualified_names
 from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.syntax import DEFERRED, TreeIndex, tree_index, walk_same_scope
-from perflint.analysis.training_loop import (
-    backpropagated_names,
-    enclosing_loops,
-    enclosing_scope,
-    graph_roots,
-    is_graph_free,
-)
+from perflint.analysis.graph_free import graph_roots, is_graph_free
+from perflint.analysis.training_loop import backpropagated_names, enclosing_loops, enclosing_scope
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from perflint.analysis.torch_values import NEW_TENSOR_METHODS, PASS_THROUGH_METHODS
+from perflint.analysis.graph_free import NEW_TENSOR_METHODS, PASS_THROUGH_METHODS
 from perflint.types import Applicability
 from tests.support import fix, lint
 
