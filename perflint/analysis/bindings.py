@@ -5,7 +5,7 @@ binding does: a tuple or list target (``x, y = pair``), an augmented assignment 
 ``x: T`` with no value, ``for`` / ``with`` / ``except`` / ``match`` targets, imports, parameters, definitions.
 
 A rule that trusts fewer forms passes ``forms`` (and says why at the call); the reading of each form stays here.
-``plain_assignment`` and ``unpacking_assignment`` give the statement of one binding; ``reaching_value`` the value
+``target_leaves`` / ``bound_names`` read an assignment target; ``plain_assignment`` and ``unpacking_assignment`` give the statement of one binding; ``reaching_value`` the value
 of the one binding that evidently reaches a use. The visitor must depend on ParentNodeProvider (and, for
 ``reaching_value``, ScopeProvider and PositionProvider).
 """
@@ -23,6 +23,21 @@ from perflint.analysis.syntax import DEFERRED, parent, start
 Binding = Union[cst.Assign, cst.AnnAssign, cst.NamedExpr]
 # Every statement form that binds a name to one expression.
 BINDING_FORMS: tuple[type[Binding], ...] = (cst.Assign, cst.AnnAssign, cst.NamedExpr)
+
+
+def target_leaves(target: cst.CSTNode) -> list[cst.CSTNode]:
+    """What assigning to ``target`` stores into, one by one, through tuples, lists and starred elements:
+    ``a``, ``b.c`` and ``d[0]`` in ``a, (b.c, *d[0]) = ...``."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [leaf for element in target.elements for leaf in target_leaves(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return target_leaves(target.value)
+    return [target]
+
+
+def bound_names(target: cst.CSTNode) -> list[cst.Name]:
+    """The names that assigning to ``target`` binds (attributes and items bind none): ``a`` and ``b`` in ``a, *b``."""
+    return [leaf for leaf in target_leaves(target) if isinstance(leaf, cst.Name)]
 
 
 def binding_statement(

@@ -14,6 +14,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import ComprehensionScope, GlobalScope, Scope, ScopeProvider
 
+from perflint.analysis.bindings import bound_names
 from perflint.analysis.names import qualified_names
 from perflint.analysis.syntax import end, parent, start
 
@@ -358,14 +359,8 @@ class _BindingFinder(cst.CSTVisitor):
 
 
 def _target_binds(target: cst.CSTNode, name: str) -> bool:
-    """Whether assigning to ``target`` binds ``name`` (through tuples, lists and starred targets only)."""
-    if isinstance(target, cst.Name):
-        return target.value == name
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return any(_target_binds(element.value, name) for element in target.elements)
-    if isinstance(target, cst.StarredElement):
-        return _target_binds(target.value, name)
-    return False
+    """Whether assigning to ``target`` binds ``name`` (see ``bindings.bound_names``)."""
+    return any(bound.value == name for bound in bound_names(target))
 
 
 def _import_binds(node: Union[cst.Import, cst.ImportFrom], name: str) -> bool:

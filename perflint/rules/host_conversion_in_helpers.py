@@ -17,7 +17,7 @@ from libcst.metadata import (
 )
 
 from perflint.analysis.conversion_helpers import ParameterUse, converts_first, is_docstring
-from perflint.analysis.names import qualified_names
+from perflint.analysis.names import dotted_name, qualified_names
 from perflint.analysis.conversion_sites import (
     Candidate,
     ConversionSites,
@@ -378,9 +378,9 @@ class HostConversionInHelpers(Rule):
         else ``np`` (or a fresh alias when ``np`` is taken) and the import the fix adds for it."""
         for small in _module_imports(module):
             for alias in small.names:
-                if _dotted(alias.name) != "numpy":
+                if dotted_name(alias.name) != "numpy":
                     continue
-                bound = _dotted(alias.asname.name) if alias.asname is not None else "numpy"
+                bound = (dotted_name(alias.asname.name) or "") if alias.asname is not None else "numpy"
                 if all(self._sees_import(definition, bound, small) for definition in definitions):
                     return bound, ()
         if self._fresh_numpy is None:
@@ -427,12 +427,6 @@ def _module_imports(module: cst.Module) -> Iterable[cst.Import]:
     for statement in module.body:
         if isinstance(statement, cst.SimpleStatementLine):
             yield from (small for small in statement.body if isinstance(small, cst.Import))
-
-
-def _dotted(node: cst.CSTNode) -> str:
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return node.value if isinstance(node, cst.Name) else ""
 
 
 

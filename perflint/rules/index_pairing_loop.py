@@ -10,9 +10,10 @@ import libcst as cst
 from libcst.metadata import BuiltinAssignment, ClassScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.bindings import bound_value
+from perflint.analysis.bindings import bound_value, target_leaves
 from perflint.analysis.dataflow import fresh_name, read_after
 from perflint.analysis.names import is_call_to, qualified_names
+from perflint.analysis.syntax import DeferredDepth
 from perflint.analysis.training_loop import scope_of
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
@@ -34,7 +35,7 @@ ITERABLE_CALLS = 2
 IRREGULAR = frozenset({"series", "species", "news", "means", "bias", "alias", "canvas"})
 
 
-class IndexPairingLoop(Rule):
+class IndexPairingLoop(DeferredDepth, Rule):
     """
     ## What it does
     Finds `for i in range(len(x) - 1):` (or `range(0, len(x) - 1)`) whose body uses `i` only to read
@@ -234,7 +235,7 @@ class IndexPairingLoop(Rule):
         self._by_sequence: dict[str, list[_Candidate]] = {}
         self._open: dict[int, _Candidate] = {}
         self._closed: list[_Candidate] = []
-        self._deferred = 0  # def / lambda / class bodies the visit is in
+        self.deferred = 0  # def / lambda / class bodies the visit is in (kept by DeferredDepth)
         self._roots: list[tuple[int, int]] = [(0, 0)]  # (function id, its depth); 0 is the module
         self._stores: set[int] = set()  # subscripts stored to or deleted: `x[i] = ...`
         self._bindings: set[int] = set()  # names bound by `=`, an annotation or a parameter
@@ -284,7 +285,7 @@ class IndexPairingLoop(Rule):
         # The `x` of `len(x)` (its shape checked by _ranged_sequence) is no use in the body.
         stop = cast(cst.Call, iterable).args[-1].value
         length = cast(cst.Call, cast(cst.BinaryOperation, stop).left).args[0].value
-        candidate = _Candidate(node, kind, target, iterable, target.value, sequence, self._deferred, {id(target), id(length)})
+        candidate = _Candidate(node, kind, target, iterable, target.value, sequence, self.deferred, {id(target), id(length)})
         self._open[id(node)] = candidate
         self._by_index.setdefault(candidate.index, []).append(candidate)
         self._by_sequence.setdefault(sequence, []).append(candidate)
@@ -319,24 +320,12 @@ class IndexPairingLoop(Rule):
     # ---------------------------------------------------------------------------------------------- uses
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._deferred += 1
-        self._roots.append((id(node), self._deferred))
+        super().visit_FunctionDef(node)
+        self._roots.append((id(node), self.deferred))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._deferred -= 1
+        super().leave_FunctionDef(original_node)
         self._roots.pop()
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._deferred += 1
-
-    def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self._deferred -= 1
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._deferred += 1
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._deferred -= 1
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._bindings.add(id(node.target))
@@ -356,11 +345,7 @@ class IndexPairingLoop(Rule):
         self._bindings.add(id(node.name))
 
     def _mark_store(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._mark_store(element.value)
-        else:
-            self._stores.add(id(target))
+        self._stores.update(id(leaf) for leaf in target_leaves(target))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
@@ -372,7 +357,7 @@ class IndexPairingLoop(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         for candidate in self._open.values():
-            if candidate.deferred == self._deferred:
+            if candidate.deferred == self.deferred:
                 candidate.calls += 1
         # len(x) neither aliases nor changes `x`.
         if isinstance(node.func, cst.Name) and node.func.value == "len" and len(node.args) == 1 and is_call_to(self, node, LEN):
@@ -386,7 +371,7 @@ class IndexPairingLoop(Rule):
 
     def _suspends(self) -> None:
         for candidate in self._open.values():
-            if candidate.deferred == self._deferred:
+            if candidate.deferred == self.deferred:
                 candidate.suspends = True
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
@@ -409,7 +394,7 @@ class IndexPairingLoop(Rule):
             return
         if id(node) not in self._bindings:
             for root, depth in self._roots:
-                if self._deferred > depth or id(node) not in self._in_place:
+                if self.deferred > depth or id(node) not in self._in_place:
                     # `f(x)`, `y = x`, `return x`, `lambda: x[0]`, `def grow(): x.insert(0, v)` in a function
                     # enclosing it: an alias of the list may exist, or a call may change it.
                     self._shared.add((root, node.value))
@@ -417,7 +402,7 @@ class IndexPairingLoop(Rule):
             if id(node) in candidate.own:
                 continue
             pair = self._pair_of.get(id(node))
-            if pair is None or self._deferred > candidate.deferred:
+            if pair is None or self.deferred > candidate.deferred:
                 # print(i, x[i]), x[i] = ..., lambda: x[i]: the index or the list is used otherwise.
                 candidate.pairs = False
             elif all(pair[0] is not seen for seen, _role in candidate.reads):

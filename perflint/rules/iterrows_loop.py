@@ -10,14 +10,16 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
+from perflint.analysis.bindings import target_leaves
 from perflint.analysis.iterrows import collecting_builtin, is_dict_build_loop, iterrows_frame
 from perflint.analysis.names import literal_string
 from perflint.analysis.pandas_evidence import SERIES_ATTRIBUTES
+from perflint.analysis.syntax import DeferredDepth
 from perflint.rule import Invalid, Rule, RuleContext, Valid
 from perflint.types import FixSafety, MetricImpact
 
 
-class IterrowsLoop(Rule):
+class IterrowsLoop(DeferredDepth, Rule):
     """
     ## What it does
     Finds `for index, row in X.iterrows():` loops whose body only *reads* columns of `row` (`row["a"]`,
@@ -164,7 +166,7 @@ class IterrowsLoop(Rule):
         self._by_row: dict[str, list[_Candidate]] = {}
         self._by_index: dict[str, list[_Candidate]] = {}
         self._open: dict[int, _Candidate] = {}
-        self._deferred = 0  # how many def / lambda / class bodies the visit is in
+        self.deferred = 0  # how many def / lambda / class bodies the visit is in (kept by DeferredDepth)
         self._stores: set[int] = set()  # store and delete targets: `row["a"] = 0`, `del row["a"]`
         self._not_variables: set[int] = set()  # `b` in `a.b`, `k` in `f(k=1)`
         self._column_of: dict[int, str] = {}  # Name `row` -> the label it reads: `row["a"]`, `row.a`
@@ -232,7 +234,7 @@ class IterrowsLoop(Rule):
         if names is None or not isinstance(target, (cst.Tuple, cst.List)):
             return
         index, row = names
-        candidate = _Candidate(at, frame, index, row, kind, self._deferred, own={id(element.value) for element in target.elements})
+        candidate = _Candidate(at, frame, index, row, kind, self.deferred, own={id(element.value) for element in target.elements})
         self._open[id(node)] = candidate
         self._by_row.setdefault(row, []).append(candidate)
         self._by_index.setdefault(index, []).append(candidate)
@@ -247,24 +249,6 @@ class IterrowsLoop(Rule):
             self.report(candidate.at, _message(candidate))
 
     # ---------------------------------------------------------------------------------------------- uses
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._deferred += 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._deferred -= 1
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._deferred += 1
-
-    def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self._deferred -= 1
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._deferred += 1
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._deferred -= 1
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._mark_store(node.target)
@@ -286,11 +270,7 @@ class IterrowsLoop(Rule):
         self._mark_store(node.target)
 
     def _mark_store(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._mark_store(element.value)
-        else:
-            self._stores.add(id(target))
+        self._stores.update(id(leaf) for leaf in target_leaves(target))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
@@ -324,7 +304,7 @@ class IterrowsLoop(Rule):
             if id(node) in candidate.own:
                 continue
             label = self._column_of.get(id(node))
-            if label is None or self._deferred > candidate.deferred:
+            if label is None or self.deferred > candidate.deferred:
                 # process(row), row["a"] = 0, row.to_dict(), lambda: row["a"]: the row is used as a Series.
                 candidate.only_reads = False
             elif label not in candidate.columns:

@@ -9,11 +9,12 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
+from perflint.analysis.bindings import bound_names
 from perflint.analysis.dataflow import declared_global, introspects_frame, nonlocal_rebinders
-from perflint.analysis.names import qualified_names
-from perflint.analysis.torch_context import GradMode, grad_context
-from perflint.analysis.syntax import DEFERRED, TreeIndex, tree_index, walk_same_scope
 from perflint.analysis.graph_free import graph_roots, is_graph_free
+from perflint.analysis.names import qualified_names
+from perflint.analysis.syntax import TreeIndex, deferred_between, tree_index, walk_same_scope
+from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.training_loop import backpropagated_names, enclosing_loops, enclosing_scope
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
@@ -344,7 +345,7 @@ class TensorAccumulatedWithGraph(Rule):
 
     def _use_reason(self, use: cst.Name, name: str, function: cst.FunctionDef) -> Optional[str]:
         """Why this occurrence of the accumulator lets its graph be observed, or None if it does not."""
-        if self._in_nested_scope(use, function):
+        if deferred_between(self, use, function):
             return "is used by a nested function"
         parent = self.get_metadata(ParentNodeProvider, use)
         if isinstance(parent, cst.AugAssign) and parent.target is use:
@@ -400,14 +401,6 @@ class TensorAccumulatedWithGraph(Rule):
             isinstance(node, cst.Name) and node.value == name for node in walk_same_scope(value)
         )
 
-    def _in_nested_scope(self, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
-        """Whether ``node`` sits in a def, lambda or class nested in ``function`` (it runs at another time)."""
-        current = self.get_metadata(ParentNodeProvider, node)
-        while current is not function:
-            if isinstance(current, DEFERRED):
-                return True
-            current = self.get_metadata(ParentNodeProvider, current)
-        return False
 
 
 def _rebound_without_graph(rule: Rule, loop: cst.CSTNode) -> frozenset[str]:
@@ -419,23 +412,14 @@ def _rebound_without_graph(rule: Rule, loop: cst.CSTNode) -> frozenset[str]:
         for node in index.same_scope(loop, cst.Assign, cst.AnnAssign, cst.Del):
             if isinstance(node, cst.Assign) and is_graph_free(rule, node.value):
                 for target in node.targets:
-                    found |= _bound_names(target.target)
+                    found |= {name.value for name in bound_names(target.target)}
             elif isinstance(node, cst.AnnAssign) and node.value is not None and is_graph_free(rule, node.value):
-                found |= _bound_names(node.target)
+                found |= {name.value for name in bound_names(node.target)}
             elif isinstance(node, cst.Del):
-                found |= _bound_names(node.target)
+                found |= {name.value for name in bound_names(node.target)}
         return frozenset(found)
 
     return index.memo(("rebound without graph", loop), names)
-
-
-def _bound_names(target: cst.CSTNode) -> set[str]:
-    """``{"a", "b"}`` for the target ``a`` / ``(a, b)`` / ``[a, b]`` (nested), ignoring attributes and items."""
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return {name for element in target.elements for name in _bound_names(element.value)}
-    return set()
 
 
 def _message(target: str, loss: str, reason: Optional[str]) -> str:
