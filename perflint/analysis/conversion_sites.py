@@ -16,10 +16,9 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import FunctionScope, GlobalScope, PositionProvider, ScopeProvider
+from libcst.metadata import FunctionScope, GlobalScope, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.bindings import bound_value
 from perflint.analysis.conversion_helpers import ParameterUse, holds_array, parameter_use
 from perflint.analysis.dataflow import (
     Reach,
@@ -36,7 +35,8 @@ from perflint.analysis.dataflow import (
 )
 from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversion, conversion_of, storage_change
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
-from perflint.analysis.names import qualified_names
+from perflint.analysis.syntax import end, start
+from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.types import Applicability
 
 @dataclass(frozen=True)
@@ -208,18 +208,6 @@ class ConversionSites:
         names += list(self._local_calls[scope])
         return [name for name in dict.fromkeys(names) if not holds_array(self.visitor, scope, name)]
 
-    def is_tensor(self, scope: FunctionScope, variable: str) -> bool:
-        """Evidence for chains an ndarray also has (``tolist``, ``reshape``...): annotated or built by torch."""
-        for assignment in scope.assignments[variable]:
-            node = assignment.node
-            if isinstance(node, cst.Param) and node.annotation is not None:
-                if "torch.Tensor" in qualified_names(self.visitor, node.annotation.annotation):
-                    return True
-            value = bound_value(self.visitor, node, (cst.Assign,))
-            if isinstance(value, cst.Call) and any(name.startswith("torch.") for name in qualified_names(self.visitor, value.func)):
-                return True
-        return False
-
     def _check(self, scope: FunctionScope, variable: str) -> list[Candidate]:
         found = []
         direct = [
@@ -244,7 +232,7 @@ class ConversionSites:
                     found.append(Candidate(scope, variable, tuple(uses), None, True))
             direct = [conversion for conversion in direct if conversion not in joined]
         for group in _by_chain(direct):
-            if _ndarray_has_chain(group[0]) and not self.is_tensor(scope, variable):
+            if _ndarray_has_chain(group[0]) and not has_tensor_evidence(self.visitor, scope, variable):
                 continue
             uses = self._sorted([Use(conversion.node, conversion.node) for conversion in group])
             if len(uses) > 1 and not self.exclusive(uses):
@@ -347,12 +335,10 @@ class ConversionSites:
         return sorted(uses, key=lambda use: self.start(use.node))
 
     def start(self, node: cst.CSTNode) -> tuple[int, int]:
-        start = self.visitor.get_metadata(PositionProvider, node).start
-        return (start.line, start.column)
+        return start(self.visitor, node)
 
     def _ends_before(self, node: cst.CSTNode, other: cst.CSTNode) -> bool:
-        end = self.visitor.get_metadata(PositionProvider, node).end
-        return (end.line, end.column) <= self.start(other)
+        return end(self.visitor, node) <= start(self.visitor, other)
 
     def _is_within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
         return node is container or any(ancestor is container for ancestor in ancestors(self.visitor, node))

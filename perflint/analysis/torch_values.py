@@ -1,10 +1,12 @@
 """Tensor or module? Every rule's answer to "what kind of torch object is this value?" lives here.
 
-``is_tensor`` (the evidence in a value's function says it is a tensor), ``is_module`` (evidently an
-``nn.Module``), ``receiver_kind`` (what the receiver of ``.cpu()`` is: tensor, module, PackedSequence or
-unknown) and ``is_module_class`` (a ``torch.nn`` class name) read one list of torch method names
-(``MODULE_METHODS`` / ``NOT_TENSOR_METHODS``). Whether a value carries an autograd graph is ``graph_free``'s
-question.
+- ``is_tensor``: the evidence in a value's function says it is a tensor (every binding of a name).
+- ``is_module``: evidently an ``nn.Module``; ``is_module_class``: a ``torch.nn`` class name.
+- ``receiver_kind``: what the receiver of ``.cpu()`` is (tensor, module, PackedSequence or unknown).
+- ``has_tensor_evidence``: *some* binding says tensor (PFL102's tensor-or-ndarray question).
+
+Module evidence reads one list of torch method names (``MODULE_METHODS`` / ``NOT_TENSOR_METHODS``). Whether a
+value carries an autograd graph is ``graph_free``'s question.
 
 Visitors using these helpers must depend on ParentNodeProvider, QualifiedNameProvider and ScopeProvider.
 """
@@ -17,9 +19,9 @@ from typing import Iterator
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import ParentNodeProvider, ScopeProvider
+from libcst.metadata import ParentNodeProvider, Scope, ScopeProvider
 
-from perflint.analysis.bindings import binding_statement
+from perflint.analysis.bindings import binding_statement, bound_value
 from perflint.analysis.graph_free import GRAPH_FREE_METHODS
 from perflint.analysis.names import dotted_name, names_start_with, qualified_names
 from perflint.analysis.syntax import tree_index, walk_all
@@ -72,6 +74,22 @@ def receiver_kind(visitor: MetadataDependent, node: cst.BaseExpression) -> Recei
             return decisive
     return ReceiverKind.TENSOR
 
+
+
+def has_tensor_evidence(visitor: MetadataDependent, scope: Scope, variable: str) -> bool:
+    """Whether *some* binding of ``variable`` in ``scope`` says tensor: a parameter annotated ``torch.Tensor``, or
+    ``x = torch.<anything>(...)``. Weaker than ``is_tensor`` (which needs every binding): PFL102 asks it only to
+    tell a tensor from an ndarray for chains both have (``tolist``, ``reshape``...)."""
+    for assignment in scope.assignments[variable]:
+        node = getattr(assignment, "node", None)
+        if isinstance(node, cst.Param) and node.annotation is not None:
+            if "torch.Tensor" in qualified_names(visitor, node.annotation.annotation):
+                return True
+        # Only `x = value` (not `x: T = value` or a walrus), as PFL102 had it before the bindings module.
+        value = bound_value(visitor, node, (cst.Assign,))
+        if isinstance(value, cst.Call) and any(name.startswith("torch.") for name in qualified_names(visitor, value.func)):
+            return True
+    return False
 
 def _value_kind(visitor: MetadataDependent, value: cst.BaseExpression) -> ReceiverKind:
     """The kind of a value expression: calls by their callee, arithmetic and indexing give tensors."""
