@@ -22,7 +22,7 @@ from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
 from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import bindings
 from perflint.analysis.names import argument, dotted_name, literal_string, method_call, qualified_names, receiver
-from perflint.analysis.syntax import start, walk_all
+from perflint.analysis.syntax import DEFERRED, start, walk_all
 
 Label = Union[str, int]
 
@@ -265,7 +265,7 @@ def _guarded_by_isinstance(visitor: MetadataDependent, name: cst.Name, types: fr
     binding of the name between."""
     child: cst.CSTNode = name
     parent = visitor.get_metadata(ParentNodeProvider, child, None)
-    while parent is not None and not isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+    while parent is not None and not isinstance(parent, DEFERRED):
         if isinstance(parent, cst.If) and child is parent.body and _tests_isinstance(visitor, parent.test, name.value, types):
             return not bindings(parent.body.body, name.value)
         if isinstance(parent, cst.IndentedBlock) and _after_negative_guard(visitor, parent, child, name.value, types):
