@@ -18,7 +18,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import ScopeProvider
 
-from perflint.analysis.syntax import DEFERRED, parent, start
+from perflint.analysis.syntax import DEFERRED, parent_or_none, start
 
 Binding = Union[cst.Assign, cst.AnnAssign, cst.NamedExpr]
 # Every statement form that binds a name to one expression.
@@ -50,9 +50,9 @@ def binding_statement(
     """
     if not isinstance(target, cst.Name):
         return None  # parameters, imports, definitions, builtins
-    holder = parent(visitor, target)
+    holder = parent_or_none(visitor, target)
     if isinstance(holder, cst.AssignTarget):
-        statement = parent(visitor, holder)
+        statement = parent_or_none(visitor, holder)
         return statement if isinstance(statement, cst.Assign) and cst.Assign in forms else None
     if isinstance(holder, cst.AnnAssign) and holder.target is target and holder.value is not None:
         return holder if cst.AnnAssign in forms else None
@@ -94,7 +94,7 @@ def reaching_value(
         if not isinstance(target, cst.CSTNode):
             return None
         if skip_augmented:
-            holder = parent(visitor, target)
+            holder = parent_or_none(visitor, target)
             if (
                 isinstance(holder, cst.AugAssign)
                 and holder.target is target
@@ -115,20 +115,20 @@ def reaching_value(
         statement = unpacking_assignment(visitor, last)
     if statement is None:
         return None
-    block = parent(visitor, parent(visitor, statement))
-    current = parent(visitor, name)
+    block = parent_or_none(visitor, parent_or_none(visitor, statement))
+    current = parent_or_none(visitor, name)
     while current is not None and current is not block:
         if isinstance(current, DEFERRED):
             return None
-        current = parent(visitor, current)
+        current = parent_or_none(visitor, current)
     return statement.value if current is block else None
 
 
 def unpacking_assignment(visitor: MetadataDependent, assignment: object) -> Optional[cst.Assign]:
     """The ``a, b = value`` statement of a binding made by unpacking a tuple or list target; else None."""
     target = getattr(assignment, "node", None)
-    element = parent(visitor, target)
-    sequence = parent(visitor, element) if isinstance(element, cst.Element) else None
-    assign_target = parent(visitor, sequence) if isinstance(sequence, (cst.Tuple, cst.List)) else None
-    statement = parent(visitor, assign_target) if isinstance(assign_target, cst.AssignTarget) else None
+    element = parent_or_none(visitor, target)
+    sequence = parent_or_none(visitor, element) if isinstance(element, cst.Element) else None
+    assign_target = parent_or_none(visitor, sequence) if isinstance(sequence, (cst.Tuple, cst.List)) else None
+    statement = parent_or_none(visitor, assign_target) if isinstance(assign_target, cst.AssignTarget) else None
     return statement if isinstance(statement, cst.Assign) and len(statement.targets) == 1 else None

@@ -23,7 +23,7 @@ from libcst.metadata import ScopeProvider
 
 from perflint.analysis.bindings import plain_assignment, reaching_value
 from perflint.analysis.names import method_call, qualified_names, qualified_names_among
-from perflint.analysis.syntax import parent
+from perflint.analysis.syntax import parent_or_none
 from perflint.analysis.torch_context import GradMode, grad_context
 
 # Tensor methods whose result is still attached to the receiver's graph (and to their arguments' graphs).
@@ -240,9 +240,9 @@ def _bindings_graph_free(visitor: MetadataDependent, name: cst.Name, seen: froze
 
 def _loop_of_target(visitor: MetadataDependent, assignment: object) -> Optional[cst.For]:
     """The ``for`` loop whose target (a name, or a name in a tuple of them) makes this binding, else None."""
-    node = parent(visitor, getattr(assignment, "node", None))
+    node = parent_or_none(visitor, getattr(assignment, "node", None))
     while isinstance(node, (cst.Element, cst.Tuple, cst.List)):
-        node = parent(visitor, node)
+        node = parent_or_none(visitor, node)
     return node if isinstance(node, cst.For) else None
 
 

@@ -21,12 +21,16 @@ N = TypeVar("N", bound=cst.CSTNode)
 DEFERRED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
-def parent(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-    """The node that holds ``node``; None for the module (or a node the metadata does not know).
+def parent(visitor: MetadataDependent, node: cst.CSTNode) -> cst.CSTNode:
+    """The node that holds ``node``, which must lie below the module (else KeyError: a climb that misses its
+    stop fails loudly). The visitor must depend on ParentNodeProvider."""
+    return visitor.get_metadata(ParentNodeProvider, node)
 
-    The visitor must depend on ParentNodeProvider.
-    """
-    return visitor.get_metadata(ParentNodeProvider, node, None)
+
+def parent_or_none(visitor: MetadataDependent, node: Optional[cst.CSTNode]) -> Optional[cst.CSTNode]:
+    """``parent``, but None for the module, for None, and for a node the metadata does not know: for climbs
+    that stop at the top and for chains of "the parent, if there is one"."""
+    return None if node is None else visitor.get_metadata(ParentNodeProvider, node, None)
 
 
 def start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
@@ -48,11 +52,11 @@ def deferred_between(visitor: MetadataDependent, node: cst.CSTNode, ancestor: cs
     """Whether a ``def``, ``lambda`` or class body lies between ``node`` and its ``ancestor`` (so ``node`` runs
     at another time than ``ancestor``). ``node`` itself does not count; ``ancestor`` must enclose it (else the
     climb past the module raises KeyError)."""
-    current = visitor.get_metadata(ParentNodeProvider, node)
+    current = parent(visitor, node)
     while current is not ancestor:
         if isinstance(current, DEFERRED):
             return True
-        current = visitor.get_metadata(ParentNodeProvider, current)
+        current = parent(visitor, current)
     return False
 
 

@@ -60,7 +60,7 @@ def grad_context(visitor: MetadataDependent, node: cst.CSTNode) -> GradContext:
     UNKNOWN wherever the call sits in it (in a loop, a statement after the node runs before it next time).
     """
     child: cst.CSTNode = node
-    parent = syntax.parent(visitor, child)
+    parent = syntax.parent_or_none(visitor, child)
     while parent is not None:
         if isinstance(parent, cst.With) and child is parent.body:
             context = _with_context(visitor, parent)
@@ -71,7 +71,7 @@ def grad_context(visitor: MetadataDependent, node: cst.CSTNode) -> GradContext:
             return UNKNOWN if context is None else _unless_reenabled(visitor, parent, context)
         elif isinstance(parent, DEFERRED_SCOPES):
             return UNKNOWN
-        child, parent = parent, syntax.parent(visitor, parent)
+        child, parent = parent, syntax.parent_or_none(visitor, parent)
     return UNKNOWN
 
 
@@ -91,7 +91,7 @@ def _regions_with_grad_statements(visitor: MetadataDependent, node: cst.CSTNode)
     One walk of the module, cached for the module: linear in its size however many nodes ask.
     """
     root = node
-    while (parent := syntax.parent(visitor, root)) is not None:
+    while (parent := syntax.parent_or_none(visitor, root)) is not None:
         root = parent
     if _LAST_MODULE and _LAST_MODULE[0][0] is root:
         return _LAST_MODULE[0][1]
@@ -99,14 +99,14 @@ def _regions_with_grad_statements(visitor: MetadataDependent, node: cst.CSTNode)
     root.visit(finder)
     marked: set[int] = set()
     for call in finder.calls:
-        parent = syntax.parent(visitor, call)
+        parent = syntax.parent_or_none(visitor, call)
         # `with torch.set_grad_enabled(True):` and `@torch.enable_grad()` are contexts, read by grad_context.
         if isinstance(parent, (cst.WithItem, cst.Decorator)) or qualified_names(visitor, call.func).isdisjoint(GRAD_MODE_STATEMENTS):
             continue
         while parent is not None:
             if isinstance(parent, (cst.With, cst.FunctionDef)):
                 marked.add(id(parent))
-            parent = syntax.parent(visitor, parent)
+            parent = syntax.parent_or_none(visitor, parent)
     _LAST_MODULE[:] = [(root, frozenset(marked))]
     return _LAST_MODULE[0][1]
 

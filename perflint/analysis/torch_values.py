@@ -136,7 +136,8 @@ def _assignment_kind(visitor: MetadataDependent, target: object) -> ReceiverKind
         return ReceiverKind.UNKNOWN
     if isinstance(statement, cst.AnnAssign) and not qualified_names(visitor, statement.annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
         return ReceiverKind.MODULE
-    return _value_kind(visitor, statement.value)
+    value = statement.value  # never None: binding_statement leaves out `x: T` without a value
+    return ReceiverKind.UNKNOWN if value is None else _value_kind(visitor, value)
 
 
 def _used_as_module(visitor: MetadataDependent, name: cst.Name) -> bool:

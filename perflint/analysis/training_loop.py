@@ -21,7 +21,7 @@ from libcst.metadata import Scope, ScopeProvider
 from perflint.analysis.bindings import bound_value
 from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, is_graph_free
 from perflint.analysis.names import names_start_with, qualified_names, qualified_names_among
-from perflint.analysis.syntax import DEFERRED, parent, tree_index
+from perflint.analysis.syntax import DEFERRED, parent_or_none, tree_index
 
 Loop = Union[cst.For, cst.While]
 ScopeNode = Union[cst.FunctionDef, cst.Module]
@@ -36,11 +36,11 @@ NOT_OPTIMIZER_PREFIXES = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
 
 def enclosing_scope(visitor: MetadataDependent, node: cst.CSTNode) -> ScopeNode:
     """The function whose body holds ``node`` (lambdas and class bodies are skipped over), or the module."""
-    current = parent(visitor, node)
+    current = parent_or_none(visitor, node)
     while current is not None:
         if isinstance(current, (cst.FunctionDef, cst.Module)):
             return current
-        current = parent(visitor, current)
+        current = parent_or_none(visitor, current)
     raise ValueError("node is not inside a module")
 
 
@@ -50,11 +50,11 @@ def enclosing_loops(visitor: MetadataDependent, node: cst.CSTNode) -> list[Loop]
     A loop counts only when ``node`` is in its body (or ``else``), not in its iterable or condition.
     """
     loops: list[Loop] = []
-    child, current = node, parent(visitor, node)
+    child, current = node, parent_or_none(visitor, node)
     while current is not None and not isinstance(current, (*DEFERRED, cst.Module)):
         if isinstance(current, LOOPS) and child in (current.body, current.orelse):
             loops.append(current)
-        child, current = current, parent(visitor, current)
+        child, current = current, parent_or_none(visitor, current)
     return loops
 
 
