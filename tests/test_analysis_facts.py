@@ -1,0 +1,112 @@
+"""The shared facts of ``perflint.analysis`` that rules read instead of private copies: which statements bind a
+name to a value (``bindings``), what an assignment target stores into, and the nesting helpers of ``syntax``."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Optional
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
+
+from perflint.analysis.bindings import bound_names, bound_value, target_leaves
+from perflint.analysis.syntax import DeferredDepth, deferred_between, start
+
+
+class _Probe(cst.CSTVisitor):
+    """Collects every Name spelled ``x`` in a module, with the metadata the helpers read."""
+
+    METADATA_DEPENDENCIES = (ParentNodeProvider, PositionProvider, ScopeProvider)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[cst.Name] = []
+        self.functions: list[cst.FunctionDef] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == "x":
+            self.names.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+
+def _probe(source: str) -> tuple[_Probe, MetadataWrapper]:
+    wrapper = MetadataWrapper(cst.parse_module(textwrap.dedent(source)))
+    probe = _Probe()
+    wrapper.visit(probe)
+    return probe, wrapper
+
+
+def _bound(source: str, forms: Optional[tuple[type, ...]] = None) -> Optional[str]:
+    probe, wrapper = _probe(source)
+    with probe.resolve(wrapper):
+        value = bound_value(probe, probe.names[0]) if forms is None else bound_value(probe, probe.names[0], forms)
+    return None if value is None else wrapper.module.code_for_node(value)
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("x = f(1)\n", "f(1)"),
+        ("a = x = 2\n", "2"),
+        ("x: int = 3\n", "3"),
+        ("if (x := 4):\n    pass\n", "4"),
+        ("x += 5\n", None),  # binds `x + 5`, not 5
+        ("x, y = 6, 7\n", None),
+        ("x: int\n", None),
+        ("for x in range(3):\n    pass\n", None),
+        ("with open(p) as x:\n    pass\n", None),
+        ("import x\n", None),
+        ("def f(x):\n    pass\n", None),
+    ],
+)
+def test_bound_value_decides_each_statement_form_once(source: str, value: Optional[str]) -> None:
+    assert _bound(source) == value
+
+
+def test_bound_value_forms_restrict_what_a_caller_trusts() -> None:
+    assert _bound("x: int = 3\n", (cst.Assign,)) is None
+    assert _bound("if (x := 4):\n    pass\n", (cst.Assign, cst.AnnAssign)) is None
+    assert _bound("x = 1\n", (cst.Assign,)) == "1"
+
+
+def test_target_leaves_and_bound_names_go_through_tuples_lists_and_stars() -> None:
+    module = cst.parse_module("a, (b.c, *d[0]), [e, *f] = value\n")
+    statement = module.body[0].body[0]
+    assert isinstance(statement, cst.Assign)
+    target = statement.targets[0].target
+    assert [module.code_for_node(leaf) for leaf in target_leaves(target)] == ["a", "b.c", "d[0]", "e", "f"]
+    assert [name.value for name in bound_names(target)] == ["a", "e", "f"]
+
+
+def test_deferred_between_sees_nested_def_lambda_and_class_bodies_only() -> None:
+    probe, wrapper = _probe(
+        """
+        def outer():
+            print(x)
+            g = lambda: x
+            class C:
+                y = x
+        """
+    )
+    outer = probe.functions[0]
+    with probe.resolve(wrapper):
+        assert [deferred_between(probe, name, outer) for name in probe.names] == [False, True, True]
+        assert [start(probe, name) for name in probe.names] == [(3, 10), (4, 16), (6, 12)]
+
+
+def test_deferred_depth_counts_bodies_the_visit_is_in() -> None:
+    class Depths(DeferredDepth, cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depths: list[int] = []
+
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value == "x":
+                self.depths.append(self.deferred)
+
+    visitor = Depths()
+    cst.parse_module("x\ndef f():\n    x\n    g = lambda: x\nclass C:\n    x\nx\n").visit(visitor)
+    assert visitor.depths == [0, 1, 2, 1, 0]
