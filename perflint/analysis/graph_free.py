@@ -5,7 +5,7 @@ integer tensors that cannot require grad; measured on torch 2.13).
 Two strengths of the same question, kept apart on purpose because rules rely on each:
 
 - ``is_graph_free``: evident from the expression alone (a number, ``.item()``, ``.detach()``, ``.data``,
-  ``float()`` / ``len()``...). PFL103 and PFL105's training-loop facts use it.
+  ``float()`` / ``len()``...). PFL103 and ``training_loop.may_carry_graph`` use it.
 - ``proven_graph_free``: proven through the value's bindings and grad-mode contexts (a name every binding of
   which is made under ``no_grad`` or from graph-free values; detached chains; integer tensors; ``state_dict()``).
   ``proven_new`` says a value is a *new* tensor that does not require grad. PFL101 uses these.

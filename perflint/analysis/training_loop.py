@@ -1,4 +1,6 @@
-"""Training-loop facts: which loops backpropagate or step an optimizer, which values carry a graph or are tensors.
+"""Training-loop facts: which loops backpropagate or step an optimizer, and which names are backpropagated.
+
+"Is this a tensor / a module?" is ``torch_values``'s question; "is this value graph-free?" is ``graph_free``'s.
 
 Everything here is lexical and local to one function (or the module, for top-level code): code in a nested
 ``def``, ``lambda`` or class body runs later, under conditions this module cannot see, so it is never
