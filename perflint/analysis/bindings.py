@@ -16,13 +16,22 @@ from typing import Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import ScopeProvider
+from libcst.metadata import Scope, ScopeProvider
 
 from perflint.analysis.syntax import DEFERRED, parent_or_none, start
 
 Binding = Union[cst.Assign, cst.AnnAssign, cst.NamedExpr]
 # Every statement form that binds a name to one expression.
 BINDING_FORMS: tuple[type[Binding], ...] = (cst.Assign, cst.AnnAssign, cst.NamedExpr)
+
+
+def scope_of(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Scope]:
+    """The LibCST scope ``node`` is evaluated in, or None when the metadata has none for it (or the visitor does
+    not depend on ScopeProvider)."""
+    try:
+        return visitor.get_metadata(ScopeProvider, node)
+    except KeyError:
+        return None
 
 
 def target_leaves(target: cst.CSTNode) -> list[cst.CSTNode]:
@@ -84,7 +93,7 @@ def reaching_value(
     of the name in its scope is a plain ``name = value`` before the use, in a block that encloses the use
     (so it runs before the use every time, and no other binding can come between). With ``skip_augmented``,
     augmented assignments (``name += value``, not ``@=``) are left out of the bindings."""
-    scope = visitor.get_metadata(ScopeProvider, name, None)
+    scope = scope_of(visitor, name)
     if scope is None or not scope.assignments[name.value]:
         return None
     use_line = start(visitor, name)[0]

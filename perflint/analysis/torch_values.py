@@ -19,9 +19,9 @@ from typing import Iterator
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import ParentNodeProvider, Scope, ScopeProvider
+from libcst.metadata import ParentNodeProvider, Scope
 
-from perflint.analysis.bindings import binding_statement, bound_value
+from perflint.analysis.bindings import binding_statement, bound_value, scope_of
 from perflint.analysis.graph_free import GRAPH_FREE_METHODS
 from perflint.analysis.names import dotted_name, names_start_with, qualified_names
 from perflint.analysis.syntax import tree_index, walk_all
@@ -30,7 +30,6 @@ from perflint.analysis.training_loop import (
     backpropagated_names,
     binding_values,
     enclosing_scope,
-    scope_of,
 )
 
 PACKING_FUNCTIONS = frozenset(
@@ -111,12 +110,8 @@ def is_module_class(qualified_name: str) -> bool:
     return qualified_name.startswith("torch.nn.") and "functional" not in parts and parts[-1][:1].isupper()
 
 
-def _scope_entries(visitor: MetadataDependent, name: cst.Name):
-    return visitor.get_metadata(ScopeProvider, name, None)
-
-
 def _bound_kinds(visitor: MetadataDependent, name: cst.Name) -> Iterator[ReceiverKind]:
-    scope = _scope_entries(visitor, name)
+    scope = scope_of(visitor, name)
     if scope is None:
         yield ReceiverKind.UNKNOWN
         return
@@ -141,7 +136,7 @@ def _assignment_kind(visitor: MetadataDependent, target: object) -> ReceiverKind
 
 
 def _used_as_module(visitor: MetadataDependent, name: cst.Name) -> bool:
-    scope = _scope_entries(visitor, name)
+    scope = scope_of(visitor, name)
     if scope is None:
         return False
     for access in scope.accesses[name.value]:

@@ -18,9 +18,9 @@ from typing import Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
-from libcst.metadata import Scope, ScopeProvider
+from libcst.metadata import Scope
 
-from perflint.analysis.bindings import bound_value
+from perflint.analysis.bindings import bound_value, scope_of
 from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, is_graph_free
 from perflint.analysis.names import names_start_with, qualified_names, qualified_names_among
 from perflint.analysis.syntax import DEFERRED, parent_or_none, tree_index
@@ -205,11 +205,3 @@ def _assigned_value(visitor: MetadataDependent, target: object) -> Optional[cst.
     if isinstance(target, cst.Param):
         return target.annotation
     return bound_value(visitor, target, (cst.Assign, cst.AnnAssign))
-
-
-def scope_of(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Scope]:
-    """The LibCST scope ``node`` is evaluated in, or None when the metadata has none for it."""
-    try:
-        return visitor.get_metadata(ScopeProvider, node)
-    except KeyError:
-        return None

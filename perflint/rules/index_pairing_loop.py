@@ -10,11 +10,10 @@ import libcst as cst
 from libcst.metadata import BuiltinAssignment, ClassScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.bindings import bound_value, target_leaves
+from perflint.analysis.bindings import bound_value, scope_of, target_leaves
 from perflint.analysis.dataflow import fresh_name, read_after
 from perflint.analysis.names import is_call_to, qualified_names
 from perflint.analysis.syntax import DeferredDepth
-from perflint.analysis.training_loop import scope_of
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
