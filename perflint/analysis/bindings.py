@@ -5,9 +5,11 @@ binding does: a tuple or list target (``x, y = pair``), an augmented assignment 
 ``x: T`` with no value, ``for`` / ``with`` / ``except`` / ``match`` targets, imports, parameters, definitions.
 
 A rule that trusts fewer forms passes ``forms`` (and says why at the call); the reading of each form stays here.
-``target_leaves`` / ``bound_names`` read an assignment target; ``plain_assignment`` and ``unpacking_assignment`` give the statement of one binding; ``reaching_value`` the value
-of the one binding that evidently reaches a use. The visitor must depend on ParentNodeProvider (and, for
-``reaching_value``, ScopeProvider and PositionProvider).
+
+Also here: ``scope_of`` (a node's LibCST scope); ``target_leaves`` / ``bound_names`` (what an assignment target
+stores into); ``plain_assignment`` / ``unpacking_assignment`` (the statement of one binding); ``reaching_value``
+(the value of the one binding that evidently reaches a use). The visitor must depend on ParentNodeProvider (and,
+for ``reaching_value``, ScopeProvider and PositionProvider).
 """
 
 from __future__ import annotations

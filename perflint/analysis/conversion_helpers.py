@@ -97,7 +97,7 @@ def conversion_with_receiver(visitor: MetadataDependent, node: cst.CSTNode) -> O
 
 def holds_array(visitor: MetadataDependent, scope: FunctionScope, variable: str) -> bool:
     """``x = t.numpy()`` (every binding of ``x`` in ``scope`` a conversion): ``x`` is already on the host."""
-    # Only `x = value` statements are trusted here (not `x: T = value` or a walrus), as before bindings.py.
+    # Only `x = value` (not `x: T = value` or a walrus): trusting more forms would change findings.
     values = [bound_value(visitor, assignment.node, (cst.Assign,)) for assignment in scope.assignments[variable]]
     return bool(values) and all(value is not None and conversion_of(value) is not None for value in values)
 

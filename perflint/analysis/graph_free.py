@@ -193,7 +193,9 @@ def is_graph_free(visitor: MetadataDependent, node: cst.BaseExpression) -> bool:
     return False
 
 
-def proven_graph_free(visitor: MetadataDependent, node: cst.BaseExpression, seen: frozenset[str] = frozenset()) -> bool:
+def proven_graph_free(
+    visitor: MetadataDependent, node: cst.BaseExpression, seen: frozenset[str] = frozenset()
+) -> bool:
     """Provably outside autograd: detached, a constant, or computed only from such values (a name counts
     when every binding of it is made under a grad-disabling context or from graph-free values)."""
     if is_detached(node) or isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
@@ -246,7 +248,9 @@ def _loop_of_target(visitor: MetadataDependent, assignment: object) -> Optional[
     return node if isinstance(node, cst.For) else None
 
 
-def proven_new(visitor: MetadataDependent, node: cst.BaseExpression, disabled: bool, seen: frozenset[str] = frozenset()) -> bool:
+def proven_new(
+    visitor: MetadataDependent, node: cst.BaseExpression, disabled: bool, seen: frozenset[str] = frozenset()
+) -> bool:
     """Provably a tensor that does not require grad: computed by an op that always makes a new tensor
     (never one of its inputs) where ``disabled`` (grad off), or passed through ops that may return their
     receiver or a view of it (``.float()``, ``.to()``, ``.view()``, indexing) from such a value.

@@ -328,8 +328,8 @@ def _always_a_dict(visitor: MetadataDependent, at: cst.CSTNode, name: str) -> bo
 def _binds_a_dict(visitor: MetadataDependent, assignment: object) -> bool:
     if not isinstance(assignment, Assignment):
         return False  # builtins
-    # `D = ...` and `D: T = ...` (a walrus binding is not trusted here, as before the bindings module); parameters,
-    # imports, for targets... bind no known value.
+    # `D = ...` and `D: T = ...` (not a walrus: trusting more forms would change findings); parameters, imports,
+    # for targets... bind no known value.
     value = bound_value(visitor, assignment.node, (cst.Assign, cst.AnnAssign))
     if isinstance(value, (cst.Dict, cst.DictComp)):
         return True

@@ -244,8 +244,9 @@ def _binding_is(
     if isinstance(target, cst.Param):
         return target.annotation is not None and _is_annotation(visitor, target.annotation.annotation, types)
     holder = visitor.get_metadata(ParentNodeProvider, target, None)
-    if isinstance(holder, cst.AnnAssign) and holder.target is target and _is_annotation(visitor, holder.annotation.annotation, types):
-        return True
+    if isinstance(holder, cst.AnnAssign) and holder.target is target:
+        if _is_annotation(visitor, holder.annotation.annotation, types):
+            return True
     value = bound_value(visitor, target)
     # for / with / except targets, tuple unpacking, augmented assignment: not evidence.
     return value is not None and check(visitor, value, seen, depth)

@@ -84,7 +84,7 @@ def has_tensor_evidence(visitor: MetadataDependent, scope: Scope, variable: str)
         if isinstance(node, cst.Param) and node.annotation is not None:
             if "torch.Tensor" in qualified_names(visitor, node.annotation.annotation):
                 return True
-        # Only `x = value` (not `x: T = value` or a walrus), as PFL102 had it before the bindings module.
+        # Only `x = value` (not `x: T = value` or a walrus): trusting more forms would change findings.
         value = bound_value(visitor, node, (cst.Assign,))
         if isinstance(value, cst.Call) and any(name.startswith("torch.") for name in qualified_names(visitor, value.func)):
             return True
@@ -125,12 +125,13 @@ def _assignment_kind(visitor: MetadataDependent, target: object) -> ReceiverKind
         if annotation is not None and not qualified_names(visitor, annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
             return ReceiverKind.MODULE
         return ReceiverKind.UNKNOWN
-    # `x = v` and `x: T = v` (a walrus binding is not trusted here, as before the bindings module).
+    # `x = v` and `x: T = v` (not a walrus: trusting more forms would change findings).
     statement = binding_statement(visitor, target, (cst.Assign, cst.AnnAssign))
     if statement is None:
         return ReceiverKind.UNKNOWN
-    if isinstance(statement, cst.AnnAssign) and not qualified_names(visitor, statement.annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
-        return ReceiverKind.MODULE
+    if isinstance(statement, cst.AnnAssign):
+        if not qualified_names(visitor, statement.annotation.annotation).isdisjoint(MODULE_ANNOTATIONS):
+            return ReceiverKind.MODULE
     value = statement.value  # never None: binding_statement leaves out `x: T` without a value
     return ReceiverKind.UNKNOWN if value is None else _value_kind(visitor, value)
 

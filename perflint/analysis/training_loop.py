@@ -201,7 +201,7 @@ def binding_values(visitor: MetadataDependent, name: cst.Name) -> list[Optional[
 
 def _assigned_value(visitor: MetadataDependent, target: object) -> Optional[cst.CSTNode]:
     """A parameter's annotation, or the value a binding assigns (``x = v`` and ``x: T = v``: a walrus binding
-    is not trusted here, as before the bindings module)."""
+    is not trusted here; trusting more forms would change findings)."""
     if isinstance(target, cst.Param):
         return target.annotation
     return bound_value(visitor, target, (cst.Assign, cst.AnnAssign))

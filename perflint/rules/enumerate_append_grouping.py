@@ -418,7 +418,7 @@ class EnumerateAppendGrouping(Rule):
     def _constant_value(self, assignment: object) -> Optional[Label]:
         if not isinstance(assignment, Assignment):
             return None
-        # Only `DATE = "Date"` (not `DATE: str = "Date"` or a walrus), as before the bindings module.
+        # Only `DATE = "Date"` (not `DATE: str = "Date"` or a walrus): trusting more forms would change findings.
         value = bound_value(self, assignment.node, (cst.Assign,))
         return label_value(value) if value is not None else None
 

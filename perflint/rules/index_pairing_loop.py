@@ -474,7 +474,7 @@ class IndexPairingLoop(DeferredDepth, Rule):
             annotation = target.annotation.annotation if target.annotation is not None else None
             kind = self._annotated_kind(annotation) if annotation is not None else None
             return "param" if kind == "list" else kind
-        # `x = [...]` and `x: T = [...]` (a walrus binding is not trusted here, as before the bindings module).
+        # `x = [...]` and `x: T = [...]` (not a walrus: trusting more forms would change findings).
         value = bound_value(self, target, (cst.Assign, cst.AnnAssign))
         return self._value_kind(value) if value is not None else None
 
