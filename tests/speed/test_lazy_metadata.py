@@ -6,10 +6,10 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from libcst.metadata import MetadataWrapper, ParentNodeProvider
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint import api, engine
-from perflint.metadata import parent_nodes
+from perflint.metadata import ModuleMetadata, parent_nodes
 from perflint.registry import rule_by_code
 from tests.speed.samples import all_inputs, corpus_sample, every_rule
 
@@ -26,13 +26,13 @@ def test_lazy_and_eager_metadata_give_the_same_results(name: str, source: bytes,
 
 def _resolutions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     resolved: list[object] = []
-    real_resolve = MetadataWrapper.resolve
+    real_computed = ModuleMetadata._computed
 
-    def counting_resolve(self: MetadataWrapper, provider):
+    def counting_computed(self: ModuleMetadata, provider):
         resolved.append(provider)
-        return real_resolve(self, provider)
+        return real_computed(self, provider)
 
-    monkeypatch.setattr(MetadataWrapper, "resolve", counting_resolve)
+    monkeypatch.setattr(ModuleMetadata, "_computed", counting_computed)
     return resolved
 
 
@@ -55,10 +55,10 @@ def test_recursion_while_resolving_mid_visit_redoes_the_visit_eagerly(monkeypatc
     source = b"import torch\nwith torch.no_grad():\n    kept.append(model(x).cpu())\n"
     expected = engine.lint(engine.parse(source), [rule_by_code("PFL101")], "x.py", {}, eager_metadata=True)
 
-    def too_deep(self: MetadataWrapper, provider):
+    def too_deep(self: ModuleMetadata, provider):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(MetadataWrapper, "resolve", too_deep)
+    monkeypatch.setattr(ModuleMetadata, "_computed", too_deep)
     outcome = engine.lint(engine.parse(source), [rule_by_code("PFL101")], "x.py", {})
     assert [(f.code, f.message, f.range) for f in outcome.findings] == [
         (f.code, f.message, f.range) for f in expected.findings
@@ -84,3 +84,38 @@ def test_parent_nodes_equal_libcst_provider_on_corpus(path: Path) -> None:
         pytest.skip("LibCST cannot parse this file")
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
     assert parent_nodes(module) == dict(expected)
+
+
+def _scope_facts(scopes, in_module) -> dict[object, object]:
+    """Each node's scope, told by what it is (kind, owner node, bindings, accesses), not by identity."""
+    facts: dict[object, object] = {}
+
+    def described(scope) -> object:
+        assignments = {(a.name, type(a).__name__, id(getattr(a, "node", None)), tuple(sorted(id(r.node) for r in a.references))) for a in scope.assignments}
+        accesses = {(a.node and id(a.node), tuple(sorted(id(r.node) for r in a.referents if hasattr(r, "node")))) for a in scope.accesses}
+        return (type(scope).__name__, id(scope.node) if hasattr(scope, "node") else None, frozenset(assignments), frozenset(accesses))
+
+    cache: dict[int, object] = {}
+    for node, scope in scopes.items():
+        if node not in in_module:
+            continue  # a node of a string annotation, parsed anew by each run
+        if scope is None:
+            facts[node] = None
+        else:
+            if id(scope) not in cache:
+                cache[id(scope)] = described(scope)
+            facts[node] = cache[id(scope)]
+    return facts
+
+
+@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
+def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
+    module = engine.parse(source)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True))
+    assert dict(ours.values(PositionProvider)) == dict(wrapper.resolve(PositionProvider))
+    in_module = {module, *parent_nodes(module)}
+    assert _scope_facts(ours.values(ScopeProvider), in_module) == _scope_facts(wrapper.resolve(ScopeProvider), in_module)
+    names = wrapper.resolve(QualifiedNameProvider)
+    theirs = {node: value() if callable(value) else value for node, value in names.items()}
+    assert {node: ours.values(QualifiedNameProvider)[node] for node in theirs} == theirs
