@@ -19,6 +19,7 @@ from typing import Iterator, Mapping, Optional, Sequence
 
 import libcst as cst
 from libcst.metadata import (
+    ExpressionContextProvider,
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
@@ -28,6 +29,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 from libcst.metadata.base_provider import ProviderT
+
+from perflint.traversal import visit_batched
 
 
 class NeedsEagerResolution(BaseException):
@@ -63,24 +66,24 @@ class ModuleMetadata:
             return parent_nodes(self._wrapper.module)
         if provider is QualifiedNameProvider:
             return QualifiedNames(self.values(ScopeProvider))  # type: ignore[arg-type]
-        if provider in (PositionProvider, ScopeProvider):
-            return _run_alone(provider, self._wrapper)
+        if provider in (ExpressionContextProvider, ScopeProvider, PositionProvider):
+            return self._run_alone(provider)
         return self._wrapper.resolve(provider)
 
+    def _run_alone(self, provider: ProviderT) -> Mapping[cst.CSTNode, object]:
+        """What ``wrapper.resolve(provider)`` gives, for a provider that does all its work on its own.
 
-def _run_alone(provider: ProviderT, wrapper: MetadataWrapper) -> Mapping[cst.CSTNode, object]:
-    """What ``wrapper.resolve(provider)`` gives, for a provider that does all its work on its own.
-
-    PositionProvider generates the module's code; ScopeProvider runs its ScopeVisitor from ``visit_Module``.
-    Neither needs the batched visit of the whole module that LibCST's resolver adds around it.
-    """
-    instance = provider()
-    with instance.resolve(wrapper):  # its dependencies (ScopeProvider's ExpressionContextProvider)
-        if isinstance(instance, ScopeProvider):
-            instance.visit_Module(wrapper.module)
+        PositionProvider generates the module's code; ExpressionContextProvider and ScopeProvider run their
+        own visitor from ``visit_Module``. None needs the batched visit of the whole module that LibCST's
+        resolver adds around it.
+        """
+        instance = provider()
+        instance.metadata = {dependency: self.values(dependency) for dependency in provider.METADATA_DEPENDENCIES}
+        if isinstance(instance, PositionProvider):
+            instance._gen_impl(self._wrapper.module)
         else:
-            instance._gen_impl(wrapper.module)
-    return instance._computed
+            instance.visit_Module(self._wrapper.module)
+        return instance._computed
 
 
 class QualifiedNames(Mapping[cst.CSTNode, object]):
@@ -125,14 +128,15 @@ class LazyMetadata(Mapping[cst.CSTNode, object]):
 
 
 def visit_lazily(metadata: ModuleMetadata, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
-    """``wrapper.visit_batched(visitors)``, with each metadata provider resolved when first asked for.
+    """``wrapper.visit_batched(visitors)`` for read-only visitors, each metadata provider resolved when first
+    asked for.
 
     Raises NeedsEagerResolution when a provider could not be resolved inside the visit.
     """
     for visitor in visitors:
         visitor.metadata = {provider: LazyMetadata(metadata, provider) for provider in visitor.get_inherited_dependencies()}
     try:
-        cst.visit_batched(metadata.module, visitors)
+        visit_batched(metadata.module, visitors)
     finally:
         for visitor in visitors:
             visitor.metadata = {}

@@ -1,14 +1,15 @@
-"""Metadata resolved on first use gives the findings that resolving everything up front gives."""
+"""Metadata resolved on first use, and the rules' own traversal, give what LibCST's providers and visit give."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from perflint import api, engine
+from perflint import api, engine, traversal
 from perflint.metadata import ModuleMetadata, parent_nodes
 from perflint.registry import rule_by_code
 from tests.speed.samples import all_inputs, corpus_sample, every_rule
@@ -119,3 +120,86 @@ def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
     names = wrapper.resolve(QualifiedNameProvider)
     theirs = {node: value() if callable(value) else value for node, value in names.items()}
     assert {node: ours.values(QualifiedNameProvider)[node] for node in theirs} == theirs
+
+
+EVERY_SYNTAX = b'''
+import a.b as c
+from . import d
+from .e import (f as g, h)
+
+@decorator(1)
+@other
+async def function(p: int = 1, /, q=2, *args: str, r, s=3, **kwargs) -> "Annotated":
+    global G
+    x = y if z else w
+    x += 1
+    x: int = 2
+    (u := 3)
+    del x[0], y.a
+    async with a as (b, c), d:
+        async for i, j in k:
+            await m
+    lam = lambda a, *b, c=1, **d: a
+    t = [i for i in j if i for k in i], {i: j for i in j}, {i for i in j}, (i for i in j)
+    s = f"{a!r:>{width}} {b=}" "and" 'more'
+    n = a[1:2:3, ..., None], -a ** b // c @ d, not a and b or c, a < b <= c is not d not in e
+    try:
+        raise E from F
+    except* (A, B) as e:
+        pass
+    else:
+        yield from g
+    finally:
+        return
+    while a:
+        break
+    else:
+        continue
+    match point:
+        case Point(x=0, y=[1, *rest]) | {"k": v, **kw} if v:
+            pass
+        case _:
+            nonlocal_thing = 1
+
+class C[T](Base, metaclass=M):
+    type Alias[U] = list[U]
+    def method[V: int, *Ts, **P](self): ...
+    x: ClassVar[int]
+assert a, "message"; import os
+'''
+
+
+@pytest.mark.parametrize(("name", "source"), [*INPUTS, ("every syntax", EVERY_SYNTAX)], ids=[name for name, _ in INPUTS] + ["every syntax"])
+def test_children_in_libcst_visiting_order(name: str, source: bytes) -> None:
+    module = engine.parse(source)
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        assert traversal.children(node) == list(node.children), type(node).__name__
+        stack.extend(node.children)
+
+
+class _Recorder(cst.BatchableCSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.calls.append(("visit", id(node)))
+
+    def leave_Name(self, node: cst.Name) -> None:
+        self.calls.append(("leave", id(node)))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(("visit", id(node)))
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.calls.append(("leave", id(node)))
+
+
+def test_batched_visit_makes_libcst_calls_in_libcst_order() -> None:
+    module = engine.parse(EVERY_SYNTAX)
+    ours, theirs = _Recorder(), _Recorder()
+    traversal.visit_batched(module, [ours])
+    cst.visit_batched(module, [theirs])
+    assert ours.calls == theirs.calls and len(ours.calls) > 100
