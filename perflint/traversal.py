@@ -51,6 +51,23 @@ def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor
         stack.extend((child, child) for child in reversed(children(node)))
 
 
+def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """``node.visit(visitor)`` for a visitor that only reads: ``on_visit`` (False skips the children), the
+    children in LibCST's order, then ``on_leave``. Attribute callbacks are not made (no perflint visitor has
+    one). Iterative, so a deep tree cannot exhaust the stack here.
+    """
+    # A node to visit, or (None, node) once its children are done.
+    stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(node, node)]
+    while stack:
+        current, left = stack.pop()
+        if current is None:
+            visitor.on_leave(left)
+            continue
+        stack.append((None, current))
+        if visitor.on_visit(current):
+            stack.extend((child, child) for child in reversed(children(current)))
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """``node.children``: its child nodes in LibCST's visiting order."""
     found: list[cst.CSTNode] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Optional
 
 import libcst as cst
 import pytest
@@ -202,4 +203,34 @@ def test_batched_visit_makes_libcst_calls_in_libcst_order() -> None:
     ours, theirs = _Recorder(), _Recorder()
     traversal.visit_batched(module, [ours])
     cst.visit_batched(module, [theirs])
+    assert ours.calls == theirs.calls and len(ours.calls) > 100
+
+
+class _PruningRecorder(cst.CSTVisitor):
+    """Records every callback; does not enter function bodies' statements or the arguments of calls to ``f``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.calls.append(("visit", id(node)))
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.calls.append(("leave", id(original_node)))
+        super().on_leave(original_node)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> Optional[bool]:
+        return False if isinstance(node.func, cst.Name) and node.func.value == "f" else None
+
+
+def test_walk_makes_the_calls_of_libcst_visit() -> None:
+    module = engine.parse(EVERY_SYNTAX + b"f(g(x), y)\ng(f(x))\n")
+    ours, theirs = _PruningRecorder(), _PruningRecorder()
+    traversal.walk(module, ours)
+    module.visit(theirs)
     assert ours.calls == theirs.calls and len(ours.calls) > 100
