@@ -11,7 +11,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from perflint.import_table import NO_IMPORTED_NAMES, ImportedNames, imported_names
-from perflint.metadata import NeedsEagerResolution, visit_lazily
+from perflint.metadata import ModuleMetadata, NeedsEagerResolution, visit_lazily
 from perflint.rule import Finding, Rule, RuleContext
 from perflint.suppress import ReportedCodes
 
@@ -174,14 +174,15 @@ def lint(
     first = [rule for rule in rules if not getattr(rule, "reads_reported_codes", False)]
     second = [rule for rule in rules if getattr(rule, "reads_reported_codes", False)]
     import_table = None if eager_metadata else ImportTableOf(module, tree)
-    # One wrapper for both visits: the metadata it resolved for the first (positions) serves the second.
+    # One wrapper for both visits: the metadata resolved for the first (positions) serves the second.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    metadata = ModuleMetadata(wrapper)
     try:
-        instances = _visit(wrapper, first, path, options, import_table) if first else []
+        instances = _visit(wrapper, metadata, first, path, options, import_table) if first else []
         outcome = _outcome(instances)
         if second:
             reported = _reported_codes(outcome, selected if selected is not None else (rule.code for rule in rules))
-            instances += _visit(wrapper, second, path, options, import_table, reported)
+            instances += _visit(wrapper, metadata, second, path, options, import_table, reported)
     except RecursionError:
         # The traversal itself, not one rule, ran out of stack: a property of the file, reported once.
         raise SourceError("too deeply nested to analyse (recursion limit reached)") from None
@@ -210,6 +211,7 @@ def _reported_codes(outcome: LintOutcome, selected: Iterable[str]) -> ReportedCo
 
 def _visit(
     wrapper: MetadataWrapper,
+    metadata: ModuleMetadata,
     rules: Sequence[type[Rule]],
     path: str,
     options: Mapping[str, Mapping[str, object]],
@@ -231,7 +233,7 @@ def _visit(
     if import_table is not None:
         instances = instantiate(import_table)
         try:
-            visit_lazily(wrapper, instances)
+            visit_lazily(metadata, instances)
             return instances
         except NeedsEagerResolution:
             pass  # a provider needed more stack than is left mid-visit: redo the visit eagerly below

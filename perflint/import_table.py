@@ -55,7 +55,8 @@ class ImportedNames:
             possible = {_joined(target, rest) for target in self.import_only[head]} | _builtin(head)
             return possible.isdisjoint(targets)
         roots = {target.partition(".")[0] for target in targets}
-        return head not in self.imported and roots.isdisjoint({head, "builtins", *self.defined})
+        # Of the builtins, only the builtin named ``head`` can be meant: `batches` is never builtins.range.
+        return head not in self.imported and roots.isdisjoint({head, *self.defined}) and _builtin(head).isdisjoint(targets)
 
 
 def _joined(target: str, rest: str) -> str:

@@ -1,15 +1,17 @@
-"""Metadata resolved on first use gives the findings that resolving everything up front gives."""
+"""Metadata resolved on first use, and the rules' own traversal, give what LibCST's providers and visit give."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Optional
 
+import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, ParentNodeProvider
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from perflint import api, engine
-from perflint.metadata import parent_nodes
+from perflint import api, engine, traversal
+from perflint.metadata import ModuleMetadata, parent_nodes
 from perflint.registry import rule_by_code
 from tests.speed.samples import all_inputs, corpus_sample, every_rule
 
@@ -26,13 +28,13 @@ def test_lazy_and_eager_metadata_give_the_same_results(name: str, source: bytes,
 
 def _resolutions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     resolved: list[object] = []
-    real_resolve = MetadataWrapper.resolve
+    real_computed = ModuleMetadata._computed
 
-    def counting_resolve(self: MetadataWrapper, provider):
+    def counting_computed(self: ModuleMetadata, provider):
         resolved.append(provider)
-        return real_resolve(self, provider)
+        return real_computed(self, provider)
 
-    monkeypatch.setattr(MetadataWrapper, "resolve", counting_resolve)
+    monkeypatch.setattr(ModuleMetadata, "_computed", counting_computed)
     return resolved
 
 
@@ -55,10 +57,10 @@ def test_recursion_while_resolving_mid_visit_redoes_the_visit_eagerly(monkeypatc
     source = b"import torch\nwith torch.no_grad():\n    kept.append(model(x).cpu())\n"
     expected = engine.lint(engine.parse(source), [rule_by_code("PFL101")], "x.py", {}, eager_metadata=True)
 
-    def too_deep(self: MetadataWrapper, provider):
+    def too_deep(self: ModuleMetadata, provider):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(MetadataWrapper, "resolve", too_deep)
+    monkeypatch.setattr(ModuleMetadata, "_computed", too_deep)
     outcome = engine.lint(engine.parse(source), [rule_by_code("PFL101")], "x.py", {})
     assert [(f.code, f.message, f.range) for f in outcome.findings] == [
         (f.code, f.message, f.range) for f in expected.findings
@@ -84,3 +86,151 @@ def test_parent_nodes_equal_libcst_provider_on_corpus(path: Path) -> None:
         pytest.skip("LibCST cannot parse this file")
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
     assert parent_nodes(module) == dict(expected)
+
+
+def _scope_facts(scopes, in_module) -> dict[object, object]:
+    """Each node's scope, told by what it is (kind, owner node, bindings, accesses), not by identity."""
+    facts: dict[object, object] = {}
+
+    def described(scope) -> object:
+        assignments = {(a.name, type(a).__name__, id(getattr(a, "node", None)), tuple(sorted(id(r.node) for r in a.references))) for a in scope.assignments}
+        accesses = {(a.node and id(a.node), tuple(sorted(id(r.node) for r in a.referents if hasattr(r, "node")))) for a in scope.accesses}
+        return (type(scope).__name__, id(scope.node) if hasattr(scope, "node") else None, frozenset(assignments), frozenset(accesses))
+
+    cache: dict[int, object] = {}
+    for node, scope in scopes.items():
+        if node not in in_module:
+            continue  # a node of a string annotation, parsed anew by each run
+        if scope is None:
+            facts[node] = None
+        else:
+            if id(scope) not in cache:
+                cache[id(scope)] = described(scope)
+            facts[node] = cache[id(scope)]
+    return facts
+
+
+@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
+def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
+    module = engine.parse(source)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True))
+    assert dict(ours.values(PositionProvider)) == dict(wrapper.resolve(PositionProvider))
+    in_module = {module, *parent_nodes(module)}
+    assert _scope_facts(ours.values(ScopeProvider), in_module) == _scope_facts(wrapper.resolve(ScopeProvider), in_module)
+    names = wrapper.resolve(QualifiedNameProvider)
+    theirs = {node: value() if callable(value) else value for node, value in names.items()}
+    assert {node: ours.values(QualifiedNameProvider)[node] for node in theirs} == theirs
+
+
+EVERY_SYNTAX = b'''
+import a.b as c
+from . import d
+from .e import (f as g, h)
+
+@decorator(1)
+@other
+async def function(p: int = 1, /, q=2, *args: str, r, s=3, **kwargs) -> "Annotated":
+    global G
+    x = y if z else w
+    x += 1
+    x: int = 2
+    (u := 3)
+    del x[0], y.a
+    async with a as (b, c), d:
+        async for i, j in k:
+            await m
+    lam = lambda a, *b, c=1, **d: a
+    t = [i for i in j if i for k in i], {i: j for i in j}, {i for i in j}, (i for i in j)
+    s = f"{a!r:>{width}} {b=}" "and" 'more'
+    n = a[1:2:3, ..., None], -a ** b // c @ d, not a and b or c, a < b <= c is not d not in e
+    try:
+        raise E from F
+    except* (A, B) as e:
+        pass
+    else:
+        yield from g
+    finally:
+        return
+    while a:
+        break
+    else:
+        continue
+    match point:
+        case Point(x=0, y=[1, *rest]) | {"k": v, **kw} if v:
+            pass
+        case _:
+            nonlocal_thing = 1
+
+class C[T](Base, metaclass=M):
+    type Alias[U] = list[U]
+    def method[V: int, *Ts, **P](self): ...
+    x: ClassVar[int]
+assert a, "message"; import os
+'''
+
+
+@pytest.mark.parametrize(("name", "source"), [*INPUTS, ("every syntax", EVERY_SYNTAX)], ids=[name for name, _ in INPUTS] + ["every syntax"])
+def test_children_in_libcst_visiting_order(name: str, source: bytes) -> None:
+    module = engine.parse(source)
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        assert traversal.children(node) == list(node.children), type(node).__name__
+        stack.extend(node.children)
+
+
+class _Recorder(cst.BatchableCSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.calls.append(("visit", id(node)))
+
+    def leave_Name(self, node: cst.Name) -> None:
+        self.calls.append(("leave", id(node)))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(("visit", id(node)))
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.calls.append(("leave", id(node)))
+
+
+def test_batched_visit_makes_libcst_calls_in_libcst_order() -> None:
+    module = engine.parse(EVERY_SYNTAX)
+    ours, theirs = _Recorder(), _Recorder()
+    traversal.visit_batched(module, [ours])
+    cst.visit_batched(module, [theirs])
+    assert ours.calls == theirs.calls and len(ours.calls) > 100
+
+
+class _PruningRecorder(cst.CSTVisitor):
+    """Records every callback; does not enter function bodies' statements or the arguments of calls to ``f``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.calls.append(("visit", id(node)))
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.calls.append(("leave", id(original_node)))
+        super().on_leave(original_node)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> Optional[bool]:
+        return False if isinstance(node.func, cst.Name) and node.func.value == "f" else None
+
+
+def test_walk_makes_the_calls_of_libcst_visit() -> None:
+    module = engine.parse(EVERY_SYNTAX + b"f(g(x), y)\ng(f(x))\n")
+    ours, theirs = _PruningRecorder(), _PruningRecorder()
+    traversal.walk(module, ours)
+    module.visit(theirs)
+    assert ours.calls == theirs.calls and len(ours.calls) > 100
