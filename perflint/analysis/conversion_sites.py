@@ -585,13 +585,6 @@ def arguments_have_effects(call: cst.Call) -> bool:
     return any(may_have_effects(arg.value) for arg in call.args)
 
 
-def cost_of_chain(chain: str) -> str:
-    if ".cpu()" in chain:
-        return (
-            ": on a CUDA tensor each `.cpu()` is a device-to-host copy and a sync (~15 us for 4k floats on an"
-            " H200); on a CPU tensor it costs ~1-3 us and the change is not measurable"
-        )
-    if chain.endswith(".tolist()"):
-        return ": each `.tolist()` builds a new Python list"
-    return ": `.numpy()` of a CPU tensor is zero-copy (~1-2 us), so this is tidiness, not speed"
-
+def short(spelling: str, limit: int) -> str:
+    """``spelling`` cut to at most ``limit`` characters (with ``...``), to keep a message on one line."""
+    return spelling if len(spelling) <= limit else spelling[: limit - 3] + "..."

@@ -15,6 +15,7 @@ from perflint.analysis.conversion_sites import (
     definition_of,
     insert_binding,
     may_repeat,
+    short,
 )
 from perflint.analysis.host_conversions import Conversion, conversion_of, copies_are_unobservable, only_read
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
@@ -241,10 +242,11 @@ class RepeatedHostConversion(Rule):
         verdict = self._sites.verdict(scope, variable, uses)
         if not verdict.same_value:
             return  # `a = x.numpy(); x = x * 2; b = x.numpy()`: two different values
-        message = f"`{variable}{sample.text}` is computed {len(uses)} times in `{definition_of(scope).name.value}`"
+        message = _message(f"{variable}{sample.text}", len(uses), definition_of(scope).name.value)
         region, applicability = verdict.region, verdict.applicability
         if region is None or applicability is None:
-            self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
+            # Why there is no fix (``verdict.reason``) is in the docs' Fix safety section, not the message.
+            self.report(uses[0].node, message)
             return
         if applicability is Applicability.SAFE and sample.copies and not self._copies_unobservable(scope, variable, region.statements, uses):
             applicability = Applicability.UNSAFE
@@ -264,6 +266,12 @@ class RepeatedHostConversion(Rule):
     ) -> bool:
         steps = {id(step) for conversion in self._sites.conversions(scope) for step in conversion.steps}
         return copies_are_unobservable(self, statements, [use.replaced for use in uses], variable, steps)
+
+
+def _message(chain: str, times: int, function: str) -> str:
+    """At most 100 characters: long spellings are cut, the function's name dropped before the chain."""
+    message = f"`{short(chain, 48)}` is computed {times} times in `{short(function, 30)}`"
+    return message if len(message) <= 100 else f"`{short(chain, 60)}` is computed {times} times in one function"
 
 
 def _suffix(conversion: Conversion) -> str:
