@@ -284,18 +284,55 @@ class ConversionSites:
         facts = self._facts(function)
         if variable in facts.nested_nonlocal:
             return Verdict(None, None, f"a nested def may rebind `{variable}`")
+        arms_first = False
         if first_reach is Reach.MAYBE:
-            if not any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
-                return Verdict(None, None, "none runs unconditionally")
-            return Verdict(region, Applicability.UNSAFE)
+            if any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
+                return Verdict(region, Applicability.UNSAFE)
+            anchor = region.anchor
+            if not (isinstance(anchor, cst.If) and len(region.statements) == 1):
+                return Verdict(None, None, "none runs unconditionally")  # `if a: x.numpy()` then `if b: x.numpy()`
+            if any(reach(self.visitor, node, anchor) >= Reach.GUARDED for node in nodes):
+                return Verdict(None, None, "one in `try`/`with`/lambda/generator in an arm")
+            # Uses split across the arms of one `if`/`elif`/`else`: converted once before the `if`. Exact only
+            # when every path through it starts by converting (so no path gains a conversion that may raise)
+            # and the tests, now evaluated after the conversion, have no effects.
+            arms_first = all(use.helper is None for use in uses) and self._every_arm_converts_first(anchor, nodes)
+            if not arms_first:
+                return Verdict(region, Applicability.UNSAFE)
         exact = (
-            first_effect(self.visitor, nodes[0], region.anchor)
+            (arms_first or first_effect(self.visitor, nodes[0], region.anchor))
             and not (isinstance(nodes[0], cst.Call) and uses[0].helper and arguments_have_effects(nodes[0]))
             and bool(scope.assignments[variable])
             and variable not in facts.declared
             and not facts.introspects_frame
         )
         return Verdict(region, Applicability.SAFE if exact else Applicability.UNSAFE)
+
+    def _every_arm_converts_first(self, branch: cst.If, nodes: Sequence[cst.CSTNode]) -> bool:
+        """Whether every arm of ``branch`` (an ``else`` is required) converts before anything else runs in it:
+        its first statement holds a use evaluated unconditionally and before any effect, or is itself such an
+        ``if``; and no test of the chain has an effect (``x.ndim == 2``, not ``flag()``)."""
+        if may_have_effects(branch.test) or branch.orelse is None:
+            return False  # `if flag(): ...` / `if a: ... elif b: ...` with no `else`: a path without a conversion
+        other = branch.orelse
+        if isinstance(other, cst.If):
+            return self._arm_converts_first(branch.body, nodes) and self._every_arm_converts_first(other, nodes)
+        return self._arm_converts_first(branch.body, nodes) and self._arm_converts_first(other.body, nodes)
+
+    def _arm_converts_first(self, block: cst.BaseSuite, nodes: Sequence[cst.CSTNode]) -> bool:
+        statements = block.body if isinstance(block, cst.IndentedBlock) else ()
+        if not statements:
+            return False  # `if a: x.numpy(); ...` on one line: not worth the case
+        first = statements[0]
+        if isinstance(first, cst.If):
+            return self._every_arm_converts_first(first, nodes)
+        top = first.body[0] if isinstance(first, cst.SimpleStatementLine) else first
+        return any(
+            self._is_within(node, top)
+            and reach(self.visitor, node, top) is Reach.ALWAYS
+            and first_effect(self.visitor, node, top)
+            for node in nodes
+        )
 
     def _changes_between(self, variable: str, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
         """``x`` rebound, or its storage/shape swapped, between the conversions: they convert different values."""

@@ -87,9 +87,19 @@ class RepeatedHostConversion(Rule):
     receive the tensor can still mutate it through another reference (an optimizer step), so this is
     stricter than a check of the callees that receive it. Otherwise **unsafe**. Hoisting a conversion out of a
     branch, loop, comprehension or conditional expression (when a later conversion runs unconditionally) is
-    unsafe: a conversion that raises (grad, bf16, CUDA) now raises where it did not, or earlier. No fix when
-    the conversions are in different branches with none unconditional, in `try`/`with` bodies, lambdas or
-    generators, or when a nested function may rebind the name (`nonlocal`). When the name is rebound or its
+    unsafe: a conversion that raises (grad, bf16, CUDA) now raises where it did not, or earlier. Conversions
+    split across the arms of one `if`/`elif`/`else` (at least two of them on one path) are converted once right
+    before the `if`: **safe** (for a chain that never copies, with the conditions above) when there is an
+    `else`, every arm's first statement converts before doing anything with an effect (or is itself such an
+    `if`), and no test of the chain has an effect (`x.ndim == 2`, not `flag()`): the conversion then runs on
+    exactly the paths it ran on, before the tests instead of after them, which nothing can observe.
+    Otherwise **unsafe**: with no `else`, the path through no arm now converts (a 1-d tensor that requires
+    grad made the hoisted `x.numpy()` raise where the original returned); an effect before an arm's conversion
+    (`log.append(...)`) no longer happens when the conversion raises; a test with a call may change the
+    tensor after the conversion. No fix when the conversions are in different `if` statements with none
+    unconditional (`if a: ... x.numpy()` then `if b: ... x.numpy()`: hoisting adds a conversion to the path
+    through neither, for no repeat on most paths), in `try`/`with` bodies, lambdas or generators, or when a
+    nested function may rebind the name (`nonlocal`). When the name is rebound or its
     storage swapped between the conversions they convert different values: nothing is reported.
 
     ## Metric impact

@@ -31,6 +31,7 @@ SEEDS = (0, 1)
 UNSAFE_DIFFERENCES = {
     ("tolist", "mutated"): "the uses now share one list, and the first one is mutated",
     ("frame_introspection", "reads_locals"): "locals() now shows the new local",
+    ("if_elif_arms", "no_else"): "the path through no arm now converts: a 1-d grad or bf16 tensor now raises",
 }
 
 
@@ -483,3 +484,27 @@ def test_tensor_handed_to_a_call_between_helpers_makes_pfl106_unsafe_and_differs
     with pytest.raises(RuntimeError, match="requires grad"):
         original(torch.ones(3), lambda t: t.requires_grad_())
     assert fixed(torch.ones(3), lambda t: t.requires_grad_()) == (3.0, 1.0)
+
+
+# -- uses split across `if`/`elif`/`else` arms -------------------------------------------------------------------
+
+
+def test_arms_unsafe_when_an_arm_has_an_effect_before_its_conversion() -> None:
+    """Hoisted above the `if`, a conversion that raises now raises before the arm's `log.append`."""
+    original = _load((FIXTURES / "if_elif_arms.py").read_text(), "m")["effect_before_the_conversion"]
+    fixed = _load((FIXTURES / "if_elif_arms.unsafe.fixed.py").read_text(), "m")["effect_before_the_conversion"]
+    grad = torch.ones(2, 3).requires_grad_()
+    logs: tuple[list[str], list[str]] = ([], [])
+    for function, log in zip((original, fixed), logs):
+        with pytest.raises(RuntimeError):
+            function(grad, log)
+    assert logs == (["2d"], [])
+
+
+def test_arms_safe_fix_keeps_every_path() -> None:
+    """Every arm converts first: on every dtype/shape (grad and bf16 included) both versions agree."""
+    source = (FIXTURES / "if_elif_arms.py").read_text()
+    golden = (FIXTURES / "if_elif_arms.fixed.py").read_text()
+    assert golden.count("x_np = x.numpy()") == 2
+    differences = _differences(source, golden, "if_elif_arms")
+    assert not {"every_arm_converts_first", "nested_if_as_first_statement"} & set(differences), differences
