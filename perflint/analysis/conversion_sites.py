@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 from collections import Counter, defaultdict
+from functools import lru_cache
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence
 
 import libcst as cst
 from libcst import MetadataDependent
@@ -34,6 +35,7 @@ from perflint.analysis.dataflow import (
     reach,
 )
 from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversion, conversion_of, storage_change
+from perflint.analysis.loop_invariant_conversions import LoopConversion, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.names import qualified_names
 from perflint.types import Applicability
@@ -125,6 +127,10 @@ class ConversionSites:
         self._inner_steps: set[int] = set()
         self._found: list[tuple[Optional[cst.FunctionDef], Conversion]] = []
         self._found_calls: list[tuple[Optional[cst.FunctionDef], cst.Call]] = []
+        # Loops and comprehensions open in the innermost def (one counter per def), and the conversions of
+        # names met while one was open: the candidates of ``loop_conversions``.
+        self._loop_depths: list[int] = [0]
+        self._in_loops: list[Conversion] = []
         self._conversions: dict[FunctionScope, list[Conversion]] = defaultdict(list)
         self._calls: dict[FunctionScope, list[cst.Call]] = defaultdict(list)
         self._local_calls: dict[FunctionScope, dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]] = {}
@@ -136,10 +142,20 @@ class ConversionSites:
     def enter_function(self, node: cst.FunctionDef) -> None:
         """Called from the rule's ``visit_FunctionDef``."""
         self._definitions.append(node)
+        self._loop_depths.append(0)
 
     def leave_function(self) -> None:
         """Called from the rule's ``leave_FunctionDef``."""
         self._definitions.pop()
+        self._loop_depths.pop()
+
+    def enter_loop(self) -> None:
+        """Called from the visits of ``for``/``while`` and list/set/dict comprehensions (PFL102 only)."""
+        self._loop_depths[-1] += 1
+
+    def leave_loop(self) -> None:
+        """Called when leaving what ``enter_loop`` was called for."""
+        self._loop_depths[-1] -= 1
 
     def call(self, node: cst.Call) -> None:
         """Called from the rule's ``visit_Call``: record a conversion of a name, or a call passing a name."""
@@ -152,6 +168,8 @@ class ConversionSites:
             self._inner_steps.update(id(step) for step in conversion.steps[:-1])
             if isinstance(conversion.receiver, cst.Name):
                 self._found.append((definition, conversion))
+                if definition is not None and self._loop_depths[-1]:
+                    self._in_loops.append(conversion)
         elif isinstance(node.func, (cst.Name, cst.Attribute)) and any(isinstance(arg.value, cst.Name) for arg in node.args):
             self._found_calls.append((definition, node))
 
@@ -175,7 +193,10 @@ class ConversionSites:
         return found
 
     def _may_report(self) -> bool:
-        """A cheap syntactic test: one name converted twice in a def, or a def converting its parameter called."""
+        """A cheap syntactic test: one name converted twice in a def, or in a loop of a def, or a def converting
+        its parameter called."""
+        if self._in_loops:
+            return True
         per_definition = Counter((id(definition), conversion.receiver_name) for definition, conversion in self._found)
         if any(count > 1 for count in per_definition.values()):
             return True
@@ -185,6 +206,29 @@ class ConversionSites:
             if definition is not None and conversion.receiver_name in _parameter_names(definition)
         }
         return any(_callee_name(call) in helpers for _definition, call in self._found_calls)
+
+    def loop_conversions(self, candidates: Sequence[Candidate]) -> list[tuple[FunctionScope, LoopConversion]]:
+        """Conversions of a def's local that a loop or comprehension repeats on an unchanged value
+        (``invariant_in_loop``), other than the uses of ``candidates`` (asked after ``candidates``)."""
+        taken = {id(use.node) for candidate in candidates for use in candidate.uses}
+        found = []
+        for conversion in self._in_loops:
+            variable = conversion.receiver_name
+            scope = _owner_scope(self.visitor, conversion.node)
+            if scope is None or variable is None or id(conversion.node) in taken:
+                continue
+            if not _is_variable_of(self.visitor, conversion.receiver, scope) or holds_array(self.visitor, scope, variable):
+                continue  # `[t.numpy() for t in ts]`: the comprehension's own name; `a = t.numpy()`: an array
+            if _ndarray_has_chain(conversion) and not self.is_tensor(scope, variable):
+                continue  # `for b in bs: a.tolist()`: an ndarray has `tolist` too
+            function = definition_of(scope)
+            facts = self._facts(function)
+            if variable in facts.declared or variable in facts.nested_nonlocal:
+                continue  # `global x` / a nested `nonlocal x`: a call in the loop may rebind it
+            invariant = invariant_in_loop(self.visitor, conversion, variable, scope, function)
+            if invariant is not None:
+                found.append((scope, invariant))
+        return found
 
     # -- what is converted where -------------------------------------------------------------------------
 
@@ -429,49 +473,123 @@ class ConversionSites:
         return region.anchor
 
 
-def may_repeat(tree: ast.Module, through_helpers: bool) -> bool:
-    """``candidates``' reach on Python's ast, looser (a rule's ``could_match``): a name's uses in a def are its
-    conversions (every maximal chain of conversion steps with a terminal, ``numpy``/``tolist``/``cpu``, well
-    formed or not, whatever the chain) and the calls passing it to a helper (any function of that name
-    converting the parameter it lands on, with or without ``self``); a candidate needs two uses of the def's
-    variable that may both run (``_ast_may_repeat``), one of them a helper call when ``through_helpers``."""
+def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
+    """``candidates``' reach as a shape check on Python's ast (a rule's ``could_match``), no flow reasoning.
+
+    A conversion is any maximal chain of conversion steps holding a terminal (``numpy``/``tolist``/``cpu``).
+    PFL102 (``through_helpers`` False): in one def, one name converted twice by chains of the same methods,
+    or a name converted inside a loop or list/set/dict comprehension (``in_loop``). PFL106: in one def, a name
+    passed to a function of the module's that converts one of its own parameters, and used that way or
+    converted twice in all.
+    """
+    found = _ast_conversions(tree)
+    if not through_helpers:
+        per_chain = Counter(
+            (id(site.function), name, methods) for site, name, methods in found if name is not None and site.function is not None
+        )
+        if any(count > 1 for count in per_chain.values()):
+            return True
+        return any(in_loop(tree, site, name) for site, name, _methods in found if name is not None and site.function is not None)
+    # Functions converting their own parameter (`p.numpy()`, `p.mean(dim=1).numpy()`), by name.
+    helpers = {
+        site.function.name
+        for site, _name, methods in found
+        if site.function is not None and _ast_base(site.node) in _ast_parameter_names(site.function)
+    }
+    if not helpers:
+        return False
+    uses: Counter[tuple[int, str]] = Counter()
+    passed: set[tuple[int, str]] = set()
+    for site in ast_shapes.shapes(tree).calls():
+        if ast_shapes.last_name(site.node.func) in helpers:
+            for value in ast_shapes.argument_values(site.node):
+                if isinstance(value, ast.Name):
+                    uses[(id(site.function), value.id)] += 1
+                    passed.add((id(site.function), value.id))
+    for site, name, _methods in found:
+        if name is not None:
+            uses[(id(site.function), name)] += 1
+    return any(uses[key] > 1 for key in passed)
+
+
+def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[str], tuple[str, ...]]]:
+    """Each outermost conversion chain: its site, its receiver's name (None unless a Name), its methods."""
     calls = ast_shapes.shapes(tree).calls()
     inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
-    uses: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
-    # Function name -> (its positional parameters, a parameter it converts), per def of that name.
-    helpers: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
+    found = []
     for site in calls:
         if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
             continue
-        start, methods = site.node, set()
+        start, methods = site.node, []
         while ast_shapes.method_name(start) in STEPS:
-            methods.add(ast_shapes.method_name(start))
+            methods.append(ast_shapes.method_name(start))
             start = start.func.value
-        # Every conversion ends in a terminal, and one chain holds at most one conversion.
-        if methods.isdisjoint(TERMINALS):
-            continue
-        if not isinstance(start, ast.Name):
-            # `p.mean(dim=1).numpy()` in a helper: the helper converts something derived from `p`.
-            base = _ast_base_name(start)
-            if site.function is not None and base is not None and base in _ast_parameter_names(site.function):
-                helpers[site.function.name].append((_ast_positional_names(site.function), base))
-            continue
-        uses[(id(site.function), start.id)].append(site)
-        if site.function is not None and start.id in _ast_parameter_names(site.function):
-            helpers[site.function.name].append((_ast_positional_names(site.function), start.id))
-    helper_calls: set[int] = set()
-    for site in calls:
-        for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
-            uses[(id(site.function), name)].append(site)
-            helper_calls.add(id(site))
-    return any(
-        _ast_may_repeat(tree, name, sites) and (not through_helpers or any(id(site) in helper_calls for site in sites))
-        for (_definition, name), sites in uses.items()
-    )
+        if TERMINALS.isdisjoint(methods):
+            continue  # `x.detach().float()`: no conversion
+        found.append((site, start.id if isinstance(start, ast.Name) else None, tuple(methods)))
+    return found
 
 
-def _ast_base_name(node: ast.AST) -> Optional[str]:
-    """``p`` for ``p.mean(dim=1)``, ``p[:, 0]``, ``p.T``: the name under attributes, calls and subscripts."""
+def in_loop(tree: ast.Module, site: ast_shapes.Site, name: str) -> bool:
+    """Whether ``site`` lies in a loop or list/set/dict comprehension of its def that stores ``name`` nowhere
+    (no assignment, ``for`` or comprehension target of it): spans of recorded nodes, compared by position."""
+    loops = _ast_loops(tree).get(id(site.function), ())
+    position = (site.node.lineno, site.node.col_offset)
+    inside = [loop for loop in loops if _ast_span(loop)[0] <= position < _ast_span(loop)[1]]
+    if not inside:
+        return False
+    innermost = max(inside, key=lambda loop: _ast_span(loop)[0])
+    first, last = _ast_span(innermost)
+    return not any(first <= where < last for where in _ast_stores(tree).get((id(site.function), name), ()))
+
+
+def _ast_span(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
+
+
+@lru_cache(maxsize=1)
+def _ast_loops(tree: ast.Module) -> dict[int, list[ast.AST]]:
+    """The loops and list/set/dict comprehensions of each def (by the def's id)."""
+    loops: dict[int, list[ast.AST]] = defaultdict(list)
+    kinds = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp)
+    for site in ast_shapes.shapes(tree).of(*kinds):
+        if site.function is not None:
+            loops[id(site.function)].append(site.node)
+    return loops
+
+
+@lru_cache(maxsize=1)
+def _ast_stores(tree: ast.Module) -> dict[tuple[int, str], list[tuple[int, int]]]:
+    """Where each def stores each plain name: assignment, augmented assignment, ``for`` and comprehension
+    targets (by the def's id and the name)."""
+    stores: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    shapes = ast_shapes.shapes(tree)
+    for site in shapes.of(ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp):
+        node = site.node
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        else:
+            targets = [generator.target for generator in node.generators]
+        for target in targets:
+            for part in _ast_target_names(target):
+                stores[(id(site.function), part.id)].append((part.lineno, part.col_offset))
+    return stores
+
+
+def _ast_target_names(target: ast.AST) -> list[ast.Name]:
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _ast_target_names(element)]
+    if isinstance(target, ast.Starred):
+        return _ast_target_names(target.value)
+    return []
+
+
+def _ast_base(node: ast.AST) -> Optional[str]:
+    """``p`` for ``p.mean(dim=1).numpy()``, ``p[:, 0].numpy()``: the name under attributes, calls and subscripts."""
     while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
         node = node.func if isinstance(node, ast.Call) else node.value
     return node.id if isinstance(node, ast.Name) else None
@@ -482,75 +600,9 @@ def _parameter_names(definition: cst.FunctionDef) -> set[str]:
     return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
 
 
-def _ast_names_passed_to_converted_parameters(call: ast.Call, helpers: dict[str, list[tuple[list[str], str]]]) -> list[str]:
-    """The names ``call`` passes where a helper of its callee's name converts the parameter (``parameter_for``
-    on the ast; a call with ``*``/``**`` arguments binds no parameter there)."""
-    converting = helpers.get(ast_shapes.last_name(call.func) or "", [])
-    if not converting or any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
-        return []
-    passed = []
-    for position, value in enumerate(call.args):
-        # The parameter at this position, or the next one when the helper is a method called on an object.
-        if isinstance(value, ast.Name) and any(param in positional[position : position + 2] for positional, param in converting):
-            passed.append(value.id)
-    for keyword in call.keywords:
-        if isinstance(keyword.value, ast.Name) and any(keyword.arg == param for _positional, param in converting):
-            passed.append(keyword.value.id)
-    return passed
-
-
-def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
-    return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
-
-
-def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
+def _ast_parameter_names(definition: ast_shapes.Function) -> set[str]:
     arguments = definition.args
     return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
-
-
-def _ast_may_repeat(tree: ast.Module, name: str, sites: Sequence[ast_shapes.Site]) -> bool:
-    """Whether two of the uses of ``name`` (sites in one def) may both run and read the def's variable: not
-    in a comprehension's element or a lambda's body that binds ``name`` itself (``_is_variable_of``), and
-    not in different arms of one ``if`` or conditional expression (``mutually_exclusive``)."""
-    if len(sites) < 2:
-        return False
-    paths = ast_shapes.paths(sites[0].function or tree, [site.node for site in sites])
-    chains = [paths[id(site.node)] for site in sites if not _ast_bound_on_the_way(paths[id(site.node)], name)]
-    return any(not _ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
-
-
-def _ast_bound_on_the_way(path: list[ast.AST], name: str) -> bool:
-    """Whether a comprehension or lambda on ``path`` binds ``name`` for the part of it the path goes through."""
-    for node, child in zip(path, path[1:]):
-        if isinstance(node, ast.Lambda) and child is node.body:
-            if name in _ast_parameter_names(node):
-                return True
-        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            elements = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
-            targets = [target for generator in node.generators for target in ast.walk(generator.target)]
-            if any(child is element for element in elements) and any(
-                isinstance(target, ast.Name) and target.id == name for target in targets
-            ):
-                return True
-    return False
-
-
-def _ast_different_arms(first: list[ast.AST], second: list[ast.AST]) -> bool:
-    """Whether the nodes at the ends of two root paths meet at an ``if`` / conditional expression, one in its
-    body and the other in its ``else`` (or ``elif``) arm."""
-    common = 0
-    while common < min(len(first), len(second)) and first[common] is second[common]:
-        common += 1
-    if common in (0, len(first), len(second)):
-        return False  # one node holds the other
-    fork, one, other = first[common - 1], first[common], second[common]
-    if isinstance(fork, ast.If):
-        arms = {id(node): "body" for node in fork.body} | {id(node): "orelse" for node in fork.orelse}
-    elif isinstance(fork, ast.IfExp):
-        arms = {id(fork.body): "body", id(fork.orelse): "orelse"}
-    else:
-        return False
-    return id(one) in arms and id(other) in arms and arms[id(one)] != arms[id(other)]
 
 
 def _callee_name(call: cst.Call) -> Optional[str]:

@@ -24,7 +24,7 @@ from perflint.analysis.conversion_sites import (
     Use,
     Verdict,
     insert_binding,
-    may_repeat,
+    could_repeat,
     short,
 )
 from perflint.analysis.dataflow import fresh_name, parent
@@ -217,8 +217,8 @@ class HostConversionInHelpers(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """A name passed to a helper converting that parameter, and used twice (``may_repeat``)."""
-        return may_repeat(tree, through_helpers=True)
+        """A name passed to a helper converting a parameter, and used twice (``could_repeat``: a shape check)."""
+        return could_repeat(tree, through_helpers=True)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)

@@ -14,9 +14,10 @@ from perflint.analysis.conversion_sites import (
     Use,
     definition_of,
     insert_binding,
-    may_repeat,
+    could_repeat,
     short,
 )
+from perflint.analysis.loop_invariant_conversions import LoopConversion
 from perflint.analysis.host_conversions import Conversion, conversion_of, copies_are_unobservable, only_read
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
@@ -224,8 +225,8 @@ class RepeatedHostConversion(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Two conversions (or helper calls) of one name in a def that may both run (``may_repeat``)."""
-        return may_repeat(tree, through_helpers=False)
+        """One name converted twice in a def, or in a loop there (``could_repeat``: a shape check)."""
+        return could_repeat(tree, through_helpers=False)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
@@ -240,11 +241,44 @@ class RepeatedHostConversion(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         self._sites.call(node)
 
+    def visit_For(self, node: cst.For) -> None:
+        self._sites.enter_loop()
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._sites.leave_loop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self._sites.enter_loop()
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._sites.leave_loop()
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._sites.enter_loop()
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._sites.leave_loop()
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._sites.enter_loop()
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._sites.leave_loop()
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._sites.enter_loop()
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self._sites.leave_loop()
+
     def leave_Module(self, original_node: cst.Module) -> None:
-        for candidate in self._sites.candidates(original_node):
+        candidates = self._sites.candidates(original_node)
+        for candidate in candidates:
             # Handed to helpers that convert it: PFL106's finding (one fix rewrites caller and helpers).
             if not candidate.through_helpers:
                 self._report(candidate)
+        for scope, found in self._sites.loop_conversions(candidates):
+            self._report_loop(scope, found)
 
     def _report(self, candidate: Candidate) -> None:
         scope, variable, uses, sample = candidate.scope, candidate.variable, candidate.uses, candidate.sample
@@ -271,6 +305,23 @@ class RepeatedHostConversion(Rule):
         title = f"Convert `{variable}` once into `{name}`"
         self.report(uses[0].node, message, rewrite=Rewrite(applicability, tuple(changes), title=title))
 
+    def _report_loop(self, scope: FunctionScope, found: LoopConversion) -> None:
+        conversion = found.conversion
+        variable = conversion.receiver_name
+        assert variable is not None
+        kind = "loop" if isinstance(found.loop, (cst.For, cst.While)) else "comprehension"
+        message = _loop_message(f"{variable}{conversion.text}", kind, definition_of(scope).name.value)
+        if found.anchor is None or found.guarded:
+            # `if [f(x.numpy(), t) for t in ts]:` in an `elif` test: no statement to put it before;
+            # `for b in bs: try: f(x.numpy())`: the `try` handles what the conversion raises.
+            self.report(conversion.node, message)
+            return
+        name = self._sites.new_local(scope, found.anchor, f"{variable}_{_suffix(conversion)}")
+        changes = (insert_binding(found.anchor, name, conversion.node.deep_clone()), Rewrite.replace(conversion.node, cst.Name(name)))
+        # Always unsafe: the loop may run zero times, and the hoisted conversion then runs (and may raise) anyway.
+        rewrite = Rewrite(Applicability.UNSAFE, changes, title=f"Convert `{variable}` once before the {kind} into `{name}`")
+        self.report(conversion.node, message, rewrite=rewrite)
+
     def _copies_unobservable(
         self, scope: FunctionScope, variable: str, statements: Sequence[cst.CSTNode], uses: Sequence[Use]
     ) -> bool:
@@ -282,6 +333,12 @@ def _message(chain: str, times: int, function: str) -> str:
     """At most 100 characters: long spellings are cut, the function's name dropped before the chain."""
     message = f"`{short(chain, 48)}` is computed {times} times in `{short(function, 30)}`"
     return message if len(message) <= 100 else f"`{short(chain, 60)}` is computed {times} times in one function"
+
+
+def _loop_message(chain: str, kind: str, function: str) -> str:
+    """At most 100 characters, as ``_message``."""
+    message = f"`{short(chain, 40)}` converts the same tensor in every pass of a {kind} in `{short(function, 24)}`"
+    return message if len(message) <= 100 else f"`{short(chain, 40)}` converts the same tensor in every pass of a {kind}"
 
 
 def _suffix(conversion: Conversion) -> str:

@@ -31,6 +31,7 @@ SEEDS = (0, 1)
 UNSAFE_DIFFERENCES = {
     ("tolist", "mutated"): "the uses now share one list, and the first one is mutated",
     ("frame_introspection", "reads_locals"): "locals() now shows the new local",
+    ("loop_invariant", "list_mutated_by_callee"): "every pass now gets the one list, which the callee grows",
     ("if_elif_arms", "no_else"): "the path through no arm now converts: a 1-d grad or bf16 tensor now raises",
 }
 
@@ -508,3 +509,23 @@ def test_arms_safe_fix_keeps_every_path() -> None:
     assert golden.count("x_np = x.numpy()") == 2
     differences = _differences(source, golden, "if_elif_arms")
     assert not {"every_arm_converts_first", "nested_if_as_first_statement"} & set(differences), differences
+
+
+# -- loop-invariant conversions ----------------------------------------------------------------------------------
+
+
+def test_loop_unsafe_when_the_loop_runs_zero_times() -> None:
+    """Hoisted before the loop, the conversion runs even when the loop does not: a grad tensor now raises."""
+    original = _load((FIXTURES / "loop_invariant.py").read_text(), "m")["in_for_body"]
+    fixed = _load((FIXTURES / "loop_invariant.unsafe.fixed.py").read_text(), "m")["in_for_body"]
+    grad, empty = torch.ones(3).requires_grad_(), torch.ones(0)
+    assert original(grad, empty) == 0.0
+    with pytest.raises(RuntimeError):
+        fixed(grad, empty)
+    assert _same(original(torch.ones(3), torch.ones(2)), fixed(torch.ones(3), torch.ones(2)))
+
+
+def test_loop_fixes_are_never_safe() -> None:
+    source = (FIXTURES / "loop_invariant.py").read_text()
+    fixes = [v.fix for v in lint(source, select=["PFL102"]).violations if v.fix is not None]
+    assert fixes and all(fix.applicability is Applicability.UNSAFE for fix in fixes)

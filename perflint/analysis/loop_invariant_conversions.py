@@ -1,0 +1,167 @@
+"""Host conversions that a loop or comprehension repeats on a value it never changes (PFL102's loop case).
+
+``x.cpu().numpy()`` in the body of ``for b in batches:`` or in the element of ``[f(x.cpu().numpy(), y) for y in
+ys]`` runs once per iteration; when nothing in the loop can give ``x`` another value, every run converts the
+same tensor. The visitor must declare ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import libcst as cst
+from libcst import MetadataDependent
+from libcst.metadata import FunctionScope
+
+from perflint.analysis.conversion_helpers import assigned_value
+from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, bindings, enclosing_statements, parent, reach
+from perflint.analysis.host_conversions import Conversion, only_inspected, storage_change
+
+Loop = Union[cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp]
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp)
+# Calls in a loop that change tensors in place through references the loop does not show: an optimizer step
+# updates the parameters a name may hold, ``backward`` their ``.grad``.
+MUTATING_METHODS = frozenset({"step", "backward"})
+
+
+@dataclass(frozen=True)
+class LoopConversion:
+    """A conversion ``conversion`` that ``loop`` repeats on an unchanged value; ``anchor`` is the statement
+    before which one conversion could go (None: no place for it), ``guarded`` whether a ``try``/``with``/
+    ``match`` between the loop and the conversion handles what it raises."""
+
+    conversion: Conversion
+    loop: Loop
+    anchor: Optional[cst.CSTNode]
+    guarded: bool
+
+
+def repeating_loop(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Loop]:
+    """The innermost loop of the enclosing function that evaluates ``node`` once per iteration, else None.
+
+    None too when ``node`` runs later (a lambda, a generator expression) or the function ends first.
+    """
+    child = node
+    for step in ancestors(visitor, node):
+        if isinstance(step, (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.GeneratorExp, cst.Module)):
+            return None  # `lambda: x.numpy()`, `(x.numpy() for _ in ys)`: runs at another time, or never
+        if isinstance(step, cst.For) and child is step.body:
+            return step
+        if isinstance(step, cst.While) and (child is step.body or child is step.test):
+            return step
+        if isinstance(step, COMPREHENSIONS) and child is not step.for_in:
+            return step  # the element (key, value)
+        if isinstance(step, cst.CompFor) and not (child is step.iter and _outermost(visitor, step)):
+            comprehension = _comprehension(visitor, step)
+            return comprehension if isinstance(comprehension, COMPREHENSIONS) else None
+        child = step
+    return None
+
+
+def invariant_in_loop(
+    visitor: MetadataDependent, conversion: Conversion, variable: str, scope: FunctionScope, function: cst.FunctionDef
+) -> Optional[LoopConversion]:
+    """``conversion`` (of the local ``variable`` of ``scope``) when its innermost loop cannot change the value.
+
+    Loop-invariant means: the loop binds ``variable`` nowhere (targets, assignments, walrus, ``del``), gives
+    it no new storage, shape or grad flag (``x.data =``, ``x.set_(...)``, ``x.requires_grad_()``), mentions it
+    only to read it (the conversion itself, an attribute read, a pure method such as ``x.sum()``; no in-place
+    update such as ``x.add_(1)``, no call receiving it), calls no in-place method on anything (``y.add_(...)``:
+    ``y`` may be a view of ``x``) and no ``.step()``/``.backward()`` (an optimizer updates in place the
+    parameters ``x`` may be); and ``variable`` is not bound from an attribute or an item (``w = model.weight``:
+    the module can change it in place in any call).
+    """
+    loop = repeating_loop(visitor, conversion.node)
+    if loop is None:
+        return None
+    own = {id(step) for step in conversion.steps}
+    if bindings([loop], variable) or storage_change([loop], variable):
+        return None  # `for b in bs: x = model(b); x.numpy()`: a new value each pass
+    if not only_inspected(visitor, [loop], variable, own):
+        return None  # `for b in bs: update(x); x.cpu().numpy()`: `update` may change `x` in place
+    if _mutates_in_place(loop):
+        return None  # `for b in bs: loss.backward(); opt.step(); w.cpu().numpy()`: `w` may be a parameter
+    if not _bound_to_fresh_values(visitor, scope, variable):
+        return None  # `w = model.weight` before the loop: the module may change it in place
+    anchor = _anchor(visitor, loop, function)
+    if anchor is not None and not isinstance(loop, (cst.For, cst.While)):
+        # `y = [f(x.numpy(), t) for t in ts]`: the conversion goes before the statement holding the comprehension;
+        # nothing evaluated there before the comprehension may change `x` either.
+        statement = anchor.body[0] if isinstance(anchor, cst.SimpleStatementLine) else anchor
+        if bindings([anchor], variable) and not _assigned_by(statement, variable) or storage_change([anchor], variable):
+            anchor = None
+        elif not only_inspected(visitor, [anchor], variable, own):
+            anchor = None
+    guarded = reach(visitor, conversion.node, loop) >= Reach.GUARDED
+    return LoopConversion(conversion, loop, anchor, guarded)
+
+
+def _outermost(visitor: MetadataDependent, comp_for: cst.CompFor) -> bool:
+    return not isinstance(parent(visitor, comp_for), cst.CompFor)
+
+
+def _comprehension(visitor: MetadataDependent, comp_for: cst.CompFor) -> cst.CSTNode:
+    node: cst.CSTNode = comp_for
+    while isinstance(node, cst.CompFor):
+        node = parent(visitor, node)
+    return node
+
+
+def _mutates_in_place(loop: cst.CSTNode) -> bool:
+    finder = _InPlaceCalls()
+    loop.visit(finder)
+    return finder.found
+
+
+class _InPlaceCalls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if method in MUTATING_METHODS or (method.endswith("_") and not method.startswith("_")):
+                self.found = True
+        return not self.found
+
+
+def _bound_to_fresh_values(visitor: MetadataDependent, scope: FunctionScope, variable: str) -> bool:
+    """Every binding of ``variable`` in ``scope`` is a parameter or assigns a value that is not an attribute
+    or item load (``x = model(b)``, ``x = torch.cat(...)``, ``x = a * b``, not ``x = self.x``)."""
+    assignments = list(scope.assignments[variable])
+    if not assignments:
+        return False  # a global or closure name: any call may rebind it
+    for assignment in assignments:
+        node = assignment.node
+        if isinstance(node, cst.Param):
+            continue
+        value = assigned_value(visitor, node)
+        if value is None:
+            continue  # `for x in ...`, `with ... as x`, tuple targets: checked against the loop by `bindings`
+        if isinstance(value, (cst.Attribute, cst.Subscript, cst.Name)):
+            return False
+    return True
+
+
+def _assigned_by(statement: cst.CSTNode, variable: str) -> bool:
+    """``x = [... for t in ts]``: the statement's only binding of ``x`` is its own plain target, stored last."""
+    return (
+        isinstance(statement, cst.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0].target, cst.Name)
+        and statement.targets[0].target.value == variable
+        and not bindings([statement.value], variable)
+    )
+
+
+def _anchor(visitor: MetadataDependent, loop: cst.CSTNode, function: cst.FunctionDef) -> Optional[cst.CSTNode]:
+    """The innermost statement holding ``loop`` that sits in a block (where a new statement can go)."""
+    for statement in reversed(enclosing_statements(visitor, loop, function)):
+        block = parent(visitor, statement)
+        if isinstance(block, cst.SimpleStatementLine) and len(block.body) == 1:
+            return block  # the line's only statement: insert a line, not `x_np = ...; return [...]`
+        if isinstance(block, BLOCKS):
+            return statement
+    return None
