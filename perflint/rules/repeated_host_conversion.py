@@ -29,8 +29,14 @@ class RepeatedHostConversion(Rule):
     Finds a tensor converted to the host more than once: in one function, the same chain
     (`x.numpy()`, `x.cpu().numpy()`, `x.detach().cpu().numpy()`, `x.cpu()`, `x.tolist()`, also after
     `view(...)`, `squeeze(...)`, `reshape(...)`, `flatten()`, `ravel()`, `float()`) applied two or more times to a name that is neither
-    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between. A tensor handed to several
-    helpers that each convert it is PFL106's.
+    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between; and one such conversion in
+    the body of a `for`/`while` loop or the element of a list/set/dict comprehension that converts the same
+    tensor in every pass (`[f(x.cpu().numpy(), y) for y in ys]`, `for b in batches: total += metric(
+    preds.cpu().numpy(), b)`): the loop binds the name nowhere, mentions it only to read it (the conversion,
+    `x.shape`, `x.sum()`; no `x.add_(1)`, no call receiving `x` or `x.data`), calls no in-place method on
+    anything and no `.step()`/`.backward()` (an optimizer changes parameters in place), and the name is bound
+    only to parameters or computed values in the function (not `w = model.weight`, which a module call may
+    change in place). A tensor handed to several helpers that each convert it is PFL106's.
 
     ## Why is this bad?
     On a CUDA tensor every `.cpu()` is a device-to-host copy plus a synchronisation, and each one returns a
@@ -100,7 +106,16 @@ class RepeatedHostConversion(Rule):
     tensor after the conversion. No fix when the conversions are in different `if` statements with none
     unconditional (`if a: ... x.numpy()` then `if b: ... x.numpy()`: hoisting adds a conversion to the path
     through neither, for no repeat on most paths), in `try`/`with` bodies, lambdas or generators, or when a
-    nested function may rebind the name (`nonlocal`). When the name is rebound or its
+    nested function may rebind the name (`nonlocal`).
+    A loop-invariant conversion is converted once right before the loop (before the statement holding the
+    comprehension) into a fresh local, and the fix is always **unsafe**: the loop may run zero times, and the
+    hoisted conversion then runs anyway: a 1-d tensor that requires grad made `preds.cpu().numpy()` raise
+    before an empty loop where the original returned 0.0; on a CUDA tensor an empty loop now pays a copy and
+    a sync. It also runs before the loop's iterable is evaluated and before the first pass's earlier
+    statements, so an exception it raises comes first; and a copying chain (`.cpu()`, `.tolist()`...) gives
+    every pass one shared copy, so a callee that changes its argument in place (`values.append(0)` on the
+    list of `x.tolist()`) now sees its own earlier changes. No fix when a `try`/`with` in the loop holds the
+    conversion, or when the comprehension sits where no statement can go before it. When the name is rebound or its
     storage swapped between the conversions they convert different values: nothing is reported.
 
     ## Metric impact
@@ -109,8 +124,11 @@ class RepeatedHostConversion(Rule):
     ## Known problems
     Only local names are tracked: `self.x.numpy()` twice is not reported, since any call in between may
     rebind the attribute. Different chains of one tensor (`x.cpu().numpy()` and `x.cpu().tolist()`) are two
-    copies on a GPU but are neither merged nor reported. A conversion repeated by a loop is not reported
-    (PFL105 covers host syncs in loops), and neither is module-level code. The receiver is taken to be a
+    copies on a GPU but are neither merged nor reported. Module-level code is not reported. In a loop, only
+    the innermost loop is asked about (the fix does not go further out), generator expressions are left
+    alone (they run later, or never), and a tensor changed in place through another reference that nothing
+    in the loop visibly receives (a buffer a module call updates, held by a name bound from a call) is taken
+    to be unchanged. The receiver is taken to be a
     tensor when the chain has `.numpy()`, `.cpu()` or `.detach()`; chains an ndarray also has (`.tolist()`,
     `.reshape(...).tolist()`) are reported only with evidence: a parameter annotated `torch.Tensor` or a
     value built by a `torch.*` call. The rule is on by default although on a CPU
@@ -130,7 +148,7 @@ class RepeatedHostConversion(Rule):
     message = "The same tensor is converted to the host more than once"
     fix_title = "Convert once into a local and reuse it"
     fix_safety = FixSafety.SOMETIMES_SAFE
-    unsafe_when = "a call between the conversions may change the tensor"
+    unsafe_when = "a call between the conversions may change the tensor, or a loop runs zero times"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = (".numpy(", ".cpu(", ".tolist(")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)
@@ -171,8 +189,33 @@ class RepeatedHostConversion(Rule):
                 return a + x.numpy().sum()
             """
         ),
+        Valid(
+            """
+            def f(model, loader):
+                return [model(b).cpu().numpy() for b in loader] + [x.numpy() for x in loader]
+            """
+        ),
     )
     invalid = (
+        Invalid(
+            """
+            def f(preds, batches, metric):
+                total = 0.0
+                for b in batches:
+                    total += metric(preds.cpu().numpy(), b)
+                return total
+            """,
+            fixed="""
+            def f(preds, batches, metric):
+                total = 0.0
+                preds_np = preds.cpu().numpy()
+                for b in batches:
+                    total += metric(preds_np, b)
+                return total
+            """,
+            message_contains="in every pass of a loop in `f`",
+            applicability=Applicability.UNSAFE,
+        ),
         Invalid(
             """
             def f(x):
