@@ -490,26 +490,46 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
         if any(count > 1 for count in per_chain.values()):
             return True
         return any(in_loop(tree, site, name) for site, name, _methods in found if name is not None and site.function is not None)
-    # Functions converting their own parameter (`p.numpy()`, `p.mean(dim=1).numpy()`), by name.
-    helpers = {
-        site.function.name
-        for site, _name, methods in found
-        if site.function is not None and _ast_base(site.node) in _ast_parameter_names(site.function)
-    }
+    # Functions converting their own parameter (`p.numpy()`, `p.mean(dim=1).numpy()`), by name: their
+    # positional parameters and the parameter converted.
+    helpers: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
+    for site, _name, _methods in found:
+        base = _ast_base(site.node)
+        if site.function is not None and base in _ast_parameter_names(site.function):
+            helpers[site.function.name].append((_ast_positional_names(site.function), base))
     if not helpers:
         return False
     uses: Counter[tuple[int, str]] = Counter()
     passed: set[tuple[int, str]] = set()
     for site in ast_shapes.shapes(tree).calls():
-        if ast_shapes.last_name(site.node.func) in helpers:
-            for value in ast_shapes.argument_values(site.node):
-                if isinstance(value, ast.Name):
-                    uses[(id(site.function), value.id)] += 1
-                    passed.add((id(site.function), value.id))
+        for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
+            uses[(id(site.function), name)] += 1
+            passed.add((id(site.function), name))
     for site, name, _methods in found:
         if name is not None:
             uses[(id(site.function), name)] += 1
     return any(uses[key] > 1 for key in passed)
+
+
+def _ast_names_passed_to_converted_parameters(call: ast.Call, helpers: dict[str, list[tuple[list[str], str]]]) -> list[str]:
+    """The names ``call`` passes where a function of its callee's name converts the parameter (a call with
+    ``*``/``**`` arguments binds no parameter there)."""
+    converting = helpers.get(ast_shapes.last_name(call.func) or "", [])
+    if not converting or any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+        return []
+    passed = []
+    for position, value in enumerate(call.args):
+        # The parameter at this position, or the next one when the helper is a method called on an object.
+        if isinstance(value, ast.Name) and any(param in positional[position : position + 2] for positional, param in converting):
+            passed.append(value.id)
+    for keyword in call.keywords:
+        if isinstance(keyword.value, ast.Name) and any(keyword.arg == param for _positional, param in converting):
+            passed.append(keyword.value.id)
+    return passed
+
+
+def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
+    return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
 
 
 def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[str], tuple[str, ...]]]:
