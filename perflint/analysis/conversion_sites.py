@@ -13,7 +13,7 @@ import ast
 from collections import Counter, defaultdict
 from functools import lru_cache
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import libcst as cst
 from libcst import MetadataDependent
@@ -483,6 +483,12 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
     converted twice in all.
     """
     found = _ast_conversions(tree)
+    if not _ast_imports_torch(tree):
+        # `a.tolist()`, `a.reshape(-1).tolist()`: an ndarray has these too, and only torch evidence (an
+        # annotation, a `torch.*` call: both need an import of torch) makes them a tensor's.
+        found = [(site, name, methods) for site, name, methods in found if not VIEWS.union(["tolist"]).issuperset(methods)]
+    # `[x.numpy() for x in xs]`, `lambda x: x.numpy()`: a name of the inner scope, not of the def.
+    found = [(site, name, methods) for site, name, methods in found if name is None or not _ast_inner_name(tree, site, site.node, name)]
     if not through_helpers:
         per_chain = Counter(
             (id(site.function), name, methods) for site, name, methods in found if name is not None and site.function is not None
@@ -503,6 +509,8 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
     passed: set[tuple[int, str]] = set()
     for site in ast_shapes.shapes(tree).calls():
         for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
+            if _ast_inner_name(tree, site, site.node, name):
+                continue
             uses[(id(site.function), name)] += 1
             passed.add((id(site.function), name))
     for site, name, _methods in found:
@@ -533,7 +541,8 @@ def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
 
 
 def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[str], tuple[str, ...]]]:
-    """Each outermost conversion chain: its site, its receiver's name (None unless a Name), its methods."""
+    """Each outermost conversion chain: its site, its receiver's name (None unless a Name), its methods up to
+    the conversion."""
     calls = ast_shapes.shapes(tree).calls()
     inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
     found = []
@@ -546,8 +555,58 @@ def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[s
             start = start.func.value
         if TERMINALS.isdisjoint(methods):
             continue  # `x.detach().float()`: no conversion
-        found.append((site, start.id if isinstance(start, ast.Name) else None, tuple(methods)))
+        # Innermost first, up to the conversion LibCST's side takes (``conversion_of`` of the outermost call
+        # that is one): the first `numpy`/`tolist`, else the last `cpu` (`x.cpu().numpy().reshape(3)` and
+        # `x.cpu().numpy()` are one chain).
+        methods.reverse()
+        ends = [i for i, method in enumerate(methods) if method in ("numpy", "tolist")]
+        end = ends[0] if ends else max(i for i, method in enumerate(methods) if method == "cpu")
+        found.append((site, start.id if isinstance(start, ast.Name) else None, tuple(methods[: end + 1])))
     return found
+
+
+def _ast_inner_name(tree: ast.Module, site: ast_shapes.Site, node: ast.AST, name: str) -> bool:
+    """Whether ``name`` at ``node`` is bound by a comprehension or lambda around it (not the def's variable):
+    ``node`` lies in one's span, outside the first iterable (evaluated in the enclosing scope)."""
+    position = (node.lineno, node.col_offset)
+    return any(
+        start <= position < end and not hole[0] <= position < hole[1]
+        for start, end, hole in _ast_inner_scopes(tree).get((id(site.function), name), ())
+    )
+
+
+Span = tuple[tuple[int, int], tuple[int, int]]
+
+
+@lru_cache(maxsize=1)
+def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], Span]]]:
+    """Per (def id, name): the spans where a comprehension or lambda binds ``name``, each with its hole."""
+    scopes: dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], Span]]] = defaultdict(list)
+    no_hole: Span = ((0, 0), (0, 0))
+    shapes = ast_shapes.shapes(tree)
+    for site in shapes.of(ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
+        node = site.node
+        start, end = _ast_span(node)
+        hole = _ast_span(node.generators[0].iter)
+        for generator in node.generators:
+            for target in _ast_target_names(generator.target):
+                scopes[(id(site.function), target.id)].append((start, end, hole))
+    for site in shapes.of(ast.Lambda):
+        node = site.node
+        start, end = _ast_span(node.body)
+        for param in _ast_parameter_names(node):
+            scopes[(id(site.function), param)].append((start, end, no_hole))
+    return scopes
+
+
+def _ast_imports_torch(tree: ast.Module) -> bool:
+    """Whether the module imports ``torch`` or anything from it (at any level)."""
+    for site in ast_shapes.shapes(tree).of(ast.Import, ast.ImportFrom):
+        node = site.node
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if any(name == "torch" or name.startswith("torch.") for name in names):
+            return True
+    return False
 
 
 def in_loop(tree: ast.Module, site: ast_shapes.Site, name: str) -> bool:
@@ -620,7 +679,7 @@ def _parameter_names(definition: cst.FunctionDef) -> set[str]:
     return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
 
 
-def _ast_parameter_names(definition: ast_shapes.Function) -> set[str]:
+def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
     arguments = definition.args
     return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
