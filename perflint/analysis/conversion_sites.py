@@ -35,7 +35,7 @@ from perflint.analysis.dataflow import (
     reach,
 )
 from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversion, conversion_of, storage_change
-from perflint.analysis.loop_invariant_conversions import LoopConversion, invariant_in_loop
+from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.names import qualified_names
 from perflint.types import Applicability
@@ -131,6 +131,7 @@ class ConversionSites:
         # names met while one was open: the candidates of ``loop_conversions``.
         self._loop_depths: list[int] = [0]
         self._in_loops: list[Conversion] = []
+        self._loop_facts: dict[int, LoopFacts] = {}
         self._conversions: dict[FunctionScope, list[Conversion]] = defaultdict(list)
         self._calls: dict[FunctionScope, list[cst.Call]] = defaultdict(list)
         self._local_calls: dict[FunctionScope, dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]] = {}
@@ -225,7 +226,7 @@ class ConversionSites:
             facts = self._facts(function)
             if variable in facts.declared or variable in facts.nested_nonlocal:
                 continue  # `global x` / a nested `nonlocal x`: a call in the loop may rebind it
-            invariant = invariant_in_loop(self.visitor, conversion, variable, scope, function)
+            invariant = invariant_in_loop(self.visitor, conversion, variable, scope, function, self._loop_facts)
             if invariant is not None:
                 found.append((scope, invariant))
         return found

@@ -223,23 +223,6 @@ def only_read(
     )
 
 
-def only_inspected(visitor: MetadataDependent, statements: Sequence[cst.CSTNode], variable: str, allowed: Collection[int]) -> bool:
-    """Whether every mention of ``variable`` in ``statements`` is a node in ``allowed`` (ids of the
-    conversion's own calls) or the receiver of a conversion step in ``allowed``, of a pure tensor method
-    (``x.sum()``) or of an attribute read other than ``.data`` (``x.shape``): stricter than ``only_read``, no
-    in-place update (``x.add_(1)``) and no store."""
-    finder = _MentionFinder(variable)
-    for statement in statements:
-        statement.visit(finder)
-    return all(id(name) in allowed or (_harmless_mention(visitor, name, allowed) and not _reads_data(visitor, name)) for name in finder.found)
-
-
-def _reads_data(visitor: MetadataDependent, name: cst.CSTNode) -> bool:
-    """``x.data``: another tensor on the same storage, which whatever receives it can change in place."""
-    attribute = parent(visitor, name)
-    return isinstance(attribute, cst.Attribute) and attribute.attr.value == "data"
-
-
 def _start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
     start = visitor.get_metadata(PositionProvider, node).start
     return (start.line, start.column)

@@ -8,15 +8,15 @@ same tensor. The visitor must declare ParentNodeProvider, ScopeProvider and Qual
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Collection, Optional, Union
 
 import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import FunctionScope
 
 from perflint.analysis.conversion_helpers import assigned_value
-from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, bindings, enclosing_statements, parent, reach
-from perflint.analysis.host_conversions import Conversion, only_inspected, storage_change
+from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, enclosing_statements, parent, reach
+from perflint.analysis.host_conversions import PURE_TENSOR_METHODS, Conversion, is_pure_method_call
 
 Loop = Union[cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp]
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp)
@@ -59,42 +59,99 @@ def repeating_loop(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Lo
     return None
 
 
+class LoopFacts:
+    """What one walk of a loop (or statement) tells: every mention of each name, and whether it calls an
+    in-place method (``y.add_(...)``) or ``.step()``/``.backward()``. Kept per node by the caller, so that
+    asking about several conversions in one loop walks it once."""
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        finder = _Mentions()
+        node.visit(finder)
+        self.mentions = finder.mentions
+        self.mutates_in_place = finder.mutates_in_place
+
+
 def invariant_in_loop(
-    visitor: MetadataDependent, conversion: Conversion, variable: str, scope: FunctionScope, function: cst.FunctionDef
+    visitor: MetadataDependent,
+    conversion: Conversion,
+    variable: str,
+    scope: FunctionScope,
+    function: cst.FunctionDef,
+    facts: dict[int, LoopFacts],
 ) -> Optional[LoopConversion]:
     """``conversion`` (of the local ``variable`` of ``scope``) when its innermost loop cannot change the value.
 
-    Loop-invariant means: the loop binds ``variable`` nowhere (targets, assignments, walrus, ``del``), gives
-    it no new storage, shape or grad flag (``x.data =``, ``x.set_(...)``, ``x.requires_grad_()``), mentions it
-    only to read it (the conversion itself, an attribute read, a pure method such as ``x.sum()``; no in-place
-    update such as ``x.add_(1)``, no call receiving it), calls no in-place method on anything (``y.add_(...)``:
-    ``y`` may be a view of ``x``) and no ``.step()``/``.backward()`` (an optimizer updates in place the
-    parameters ``x`` may be); and ``variable`` is not bound from an attribute or an item (``w = model.weight``:
-    the module can change it in place in any call).
+    Loop-invariant means: the loop mentions ``variable`` only to read it (the conversion itself, an attribute
+    read other than ``.data``, a pure method such as ``x.sum()``): so it binds it nowhere (targets,
+    assignments, walrus, ``del``), stores no attribute of it (``x.data = ...``), calls no method that changes
+    it (``x.add_(1)``, ``x.set_(...)``) and hands it to no call; it calls no in-place method on anything
+    (``y.add_(...)``: ``y`` may be a view of ``x``) and no ``.step()``/``.backward()`` (an optimizer updates
+    in place the parameters ``x`` may be); and ``variable`` is not bound from an attribute or an item
+    (``w = model.weight``: the module can change it in place in any call). ``facts`` caches each loop's walk.
     """
     loop = repeating_loop(visitor, conversion.node)
     if loop is None:
         return None
     own = {id(step) for step in conversion.steps}
-    if bindings([loop], variable) or storage_change([loop], variable):
-        return None  # `for b in bs: x = model(b); x.numpy()`: a new value each pass
-    if not only_inspected(visitor, [loop], variable, own):
-        return None  # `for b in bs: update(x); x.cpu().numpy()`: `update` may change `x` in place
-    if _mutates_in_place(loop):
+    loop_facts = _facts_of(loop, facts)
+    if not _only_inspected(visitor, loop_facts, variable, own):
+        return None  # `for b in bs: x = model(b); x.numpy()`, `update(x)`, `x.add_(1)`: a new value each pass
+    if loop_facts.mutates_in_place:
         return None  # `for b in bs: loss.backward(); opt.step(); w.cpu().numpy()`: `w` may be a parameter
     if not _bound_to_fresh_values(visitor, scope, variable):
         return None  # `w = model.weight` before the loop: the module may change it in place
     anchor = _anchor(visitor, loop, function)
-    if anchor is not None and not isinstance(loop, (cst.For, cst.While)):
-        # `y = [f(x.numpy(), t) for t in ts]`: the conversion goes before the statement holding the comprehension;
-        # nothing evaluated there before the comprehension may change `x` either.
+    if anchor is not None and anchor is not loop:
+        # `y = [f(x.numpy(), t) for t in ts]`: the conversion goes before the statement holding the
+        # comprehension; nothing else there may change `x` either (its own `y = ...` store comes last).
         statement = anchor.body[0] if isinstance(anchor, cst.SimpleStatementLine) else anchor
-        if bindings([anchor], variable) and not _assigned_by(statement, variable) or storage_change([anchor], variable):
-            anchor = None
-        elif not only_inspected(visitor, [anchor], variable, own):
+        target = _assigned_name(statement)
+        anchor_facts = _facts_of(anchor, facts)
+        if not _only_inspected(visitor, anchor_facts, variable, own, allowed_node=target) or anchor_facts.mutates_in_place:
             anchor = None
     guarded = reach(visitor, conversion.node, loop) >= Reach.GUARDED
     return LoopConversion(conversion, loop, anchor, guarded)
+
+
+def _facts_of(node: cst.CSTNode, facts: dict[int, LoopFacts]) -> LoopFacts:
+    found = facts.get(id(node))
+    if found is None:
+        found = facts[id(node)] = LoopFacts(node)
+    return found
+
+
+def _only_inspected(
+    visitor: MetadataDependent, facts: LoopFacts, variable: str, allowed: Collection[int], allowed_node: Optional[cst.CSTNode] = None
+) -> bool:
+    return all(name is allowed_node or _inspected(visitor, name, allowed) for name in facts.mentions.get(variable, ()))
+
+
+def _inspected(visitor: MetadataDependent, name: cst.Name, allowed: Collection[int]) -> bool:
+    """``x`` as the receiver of a call in ``allowed``, of a pure tensor method, or of an attribute read
+    (not ``.data``, another tensor on the same storage; not a store or ``del``)."""
+    attribute = parent(visitor, name)
+    if not (isinstance(attribute, cst.Attribute) and attribute.value is name) or attribute.attr.value == "data":
+        return False
+    above = parent(visitor, attribute)
+    if isinstance(above, cst.Call) and above.func is attribute:
+        return id(above) in allowed or is_pure_method_call(above, PURE_TENSOR_METHODS)
+    return not isinstance(above, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del, cst.Element, cst.StarredElement))
+
+
+class _Mentions(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mentions: dict[str, list[cst.Name]] = {}
+        self.mutates_in_place = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.mentions.setdefault(node.value, []).append(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if method in MUTATING_METHODS or (method.endswith("_") and not method.startswith("_")):
+                self.mutates_in_place = True
 
 
 def _outermost(visitor: MetadataDependent, comp_for: cst.CompFor) -> bool:
@@ -106,25 +163,6 @@ def _comprehension(visitor: MetadataDependent, comp_for: cst.CompFor) -> cst.CST
     while isinstance(node, cst.CompFor):
         node = parent(visitor, node)
     return node
-
-
-def _mutates_in_place(loop: cst.CSTNode) -> bool:
-    finder = _InPlaceCalls()
-    loop.visit(finder)
-    return finder.found
-
-
-class _InPlaceCalls(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        if isinstance(node.func, cst.Attribute):
-            method = node.func.attr.value
-            if method in MUTATING_METHODS or (method.endswith("_") and not method.startswith("_")):
-                self.found = True
-        return not self.found
 
 
 def _bound_to_fresh_values(visitor: MetadataDependent, scope: FunctionScope, variable: str) -> bool:
@@ -145,15 +183,11 @@ def _bound_to_fresh_values(visitor: MetadataDependent, scope: FunctionScope, var
     return True
 
 
-def _assigned_by(statement: cst.CSTNode, variable: str) -> bool:
-    """``x = [... for t in ts]``: the statement's only binding of ``x`` is its own plain target, stored last."""
-    return (
-        isinstance(statement, cst.Assign)
-        and len(statement.targets) == 1
-        and isinstance(statement.targets[0].target, cst.Name)
-        and statement.targets[0].target.value == variable
-        and not bindings([statement.value], variable)
-    )
+def _assigned_name(statement: cst.CSTNode) -> Optional[cst.Name]:
+    """``x`` of ``x = [...]``: a plain single target, stored after the value is computed."""
+    if isinstance(statement, cst.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0].target, cst.Name):
+        return statement.targets[0].target
+    return None
 
 
 def _anchor(visitor: MetadataDependent, loop: cst.CSTNode, function: cst.FunctionDef) -> Optional[cst.CSTNode]:
