@@ -2,9 +2,10 @@
 (helpers converting a parameter) share, and whether one local can stand for them.
 
 A rule builds one ``ConversionSites`` with itself as the visitor, feeds it its ``FunctionDef`` and ``Call``
-visits, and asks ``candidates(module)`` at ``leave_Module``: collection is by syntax only, and metadata is
-resolved only for files where one name is converted twice in a def or a converting helper is called. The
-visitor must declare PositionProvider, ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
+visits (PFL102 also its loops' and comprehensions', for ``loop_conversions``), and asks ``candidates(module)``
+at ``leave_Module``: collection is by syntax only, and metadata is resolved only for files where one name is
+converted twice in a def, or in a loop of a def, or a converting helper is called. The visitor must declare
+PositionProvider, ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
 """
 
 from __future__ import annotations
