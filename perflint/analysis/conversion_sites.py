@@ -41,6 +41,9 @@ from perflint.analysis.local_calls import LocalFunction, called_function, parame
 from perflint.analysis.names import qualified_names
 from perflint.types import Applicability
 
+# A node's (line, column) start and end, on Python's ast.
+Span = tuple[tuple[int, int], tuple[int, int]]
+
 @dataclass(frozen=True)
 class Use:
     """One conversion of the tensor: written in place, or done by a helper the tensor is passed to.
@@ -551,9 +554,10 @@ def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[s
     for site in calls:
         if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
             continue
-        start, methods = site.node, []
-        while ast_shapes.method_name(start) in STEPS:
-            methods.append(ast_shapes.method_name(start))
+        start: ast.AST = site.node
+        methods: list[str] = []
+        while isinstance(start, ast.Call) and isinstance(start.func, ast.Attribute) and start.func.attr in STEPS:
+            methods.append(start.func.attr)
             start = start.func.value
         if TERMINALS.isdisjoint(methods):
             continue  # `x.detach().float()`: no conversion
@@ -570,14 +574,11 @@ def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[s
 def _ast_inner_name(tree: ast.Module, site: ast_shapes.Site, node: ast.AST, name: str) -> bool:
     """Whether ``name`` at ``node`` is bound by a comprehension or lambda around it (not the def's variable):
     ``node`` lies in one's span, outside the first iterable (evaluated in the enclosing scope)."""
-    position = (node.lineno, node.col_offset)
+    position = _ast_span(node)[0]
     return any(
         start <= position < end and not hole[0] <= position < hole[1]
         for start, end, hole in _ast_inner_scopes(tree).get((id(site.function), name), ())
     )
-
-
-Span = tuple[tuple[int, int], tuple[int, int]]
 
 
 @lru_cache(maxsize=1)
@@ -588,6 +589,7 @@ def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tupl
     shapes = ast_shapes.shapes(tree)
     for site in shapes.of(ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
         node = site.node
+        assert isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
         start, end = _ast_span(node)
         hole = _ast_span(node.generators[0].iter)
         for generator in node.generators:
@@ -595,6 +597,7 @@ def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tupl
                 scopes[(id(site.function), target.id)].append((start, end, hole))
     for site in shapes.of(ast.Lambda):
         node = site.node
+        assert isinstance(node, ast.Lambda)
         start, end = _ast_span(node.body)
         for param in _ast_parameter_names(node):
             scopes[(id(site.function), param)].append((start, end, no_hole))
@@ -614,28 +617,28 @@ def _ast_imports_torch(tree: ast.Module) -> bool:
 def in_loop(tree: ast.Module, site: ast_shapes.Site, name: str) -> bool:
     """Whether ``site`` lies in a loop or list/set/dict comprehension of its def that stores ``name`` nowhere
     (no assignment, ``for`` or comprehension target of it): spans of recorded nodes, compared by position."""
-    loops = _ast_loops(tree).get(id(site.function), ())
-    position = (site.node.lineno, site.node.col_offset)
-    inside = [loop for loop in loops if _ast_span(loop)[0] <= position < _ast_span(loop)[1]]
+    position = _ast_span(site.node)[0]
+    inside = [span for span in _ast_loops(tree).get(id(site.function), ()) if span[0] <= position < span[1]]
     if not inside:
         return False
-    innermost = max(inside, key=lambda loop: _ast_span(loop)[0])
-    first, last = _ast_span(innermost)
+    first, last = max(inside)  # the innermost: the one starting last
     return not any(first <= where < last for where in _ast_stores(tree).get((id(site.function), name), ()))
 
 
-def _ast_span(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
+def _ast_span(node: ast.AST) -> Span:
+    """Where ``node`` (an expression or statement) starts and ends, as (line, column) pairs."""
+    assert isinstance(node, (ast.expr, ast.stmt))
     return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
 @lru_cache(maxsize=1)
-def _ast_loops(tree: ast.Module) -> dict[int, list[ast.AST]]:
-    """The loops and list/set/dict comprehensions of each def (by the def's id)."""
-    loops: dict[int, list[ast.AST]] = defaultdict(list)
+def _ast_loops(tree: ast.Module) -> dict[int, list[Span]]:
+    """The spans of the loops and list/set/dict comprehensions of each def (by the def's id)."""
+    loops: dict[int, list[Span]] = defaultdict(list)
     kinds = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp)
     for site in ast_shapes.shapes(tree).of(*kinds):
         if site.function is not None:
-            loops[id(site.function)].append(site.node)
+            loops[id(site.function)].append(_ast_span(site.node))
     return loops
 
 
@@ -652,6 +655,7 @@ def _ast_stores(tree: ast.Module) -> dict[tuple[int, str], list[tuple[int, int]]
         elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
             targets = [node.target]
         else:
+            assert isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp))
             targets = [generator.target for generator in node.generators]
         for target in targets:
             for part in _ast_target_names(target):
