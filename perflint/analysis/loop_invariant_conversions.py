@@ -15,7 +15,7 @@ from libcst import MetadataDependent
 from libcst.metadata import FunctionScope
 
 from perflint.analysis.conversion_helpers import assigned_value
-from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, enclosing_statements, parent, reach
+from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, enclosing_statements, mentions, parent, reach
 from perflint.analysis.host_conversions import PURE_TENSOR_METHODS, Conversion, is_pure_method_call
 
 Loop = Union[cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp]
@@ -69,6 +69,7 @@ class LoopFacts:
         node.visit(finder)
         self.mentions = finder.mentions
         self.mutates_in_place = finder.mutates_in_place
+        self.stored_into = finder.stored_into
 
 
 def invariant_in_loop(
@@ -86,7 +87,8 @@ def invariant_in_loop(
     assignments, walrus, ``del``), stores no attribute of it (``x.data = ...``), calls no method that changes
     it (``x.add_(1)``, ``x.set_(...)``) and hands it to no call; it calls no in-place method on anything
     (``y.add_(...)``: ``y`` may be a view of ``x``) and no ``.step()``/``.backward()`` (an optimizer updates
-    in place the parameters ``x`` may be); and ``variable`` is not bound from an attribute or an item
+    in place the parameters ``x`` may be) and stores no item or attribute of a name bound from ``x``
+    (``view[i] = 0`` after ``view = x.view(-1)``); and ``variable`` is not bound from an attribute or an item
     (``w = model.weight``: the module can change it in place in any call). ``facts`` caches each loop's walk.
     """
     loop = repeating_loop(visitor, conversion.node)
@@ -100,6 +102,8 @@ def invariant_in_loop(
         return None  # `for b in bs: loss.backward(); opt.step(); w.cpu().numpy()`: `w` may be a parameter
     if not _bound_to_fresh_values(visitor, scope, variable):
         return None  # `w = model.weight` before the loop: the module may change it in place
+    if any(_derived_from(visitor, scope, name, variable) for name in loop_facts.stored_into):
+        return None  # `view = x.view(-1)` before the loop, `view[i] = 0` in it: `x` changes through the view
     anchor = _anchor(visitor, loop, function)
     if anchor is not None and anchor is not loop:
         # `y = [f(x.numpy(), t) for t in ts]`: the conversion goes before the statement holding the
@@ -144,8 +148,24 @@ class _Mentions(cst.CSTVisitor):
         self.mentions: dict[str, list[cst.Name]] = {}
         self.mutates_in_place = False
 
+        # Names whose items or attributes are stored to (`view[i] = ...`, `view.data = ...`).
+        self.stored_into: set[str] = set()
+
     def visit_Name(self, node: cst.Name) -> None:
         self.mentions.setdefault(node.value, []).append(node)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._store(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._store(node.target)
+
+    def _store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, (cst.Subscript, cst.Attribute)) and isinstance(target.value, cst.Name):
+            self.stored_into.add(target.value.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute):
@@ -181,6 +201,21 @@ def _bound_to_fresh_values(visitor: MetadataDependent, scope: FunctionScope, var
         if isinstance(value, (cst.Attribute, cst.Subscript, cst.Name)):
             return False
     return True
+
+
+def _derived_from(visitor: MetadataDependent, scope: FunctionScope, name: str, variable: str) -> bool:
+    """Whether some binding of ``name`` in ``scope`` assigns a value that mentions ``variable`` (a view or
+    alias of it: ``view = x.view(-1)``, ``row = x[0]``), or is not a plain assignment (unknown)."""
+    for assignment in scope.assignments[name]:
+        node = getattr(assignment, "node", None)
+        value = assigned_value(visitor, node)
+        if value is None:
+            if isinstance(node, cst.Param):
+                continue  # another parameter: the caller's aliasing is documented, not seen
+            return True
+        if mentions(value, variable):
+            return True
+    return False
 
 
 def _assigned_name(statement: cst.CSTNode) -> Optional[cst.Name]:

@@ -34,7 +34,8 @@ class RepeatedHostConversion(Rule):
     tensor in every pass (`[f(x.cpu().numpy(), y) for y in ys]`, `for b in batches: total += metric(
     preds.cpu().numpy(), b)`): the loop binds the name nowhere, mentions it only to read it (the conversion,
     `x.shape`, `x.sum()`; no `x.add_(1)`, no call receiving `x` or `x.data`), calls no in-place method on
-    anything and no `.step()`/`.backward()` (an optimizer changes parameters in place), and the name is bound
+    anything and no `.step()`/`.backward()` (an optimizer changes parameters in place), stores no item or
+    attribute of a name bound from it (`view = x.view(-1)`, then `view[i] = 0`), and the name is bound
     only to parameters or computed values in the function (not `w = model.weight`, which a module call may
     change in place). A tensor handed to several helpers that each convert it is PFL106's.
 
@@ -127,8 +128,8 @@ class RepeatedHostConversion(Rule):
     copies on a GPU but are neither merged nor reported. Module-level code is not reported. In a loop, only
     the innermost loop is asked about (the fix does not go further out), generator expressions are left
     alone (they run later, or never), and a tensor changed in place through another reference that nothing
-    in the loop visibly receives (a buffer a module call updates, held by a name bound from a call) is taken
-    to be unchanged. The receiver is taken to be a
+    in the loop visibly receives (a buffer a module call updates, held by a name bound from a call; a view of
+    it passed in as another parameter) is taken to be unchanged. The receiver is taken to be a
     tensor when the chain has `.numpy()`, `.cpu()` or `.detach()`; chains an ndarray also has (`.tolist()`,
     `.reshape(...).tolist()`) are reported only with evidence: a parameter annotated `torch.Tensor` or a
     value built by a `torch.*` call. The rule is on by default although on a CPU
