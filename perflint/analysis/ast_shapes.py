@@ -17,7 +17,10 @@ LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
 Function = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 # The node types recorded by ``shapes``.
-RECORDED = (ast.Call, ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.While, ast.Import, ast.ImportFrom)
+RECORDED = (
+    ast.Call, ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.While, ast.Import, ast.ImportFrom,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda,
+)  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)
 

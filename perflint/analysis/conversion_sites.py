@@ -2,15 +2,17 @@
 (helpers converting a parameter) share, and whether one local can stand for them.
 
 A rule builds one ``ConversionSites`` with itself as the visitor, feeds it its ``FunctionDef`` and ``Call``
-visits, and asks ``candidates(module)`` at ``leave_Module``: collection is by syntax only, and metadata is
-resolved only for files where one name is converted twice in a def or a converting helper is called. The
-visitor must declare PositionProvider, ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
+visits (PFL102 also its loops' and comprehensions', for ``loop_conversions``), and asks ``candidates(module)``
+at ``leave_Module``: collection is by syntax only, and metadata is resolved only for files where one name is
+converted twice in a def, or in a loop of a def, or a converting helper is called. The visitor must declare
+PositionProvider, ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
 """
 
 from __future__ import annotations
 
 import ast
 from collections import Counter, defaultdict
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence, Union
 
@@ -34,10 +36,14 @@ from perflint.analysis.dataflow import (
     reach,
 )
 from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversion, conversion_of, storage_change
+from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.syntax import end, start
 from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.types import Applicability
+
+# A node's (line, column) start and end, on Python's ast.
+Span = tuple[tuple[int, int], tuple[int, int]]
 
 @dataclass(frozen=True)
 class Use:
@@ -126,6 +132,11 @@ class ConversionSites:
         self._inner_steps: set[int] = set()
         self._found: list[tuple[Optional[cst.FunctionDef], Conversion]] = []
         self._found_calls: list[tuple[Optional[cst.FunctionDef], cst.Call]] = []
+        # Loops and comprehensions open in the innermost def (one counter per def), and the conversions of
+        # names met while one was open: the candidates of ``loop_conversions``.
+        self._loop_depths: list[int] = [0]
+        self._in_loops: list[Conversion] = []
+        self._loop_facts: dict[int, LoopFacts] = {}
         self._conversions: dict[FunctionScope, list[Conversion]] = defaultdict(list)
         self._calls: dict[FunctionScope, list[cst.Call]] = defaultdict(list)
         self._local_calls: dict[FunctionScope, dict[str, list[tuple[cst.Call, cst.Arg, LocalFunction]]]] = {}
@@ -137,10 +148,20 @@ class ConversionSites:
     def enter_function(self, node: cst.FunctionDef) -> None:
         """Called from the rule's ``visit_FunctionDef``."""
         self._definitions.append(node)
+        self._loop_depths.append(0)
 
     def leave_function(self) -> None:
         """Called from the rule's ``leave_FunctionDef``."""
         self._definitions.pop()
+        self._loop_depths.pop()
+
+    def enter_loop(self) -> None:
+        """Called from the visits of ``for``/``while`` and list/set/dict comprehensions (PFL102 only)."""
+        self._loop_depths[-1] += 1
+
+    def leave_loop(self) -> None:
+        """Called when leaving what ``enter_loop`` was called for."""
+        self._loop_depths[-1] -= 1
 
     def call(self, node: cst.Call) -> None:
         """Called from the rule's ``visit_Call``: record a conversion of a name, or a call passing a name."""
@@ -153,6 +174,8 @@ class ConversionSites:
             self._inner_steps.update(id(step) for step in conversion.steps[:-1])
             if isinstance(conversion.receiver, cst.Name):
                 self._found.append((definition, conversion))
+                if definition is not None and self._loop_depths[-1]:
+                    self._in_loops.append(conversion)
         elif isinstance(node.func, (cst.Name, cst.Attribute)) and any(isinstance(arg.value, cst.Name) for arg in node.args):
             self._found_calls.append((definition, node))
 
@@ -176,7 +199,10 @@ class ConversionSites:
         return found
 
     def _may_report(self) -> bool:
-        """A cheap syntactic test: one name converted twice in a def, or a def converting its parameter called."""
+        """A cheap syntactic test: one name converted twice in a def, or in a loop of a def, or a def converting
+        its parameter called."""
+        if self._in_loops:
+            return True
         per_definition = Counter((id(definition), conversion.receiver_name) for definition, conversion in self._found)
         if any(count > 1 for count in per_definition.values()):
             return True
@@ -186,6 +212,29 @@ class ConversionSites:
             if definition is not None and conversion.receiver_name in _parameter_names(definition)
         }
         return any(_callee_name(call) in helpers for _definition, call in self._found_calls)
+
+    def loop_conversions(self, candidates: Sequence[Candidate]) -> list[tuple[FunctionScope, LoopConversion]]:
+        """Conversions of a def's local that a loop or comprehension repeats on an unchanged value
+        (``invariant_in_loop``), other than the uses of ``candidates`` (asked after ``candidates``)."""
+        taken = {id(use.node) for candidate in candidates for use in candidate.uses}
+        found = []
+        for conversion in self._in_loops:
+            variable = conversion.receiver_name
+            scope = _owner_scope(self.visitor, conversion.node)
+            if scope is None or variable is None or id(conversion.node) in taken:
+                continue
+            if not _is_variable_of(self.visitor, conversion.receiver, scope) or holds_array(self.visitor, scope, variable):
+                continue  # `[t.numpy() for t in ts]`: the comprehension's own name; `a = t.numpy()`: an array
+            if _ndarray_has_chain(conversion) and not self.is_tensor(scope, variable):
+                continue  # `for b in bs: a.tolist()`: an ndarray has `tolist` too
+            function = definition_of(scope)
+            facts = self._facts(function)
+            if variable in facts.declared or variable in facts.nested_nonlocal:
+                continue  # `global x` / a nested `nonlocal x`: a call in the loop may rebind it
+            invariant = invariant_in_loop(self.visitor, conversion, variable, scope, function, self._loop_facts)
+            if invariant is not None:
+                found.append((scope, invariant))
+        return found
 
     # -- what is converted where -------------------------------------------------------------------------
 
@@ -273,18 +322,55 @@ class ConversionSites:
         facts = self._facts(function)
         if variable in facts.nested_nonlocal:
             return Verdict(None, None, f"a nested def may rebind `{variable}`")
+        arms_first = False
         if first_reach is Reach.MAYBE:
-            if not any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
-                return Verdict(None, None, "none runs unconditionally")
-            return Verdict(region, Applicability.UNSAFE)
+            if any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
+                return Verdict(region, Applicability.UNSAFE)
+            anchor = region.anchor
+            if not (isinstance(anchor, cst.If) and len(region.statements) == 1):
+                return Verdict(None, None, "none runs unconditionally")  # `if a: x.numpy()` then `if b: x.numpy()`
+            if any(reach(self.visitor, node, anchor) >= Reach.GUARDED for node in nodes):
+                return Verdict(None, None, "one in `try`/`with`/lambda/generator in an arm")
+            # Uses split across the arms of one `if`/`elif`/`else`: converted once before the `if`. Exact only
+            # when every path through it starts by converting (so no path gains a conversion that may raise)
+            # and the tests, now evaluated after the conversion, have no effects.
+            arms_first = all(use.helper is None for use in uses) and self._every_arm_converts_first(anchor, nodes)
+            if not arms_first:
+                return Verdict(region, Applicability.UNSAFE)
         exact = (
-            first_effect(self.visitor, nodes[0], region.anchor)
+            (arms_first or first_effect(self.visitor, nodes[0], region.anchor))
             and not (isinstance(nodes[0], cst.Call) and uses[0].helper and arguments_have_effects(nodes[0]))
             and bool(scope.assignments[variable])
             and variable not in facts.declared
             and not facts.introspects_frame
         )
         return Verdict(region, Applicability.SAFE if exact else Applicability.UNSAFE)
+
+    def _every_arm_converts_first(self, branch: cst.If, nodes: Sequence[cst.CSTNode]) -> bool:
+        """Whether every arm of ``branch`` (an ``else`` is required) converts before anything else runs in it:
+        its first statement holds a use evaluated unconditionally and before any effect, or is itself such an
+        ``if``; and no test of the chain has an effect (``x.ndim == 2``, not ``flag()``)."""
+        if may_have_effects(branch.test) or branch.orelse is None:
+            return False  # `if flag(): ...` / `if a: ... elif b: ...` with no `else`: a path without a conversion
+        other = branch.orelse
+        if isinstance(other, cst.If):
+            return self._arm_converts_first(branch.body, nodes) and self._every_arm_converts_first(other, nodes)
+        return self._arm_converts_first(branch.body, nodes) and self._arm_converts_first(other.body, nodes)
+
+    def _arm_converts_first(self, block: cst.BaseSuite, nodes: Sequence[cst.CSTNode]) -> bool:
+        statements = block.body if isinstance(block, cst.IndentedBlock) else ()
+        if not statements:
+            return False  # `if a: x.numpy(); ...` on one line: not worth the case
+        first = statements[0]
+        if isinstance(first, cst.If):
+            return self._every_arm_converts_first(first, nodes)
+        top = first.body[0] if isinstance(first, cst.SimpleStatementLine) else first
+        return any(
+            self._is_within(node, top)
+            and reach(self.visitor, node, top) is Reach.ALWAYS
+            and first_effect(self.visitor, node, top)
+            for node in nodes
+        )
 
     def _changes_between(self, variable: str, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
         """``x`` rebound, or its storage/shape swapped, between the conversions: they convert different values."""
@@ -379,62 +465,55 @@ class ConversionSites:
         return region.anchor
 
 
-def may_repeat(tree: ast.Module, through_helpers: bool) -> bool:
-    """``candidates``' reach on Python's ast, looser (a rule's ``could_match``): a name's uses in a def are its
-    conversions (every maximal chain of conversion steps with a terminal, ``numpy``/``tolist``/``cpu``, well
-    formed or not, whatever the chain) and the calls passing it to a helper (any function of that name
-    converting the parameter it lands on, with or without ``self``); a candidate needs two uses of the def's
-    variable that may both run (``_ast_may_repeat``), one of them a helper call when ``through_helpers``."""
-    calls = ast_shapes.shapes(tree).calls()
-    inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
-    uses: dict[tuple[int, str], list[ast_shapes.Site]] = defaultdict(list)
-    # Function name -> (its positional parameters, a parameter it converts), per def of that name.
+def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
+    """``candidates``' reach as a shape check on Python's ast (a rule's ``could_match``), no flow reasoning.
+
+    A conversion is any maximal chain of conversion steps holding a terminal (``numpy``/``tolist``/``cpu``).
+    PFL102 (``through_helpers`` False): in one def, one name converted twice by chains of the same methods,
+    or a name converted inside a loop or list/set/dict comprehension (``in_loop``). PFL106: in one def, a name
+    passed to a function of the module's that converts one of its own parameters, and used that way or
+    converted twice in all.
+    """
+    found = _ast_conversions(tree)
+    if not _ast_imports_torch(tree):
+        # `a.tolist()`, `a.reshape(-1).tolist()`: an ndarray has these too, and only torch evidence (an
+        # annotation, a `torch.*` call: both need an import of torch) makes them a tensor's.
+        found = [(site, name, methods) for site, name, methods in found if not VIEWS.union(["tolist"]).issuperset(methods)]
+    # `[x.numpy() for x in xs]`, `lambda x: x.numpy()`: a name of the inner scope, not of the def.
+    found = [(site, name, methods) for site, name, methods in found if name is None or not _ast_inner_name(tree, site, site.node, name)]
+    if not through_helpers:
+        per_chain = Counter(
+            (id(site.function), name, methods) for site, name, methods in found if name is not None and site.function is not None
+        )
+        if any(count > 1 for count in per_chain.values()):
+            return True
+        return any(in_loop(tree, site, name) for site, name, _methods in found if name is not None and site.function is not None)
+    # Functions converting their own parameter (`p.numpy()`, `p.mean(dim=1).numpy()`), by name: their
+    # positional parameters and the parameter converted.
     helpers: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
-    for site in calls:
-        if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
-            continue
-        start, methods = site.node, set()
-        while ast_shapes.method_name(start) in STEPS:
-            methods.add(ast_shapes.method_name(start))
-            start = start.func.value
-        # Every conversion ends in a terminal, and one chain holds at most one conversion.
-        if methods.isdisjoint(TERMINALS):
-            continue
-        if not isinstance(start, ast.Name):
-            # `p.mean(dim=1).numpy()` in a helper: the helper converts something derived from `p`.
-            base = _ast_base_name(start)
-            if site.function is not None and base is not None and base in _ast_parameter_names(site.function):
-                helpers[site.function.name].append((_ast_positional_names(site.function), base))
-            continue
-        uses[(id(site.function), start.id)].append(site)
-        if site.function is not None and start.id in _ast_parameter_names(site.function):
-            helpers[site.function.name].append((_ast_positional_names(site.function), start.id))
-    helper_calls: set[int] = set()
-    for site in calls:
+    for site, _name, _methods in found:
+        base = _ast_base(site.node)
+        if site.function is not None and base in _ast_parameter_names(site.function):
+            helpers[site.function.name].append((_ast_positional_names(site.function), base))
+    if not helpers:
+        return False
+    uses: Counter[tuple[int, str]] = Counter()
+    passed: set[tuple[int, str]] = set()
+    for site in ast_shapes.shapes(tree).calls():
         for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
-            uses[(id(site.function), name)].append(site)
-            helper_calls.add(id(site))
-    return any(
-        _ast_may_repeat(tree, name, sites) and (not through_helpers or any(id(site) in helper_calls for site in sites))
-        for (_definition, name), sites in uses.items()
-    )
-
-
-def _ast_base_name(node: ast.AST) -> Optional[str]:
-    """``p`` for ``p.mean(dim=1)``, ``p[:, 0]``, ``p.T``: the name under attributes, calls and subscripts."""
-    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
-        node = node.func if isinstance(node, ast.Call) else node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
-def _parameter_names(definition: cst.FunctionDef) -> set[str]:
-    params = definition.params
-    return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
+            if _ast_inner_name(tree, site, site.node, name):
+                continue
+            uses[(id(site.function), name)] += 1
+            passed.add((id(site.function), name))
+    for site, name, _methods in found:
+        if name is not None:
+            uses[(id(site.function), name)] += 1
+    return any(uses[key] > 1 for key in passed)
 
 
 def _ast_names_passed_to_converted_parameters(call: ast.Call, helpers: dict[str, list[tuple[list[str], str]]]) -> list[str]:
-    """The names ``call`` passes where a helper of its callee's name converts the parameter (``parameter_for``
-    on the ast; a call with ``*``/``**`` arguments binds no parameter there)."""
+    """The names ``call`` passes where a function of its callee's name converts the parameter (a call with
+    ``*``/``**`` arguments binds no parameter there)."""
     converting = helpers.get(ast_shapes.last_name(call.func) or "", [])
     if not converting or any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
         return []
@@ -453,54 +532,149 @@ def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
     return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
 
 
-def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
-    arguments = definition.args
-    return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[str], tuple[str, ...]]]:
+    """Each outermost conversion chain: its site, its receiver's name (None unless a Name), its methods up to
+    the conversion."""
+    calls = ast_shapes.shapes(tree).calls()
+    inner = {id(site.node.func.value) for site in calls if ast_shapes.method_name(site.node) in STEPS}
+    found = []
+    for site in calls:
+        if ast_shapes.method_name(site.node) not in STEPS or id(site.node) in inner:
+            continue
+        start: ast.AST = site.node
+        methods: list[str] = []
+        while isinstance(start, ast.Call) and isinstance(start.func, ast.Attribute) and start.func.attr in STEPS:
+            methods.append(start.func.attr)
+            start = start.func.value
+        if TERMINALS.isdisjoint(methods):
+            continue  # `x.detach().float()`: no conversion
+        # Innermost first, up to the conversion LibCST's side takes (``conversion_of`` of the outermost call
+        # that is one): the first `numpy`/`tolist`, else the last `cpu` (`x.cpu().numpy().reshape(3)` and
+        # `x.cpu().numpy()` are one chain).
+        methods.reverse()
+        ends = [i for i, method in enumerate(methods) if method in ("numpy", "tolist")]
+        end = ends[0] if ends else max(i for i, method in enumerate(methods) if method == "cpu")
+        found.append((site, start.id if isinstance(start, ast.Name) else None, tuple(methods[: end + 1])))
+    return found
 
 
-def _ast_may_repeat(tree: ast.Module, name: str, sites: Sequence[ast_shapes.Site]) -> bool:
-    """Whether two of the uses of ``name`` (sites in one def) may both run and read the def's variable: not
-    in a comprehension's element or a lambda's body that binds ``name`` itself (``_is_variable_of``), and
-    not in different arms of one ``if`` or conditional expression (``mutually_exclusive``)."""
-    if len(sites) < 2:
-        return False
-    paths = ast_shapes.paths(sites[0].function or tree, [site.node for site in sites])
-    chains = [paths[id(site.node)] for site in sites if not _ast_bound_on_the_way(paths[id(site.node)], name)]
-    return any(not _ast_different_arms(first, second) for i, first in enumerate(chains) for second in chains[i + 1 :])
+def _ast_inner_name(tree: ast.Module, site: ast_shapes.Site, node: ast.AST, name: str) -> bool:
+    """Whether ``name`` at ``node`` is bound by a comprehension or lambda around it (not the def's variable):
+    ``node`` lies in one's span, outside the first iterable (evaluated in the enclosing scope)."""
+    position = _ast_span(node)[0]
+    return any(
+        start <= position < end and not hole[0] <= position < hole[1]
+        for start, end, hole in _ast_inner_scopes(tree).get((id(site.function), name), ())
+    )
 
 
-def _ast_bound_on_the_way(path: list[ast.AST], name: str) -> bool:
-    """Whether a comprehension or lambda on ``path`` binds ``name`` for the part of it the path goes through."""
-    for node, child in zip(path, path[1:]):
-        if isinstance(node, ast.Lambda) and child is node.body:
-            if name in _ast_parameter_names(node):
-                return True
-        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            elements = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
-            targets = [target for generator in node.generators for target in ast.walk(generator.target)]
-            if any(child is element for element in elements) and any(
-                isinstance(target, ast.Name) and target.id == name for target in targets
-            ):
-                return True
+@lru_cache(maxsize=1)
+def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], Span]]]:
+    """Per (def id, name): the spans where a comprehension or lambda binds ``name``, each with its hole."""
+    scopes: dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], Span]]] = defaultdict(list)
+    no_hole: Span = ((0, 0), (0, 0))
+    shapes = ast_shapes.shapes(tree)
+    for site in shapes.of(ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
+        node = site.node
+        assert isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
+        start, end = _ast_span(node)
+        hole = _ast_span(node.generators[0].iter)
+        for generator in node.generators:
+            for target in _ast_target_names(generator.target):
+                scopes[(id(site.function), target.id)].append((start, end, hole))
+    for site in shapes.of(ast.Lambda):
+        node = site.node
+        assert isinstance(node, ast.Lambda)
+        start, end = _ast_span(node.body)
+        for param in _ast_parameter_names(node):
+            scopes[(id(site.function), param)].append((start, end, no_hole))
+    return scopes
+
+
+def _ast_imports_torch(tree: ast.Module) -> bool:
+    """Whether the module imports ``torch`` or anything from it (at any level)."""
+    for site in ast_shapes.shapes(tree).of(ast.Import, ast.ImportFrom):
+        node = site.node
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if any(name == "torch" or name.startswith("torch.") for name in names):
+            return True
     return False
 
 
-def _ast_different_arms(first: list[ast.AST], second: list[ast.AST]) -> bool:
-    """Whether the nodes at the ends of two root paths meet at an ``if`` / conditional expression, one in its
-    body and the other in its ``else`` (or ``elif``) arm."""
-    common = 0
-    while common < min(len(first), len(second)) and first[common] is second[common]:
-        common += 1
-    if common in (0, len(first), len(second)):
-        return False  # one node holds the other
-    fork, one, other = first[common - 1], first[common], second[common]
-    if isinstance(fork, ast.If):
-        arms = {id(node): "body" for node in fork.body} | {id(node): "orelse" for node in fork.orelse}
-    elif isinstance(fork, ast.IfExp):
-        arms = {id(fork.body): "body", id(fork.orelse): "orelse"}
-    else:
+def in_loop(tree: ast.Module, site: ast_shapes.Site, name: str) -> bool:
+    """Whether ``site`` lies in a loop or list/set/dict comprehension of its def that stores ``name`` nowhere
+    (no assignment, ``for`` or comprehension target of it): spans of recorded nodes, compared by position."""
+    position = _ast_span(site.node)[0]
+    inside = [span for span in _ast_loops(tree).get(id(site.function), ()) if span[0] <= position < span[1]]
+    if not inside:
         return False
-    return id(one) in arms and id(other) in arms and arms[id(one)] != arms[id(other)]
+    first, last = max(inside)  # the innermost: the one starting last
+    return not any(first <= where < last for where in _ast_stores(tree).get((id(site.function), name), ()))
+
+
+def _ast_span(node: ast.AST) -> Span:
+    """Where ``node`` (an expression or statement) starts and ends, as (line, column) pairs."""
+    assert isinstance(node, (ast.expr, ast.stmt))
+    return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
+
+
+@lru_cache(maxsize=1)
+def _ast_loops(tree: ast.Module) -> dict[int, list[Span]]:
+    """The spans of the loops and list/set/dict comprehensions of each def (by the def's id)."""
+    loops: dict[int, list[Span]] = defaultdict(list)
+    kinds = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp)
+    for site in ast_shapes.shapes(tree).of(*kinds):
+        if site.function is not None:
+            loops[id(site.function)].append(_ast_span(site.node))
+    return loops
+
+
+@lru_cache(maxsize=1)
+def _ast_stores(tree: ast.Module) -> dict[tuple[int, str], list[tuple[int, int]]]:
+    """Where each def stores each plain name: assignment, augmented assignment, ``for`` and comprehension
+    targets (by the def's id and the name)."""
+    stores: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    shapes = ast_shapes.shapes(tree)
+    for site in shapes.of(ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp):
+        node = site.node
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        else:
+            assert isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp))
+            targets = [generator.target for generator in node.generators]
+        for target in targets:
+            for part in _ast_target_names(target):
+                stores[(id(site.function), part.id)].append((part.lineno, part.col_offset))
+    return stores
+
+
+def _ast_target_names(target: ast.AST) -> list[ast.Name]:
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _ast_target_names(element)]
+    if isinstance(target, ast.Starred):
+        return _ast_target_names(target.value)
+    return []
+
+
+def _ast_base(node: ast.AST) -> Optional[str]:
+    """``p`` for ``p.mean(dim=1).numpy()``, ``p[:, 0].numpy()``: the name under attributes, calls and subscripts."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _parameter_names(definition: cst.FunctionDef) -> set[str]:
+    params = definition.params
+    return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
+
+
+def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
+    arguments = definition.args
+    return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
 
 def _callee_name(call: cst.Call) -> Optional[str]:
@@ -572,13 +746,6 @@ def arguments_have_effects(call: cst.Call) -> bool:
     return any(may_have_effects(arg.value) for arg in call.args)
 
 
-def cost_of_chain(chain: str) -> str:
-    if ".cpu()" in chain:
-        return (
-            ": on a CUDA tensor each `.cpu()` is a device-to-host copy and a sync (~15 us for 4k floats on an"
-            " H200); on a CPU tensor it costs ~1-3 us and the change is not measurable"
-        )
-    if chain.endswith(".tolist()"):
-        return ": each `.tolist()` builds a new Python list"
-    return ": `.numpy()` of a CPU tensor is zero-copy (~1-2 us), so this is tidiness, not speed"
-
+def short(spelling: str, limit: int) -> str:
+    """``spelling`` cut to at most ``limit`` characters (with ``...``), to keep a message on one line."""
+    return spelling if len(spelling) <= limit else spelling[: limit - 3] + "..."

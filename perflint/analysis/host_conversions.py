@@ -66,7 +66,7 @@ TEMPORARIES = (cst.Call, cst.Subscript, cst.BinaryOperation, cst.UnaryOperation)
 # Tensor methods that read the tensor and return a new value.
 PURE_TENSOR_METHODS = frozenset(
     {"size", "dim", "numel", "element_size", "is_contiguous", "mean", "sum", "std", "var", "min", "max", "norm",
-     "item", "all", "any", "argmax", "argmin"}
+     "item", "all", "any", "argmax", "argmin", "unique"}
 )  # fmt: skip
 
 

@@ -24,7 +24,8 @@ from perflint.analysis.conversion_sites import (
     Use,
     Verdict,
     insert_binding,
-    may_repeat,
+    could_repeat,
+    short,
 )
 from perflint.analysis.dataflow import fresh_name, parent
 from perflint.analysis.host_conversions import Conversion, conversion_of, only_read
@@ -216,8 +217,8 @@ class HostConversionInHelpers(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """A name passed to a helper converting that parameter, and used twice (``may_repeat``)."""
-        return may_repeat(tree, through_helpers=True)
+        """A name passed to a helper converting a parameter, and used twice (``could_repeat``: a shape check)."""
+        return could_repeat(tree, through_helpers=True)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
@@ -246,14 +247,15 @@ class HostConversionInHelpers(Rule):
         helpers = list(dict.fromkeys(use.helper.function.name for use in uses if use.helper is not None))
         kept = list(dict.fromkeys(use.helper.function.name for use in candidate.kept if use.helper is not None))
         sample = next(use.helper for use in uses if use.helper is not None)
-        message = f"`{variable}` is converted separately by {_enumerate(helpers + kept)}"
+        message = _message(variable, helpers + kept)
         caller_verdict = self._sites.verdict(scope, variable, uses)
         if not caller_verdict.same_value:
             return  # `_ic(x, t); x = x * 2; _hit(x, t)`: two different values
         verdict = self._helpers_verdict(module, scope, variable, caller_verdict, uses)
         region = verdict.region
         if region is None or verdict.applicability is None:
-            self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
+            # Why there is no fix (``verdict.reason``) is in the docs' Fix safety section, not the message.
+            self.report(uses[0].node, message)
             return
         name = self._sites.new_local(scope, region.anchor, f"{variable}_np")
         value = _rebased(sample.template, variable) if sample.template else _call(cst.Name(variable), "numpy")
@@ -416,6 +418,12 @@ def _rebased(template: Conversion, variable: str) -> cst.BaseExpression:
 
 def _call(receiver: cst.BaseExpression, method: str) -> cst.Call:
     return cst.Call(cst.Attribute(receiver, cst.Name(method)))
+
+
+def _message(variable: str, helpers: Sequence[str]) -> str:
+    """At most 100 characters: long names are cut, and the helpers counted instead of named if still too long."""
+    message = f"`{short(variable, 30)}` is converted separately by {_enumerate([short(name, 24) for name in helpers])}"
+    return message if len(message) <= 100 else f"`{short(variable, 30)}` is converted separately by {len(helpers)} helpers"
 
 
 def _enumerate(names: Sequence[str]) -> str:

@@ -14,8 +14,10 @@ from perflint.analysis.conversion_sites import (
     Use,
     definition_of,
     insert_binding,
-    may_repeat,
+    could_repeat,
+    short,
 )
+from perflint.analysis.loop_invariant_conversions import LoopConversion
 from perflint.analysis.host_conversions import Conversion, conversion_of, copies_are_unobservable, only_read
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
@@ -27,8 +29,15 @@ class RepeatedHostConversion(Rule):
     Finds a tensor converted to the host more than once: in one function, the same chain
     (`x.numpy()`, `x.cpu().numpy()`, `x.detach().cpu().numpy()`, `x.cpu()`, `x.tolist()`, also after
     `view(...)`, `squeeze(...)`, `reshape(...)`, `flatten()`, `ravel()`, `float()`) applied two or more times to a name that is neither
-    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between. A tensor handed to several
-    helpers that each convert it is PFL106's.
+    rebound nor given new storage (`x.data =`, `set_`, `resize_`...) in between; and one such conversion in
+    the body of a `for`/`while` loop or the element of a list/set/dict comprehension that converts the same
+    tensor in every pass (`[f(x.cpu().numpy(), y) for y in ys]`, `for b in batches: total += metric(
+    preds.cpu().numpy(), b)`): the loop binds the name nowhere, mentions it only to read it (the conversion,
+    `x.shape`, `x.sum()`; no `x.add_(1)`, no call receiving `x` or `x.data`), calls no in-place method on
+    anything and no `.step()`/`.backward()` (an optimizer changes parameters in place), stores no item or
+    attribute of a name bound from it (`view = x.view(-1)`, then `view[i] = 0`), and the name is bound
+    only to parameters or computed values in the function (not `w = model.weight`, which a module call may
+    change in place). A tensor handed to several helpers that each convert it is PFL106's.
 
     ## Why is this bad?
     On a CUDA tensor every `.cpu()` is a device-to-host copy plus a synchronisation, and each one returns a
@@ -86,9 +95,28 @@ class RepeatedHostConversion(Rule):
     receive the tensor can still mutate it through another reference (an optimizer step), so this is
     stricter than a check of the callees that receive it. Otherwise **unsafe**. Hoisting a conversion out of a
     branch, loop, comprehension or conditional expression (when a later conversion runs unconditionally) is
-    unsafe: a conversion that raises (grad, bf16, CUDA) now raises where it did not, or earlier. No fix when
-    the conversions are in different branches with none unconditional, in `try`/`with` bodies, lambdas or
-    generators, or when a nested function may rebind the name (`nonlocal`). When the name is rebound or its
+    unsafe: a conversion that raises (grad, bf16, CUDA) now raises where it did not, or earlier. Conversions
+    split across the arms of one `if`/`elif`/`else` (at least two of them on one path) are converted once right
+    before the `if`: **safe** (for a chain that never copies, with the conditions above) when there is an
+    `else`, every arm's first statement converts before doing anything with an effect (or is itself such an
+    `if`), and no test of the chain has an effect (`x.ndim == 2`, not `flag()`): the conversion then runs on
+    exactly the paths it ran on, before the tests instead of after them, which nothing can observe.
+    Otherwise **unsafe**: with no `else`, the path through no arm now converts (a 1-d tensor that requires
+    grad made the hoisted `x.numpy()` raise where the original returned); an effect before an arm's conversion
+    (`log.append(...)`) no longer happens when the conversion raises; a test with a call may change the
+    tensor after the conversion. No fix when the conversions are in different `if` statements with none
+    unconditional (`if a: ... x.numpy()` then `if b: ... x.numpy()`: hoisting adds a conversion to the path
+    through neither, for no repeat on most paths), in `try`/`with` bodies, lambdas or generators, or when a
+    nested function may rebind the name (`nonlocal`).
+    A loop-invariant conversion is converted once right before the loop (before the statement holding the
+    comprehension) into a fresh local, and the fix is always **unsafe**: the loop may run zero times, and the
+    hoisted conversion then runs anyway: a 1-d tensor that requires grad made `preds.cpu().numpy()` raise
+    before an empty loop where the original returned 0.0; on a CUDA tensor an empty loop now pays a copy and
+    a sync. It also runs before the loop's iterable is evaluated and before the first pass's earlier
+    statements, so an exception it raises comes first; and a copying chain (`.cpu()`, `.tolist()`...) gives
+    every pass one shared copy, so a callee that changes its argument in place (`values.append(0)` on the
+    list of `x.tolist()`) now sees its own earlier changes. No fix when a `try`/`with` in the loop holds the
+    conversion, or when the comprehension sits where no statement can go before it. When the name is rebound or its
     storage swapped between the conversions they convert different values: nothing is reported.
 
     ## Metric impact
@@ -97,8 +125,11 @@ class RepeatedHostConversion(Rule):
     ## Known problems
     Only local names are tracked: `self.x.numpy()` twice is not reported, since any call in between may
     rebind the attribute. Different chains of one tensor (`x.cpu().numpy()` and `x.cpu().tolist()`) are two
-    copies on a GPU but are neither merged nor reported. A conversion repeated by a loop is not reported
-    (PFL105 covers host syncs in loops), and neither is module-level code. The receiver is taken to be a
+    copies on a GPU but are neither merged nor reported. Module-level code is not reported. In a loop, only
+    the innermost loop is asked about (the fix does not go further out), generator expressions are left
+    alone (they run later, or never), and a tensor changed in place through another reference that nothing
+    in the loop visibly receives (a buffer a module call updates, held by a name bound from a call; a view of
+    it passed in as another parameter) is taken to be unchanged. The receiver is taken to be a
     tensor when the chain has `.numpy()`, `.cpu()` or `.detach()`; chains an ndarray also has (`.tolist()`,
     `.reshape(...).tolist()`) are reported only with evidence: a parameter annotated `torch.Tensor` or a
     value built by a `torch.*` call. The rule is on by default although on a CPU
@@ -118,7 +149,7 @@ class RepeatedHostConversion(Rule):
     message = "The same tensor is converted to the host more than once"
     fix_title = "Convert once into a local and reuse it"
     fix_safety = FixSafety.SOMETIMES_SAFE
-    unsafe_when = "a call between the conversions may change the tensor"
+    unsafe_when = "a call between the conversions may change the tensor, or a loop runs zero times"
     metric_impact = MetricImpact.IDENTICAL
     required_tokens = (".numpy(", ".cpu(", ".tolist(")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)
@@ -159,8 +190,33 @@ class RepeatedHostConversion(Rule):
                 return a + x.numpy().sum()
             """
         ),
+        Valid(
+            """
+            def f(model, loader):
+                return [model(b).cpu().numpy() for b in loader] + [x.numpy() for x in loader]
+            """
+        ),
     )
     invalid = (
+        Invalid(
+            """
+            def f(preds, batches, metric):
+                total = 0.0
+                for b in batches:
+                    total += metric(preds.cpu().numpy(), b)
+                return total
+            """,
+            fixed="""
+            def f(preds, batches, metric):
+                total = 0.0
+                preds_np = preds.cpu().numpy()
+                for b in batches:
+                    total += metric(preds_np, b)
+                return total
+            """,
+            message_contains="in every pass of a loop in `f`",
+            applicability=Applicability.UNSAFE,
+        ),
         Invalid(
             """
             def f(x):
@@ -213,8 +269,8 @@ class RepeatedHostConversion(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Two conversions (or helper calls) of one name in a def that may both run (``may_repeat``)."""
-        return may_repeat(tree, through_helpers=False)
+        """One name converted twice in a def, or in a loop there (``could_repeat``: a shape check)."""
+        return could_repeat(tree, through_helpers=False)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
@@ -229,11 +285,44 @@ class RepeatedHostConversion(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         self._sites.call(node)
 
+    def visit_For(self, node: cst.For) -> None:
+        self._sites.enter_loop()
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._sites.leave_loop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self._sites.enter_loop()
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._sites.leave_loop()
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._sites.enter_loop()
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._sites.leave_loop()
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._sites.enter_loop()
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._sites.leave_loop()
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._sites.enter_loop()
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self._sites.leave_loop()
+
     def leave_Module(self, original_node: cst.Module) -> None:
-        for candidate in self._sites.candidates(original_node):
+        candidates = self._sites.candidates(original_node)
+        for candidate in candidates:
             # Handed to helpers that convert it: PFL106's finding (one fix rewrites caller and helpers).
             if not candidate.through_helpers:
                 self._report(candidate)
+        for scope, found in self._sites.loop_conversions(candidates):
+            self._report_loop(scope, found)
 
     def _report(self, candidate: Candidate) -> None:
         scope, variable, uses, sample = candidate.scope, candidate.variable, candidate.uses, candidate.sample
@@ -241,10 +330,11 @@ class RepeatedHostConversion(Rule):
         verdict = self._sites.verdict(scope, variable, uses)
         if not verdict.same_value:
             return  # `a = x.numpy(); x = x * 2; b = x.numpy()`: two different values
-        message = f"`{variable}{sample.text}` is computed {len(uses)} times in `{definition_of(scope).name.value}`"
+        message = _message(f"{variable}{sample.text}", len(uses), definition_of(scope).name.value)
         region, applicability = verdict.region, verdict.applicability
         if region is None or applicability is None:
-            self.report(uses[0].node, f"{message} (no fix: {verdict.reason})")
+            # Why there is no fix (``verdict.reason``) is in the docs' Fix safety section, not the message.
+            self.report(uses[0].node, message)
             return
         if applicability is Applicability.SAFE and sample.copies and not self._copies_unobservable(scope, variable, region.statements, uses):
             applicability = Applicability.UNSAFE
@@ -259,11 +349,40 @@ class RepeatedHostConversion(Rule):
         title = f"Convert `{variable}` once into `{name}`"
         self.report(uses[0].node, message, rewrite=Rewrite(applicability, tuple(changes), title=title))
 
+    def _report_loop(self, scope: FunctionScope, found: LoopConversion) -> None:
+        conversion = found.conversion
+        variable = conversion.receiver_name
+        assert variable is not None
+        kind = "loop" if isinstance(found.loop, (cst.For, cst.While)) else "comprehension"
+        message = _loop_message(f"{variable}{conversion.text}", kind, definition_of(scope).name.value)
+        if found.anchor is None or found.guarded:
+            # `if [f(x.numpy(), t) for t in ts]:` in an `elif` test: no statement to put it before;
+            # `for b in bs: try: f(x.numpy())`: the `try` handles what the conversion raises.
+            self.report(conversion.node, message)
+            return
+        name = self._sites.new_local(scope, found.anchor, f"{variable}_{_suffix(conversion)}")
+        changes = (insert_binding(found.anchor, name, conversion.node.deep_clone()), Rewrite.replace(conversion.node, cst.Name(name)))
+        # Always unsafe: the loop may run zero times, and the hoisted conversion then runs (and may raise) anyway.
+        rewrite = Rewrite(Applicability.UNSAFE, changes, title=f"Convert `{variable}` once before the {kind} into `{name}`")
+        self.report(conversion.node, message, rewrite=rewrite)
+
     def _copies_unobservable(
         self, scope: FunctionScope, variable: str, statements: Sequence[cst.CSTNode], uses: Sequence[Use]
     ) -> bool:
         steps = {id(step) for conversion in self._sites.conversions(scope) for step in conversion.steps}
         return copies_are_unobservable(self, statements, [use.replaced for use in uses], variable, steps)
+
+
+def _message(chain: str, times: int, function: str) -> str:
+    """At most 100 characters: long spellings are cut, the function's name dropped before the chain."""
+    message = f"`{short(chain, 48)}` is computed {times} times in `{short(function, 30)}`"
+    return message if len(message) <= 100 else f"`{short(chain, 60)}` is computed {times} times in one function"
+
+
+def _loop_message(chain: str, kind: str, function: str) -> str:
+    """At most 100 characters, as ``_message``."""
+    message = f"`{short(chain, 40)}` converts the same tensor in every pass of a {kind} in `{short(function, 24)}`"
+    return message if len(message) <= 100 else f"`{short(chain, 40)}` converts the same tensor in every pass of a {kind}"
 
 
 def _suffix(conversion: Conversion) -> str:

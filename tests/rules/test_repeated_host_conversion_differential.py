@@ -31,6 +31,8 @@ SEEDS = (0, 1)
 UNSAFE_DIFFERENCES = {
     ("tolist", "mutated"): "the uses now share one list, and the first one is mutated",
     ("frame_introspection", "reads_locals"): "locals() now shows the new local",
+    ("loop_invariant", "list_mutated_by_callee"): "every pass now gets the one list, which the callee grows",
+    ("if_elif_arms", "no_else"): "the path through no arm now converts: a 1-d grad or bf16 tensor now raises",
 }
 
 
@@ -391,7 +393,7 @@ def test_seed_moved_reduction_changes_sharpe_and_perflint_declines() -> None:
     assert changed > 0, "float32 mean(dim=1) in torch and np.mean(axis=1) agreed on every input"
     findings = [v for v in lint(source, select=CODES).violations if "`predictions`" in v.message]
     assert findings and all(v.fix is None for v in findings)
-    assert "mean(...)` in torch" in findings[0].message
+    assert "`_compute_sharpe`" in findings[0].message  # named; why there is no fix is in the docs
     assert "np.mean" not in _fix(source, unsafe=True)
 
 
@@ -483,3 +485,47 @@ def test_tensor_handed_to_a_call_between_helpers_makes_pfl106_unsafe_and_differs
     with pytest.raises(RuntimeError, match="requires grad"):
         original(torch.ones(3), lambda t: t.requires_grad_())
     assert fixed(torch.ones(3), lambda t: t.requires_grad_()) == (3.0, 1.0)
+
+
+# -- uses split across `if`/`elif`/`else` arms -------------------------------------------------------------------
+
+
+def test_arms_unsafe_when_an_arm_has_an_effect_before_its_conversion() -> None:
+    """Hoisted above the `if`, a conversion that raises now raises before the arm's `log.append`."""
+    original = _load((FIXTURES / "if_elif_arms.py").read_text(), "m")["effect_before_the_conversion"]
+    fixed = _load((FIXTURES / "if_elif_arms.unsafe.fixed.py").read_text(), "m")["effect_before_the_conversion"]
+    grad = torch.ones(2, 3).requires_grad_()
+    logs: tuple[list[str], list[str]] = ([], [])
+    for function, log in zip((original, fixed), logs):
+        with pytest.raises(RuntimeError):
+            function(grad, log)
+    assert logs == (["2d"], [])
+
+
+def test_arms_safe_fix_keeps_every_path() -> None:
+    """Every arm converts first: on every dtype/shape (grad and bf16 included) both versions agree."""
+    source = (FIXTURES / "if_elif_arms.py").read_text()
+    golden = (FIXTURES / "if_elif_arms.fixed.py").read_text()
+    assert golden.count("x_np = x.numpy()") == 2
+    differences = _differences(source, golden, "if_elif_arms")
+    assert not {"every_arm_converts_first", "nested_if_as_first_statement"} & set(differences), differences
+
+
+# -- loop-invariant conversions ----------------------------------------------------------------------------------
+
+
+def test_loop_unsafe_when_the_loop_runs_zero_times() -> None:
+    """Hoisted before the loop, the conversion runs even when the loop does not: a grad tensor now raises."""
+    original = _load((FIXTURES / "loop_invariant.py").read_text(), "m")["in_for_body"]
+    fixed = _load((FIXTURES / "loop_invariant.unsafe.fixed.py").read_text(), "m")["in_for_body"]
+    grad, empty = torch.ones(3).requires_grad_(), torch.ones(0)
+    assert original(grad, empty) == 0.0
+    with pytest.raises(RuntimeError):
+        fixed(grad, empty)
+    assert _same(original(torch.ones(3), torch.ones(2)), fixed(torch.ones(3), torch.ones(2)))
+
+
+def test_loop_fixes_are_never_safe() -> None:
+    source = (FIXTURES / "loop_invariant.py").read_text()
+    fixes = [v.fix for v in lint(source, select=["PFL102"]).violations if v.fix is not None]
+    assert fixes and all(fix.applicability is Applicability.UNSAFE for fix in fixes)

@@ -106,6 +106,31 @@ REPORTED_ELSEWHERE = [
         """,
     ),
     (
+        "PFL102",
+        """
+        import torch
+        def f(t: torch.Tensor, batches):
+            i = 0
+            while i < len(batches):
+                print(t.tolist(), batches[i])
+                i += 1
+        """,
+    ),
+    (
+        "PFL102",
+        """
+        def f(t, xs):
+            return {x: (t.numpy() > x).sum() for x in xs}
+        """,
+    ),
+    (
+        "PFL102",
+        """
+        def f(t, xs):
+            return [y for y in t.numpy() for z in xs if z in t.numpy()]
+        """,
+    ),
+    (
         "PFL106",
         """
         import torch
@@ -194,8 +219,10 @@ def test_other_reported_shapes_pass_could_match(code: str, source: str) -> None:
         ("PFL102", "def f(x):\n    return x.cpu().numpy()\n"),
         ("PFL103", "for x in xs:\n    total += x\nloss.backward()\n"),
         ("PFL102", "def f(x):\n    a = x.reshape(2)\n    return a, x.reshape(3)\n"),
-        ("PFL102", "def f(x, flag):\n    if flag:\n        return x.cpu().numpy()\n    else:\n        return x.cpu().numpy().sum()\n"),
-        ("PFL102", "def f(x, flag):\n    return x.numpy() if flag else x.numpy().T\n"),
+        # Different arms of an `if` are no longer told apart here (flow reasoning is the rule's alone).
+        ("PFL102", "def f(a, xs):\n    return a.tolist(), [a.tolist() for x in xs]\n"),
+        ("PFL102", "import torch\ndef f(xs):\n    for x in xs:\n        x = x + 1\n        print(x.numpy())\n"),
+        ("PFL102", "import torch\ndef f(xs):\n    return [x.cpu() for x in xs], [x.cpu() for x in xs]\n"),
         ("PFL204", "import torch\nfor block in blocks:\n    h = torch.cat([h, skip])\n    h = block(h)\n"),
         ("PFL204", "import numpy as np\nfor row in rows:\n    row = np.append(row, pad)\n"),
         ("PFL102", "def to_numpy(x):\n    return x.cpu().numpy()\ndef f(t):\n    return to_numpy(t) + 1\n"),
