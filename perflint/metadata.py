@@ -13,8 +13,6 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
 
 from __future__ import annotations
 
-import dataclasses
-from functools import lru_cache
 from typing import Iterator, Mapping, Optional, Sequence
 
 import libcst as cst
@@ -30,7 +28,7 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
-from perflint.traversal import visit_batched
+from perflint.traversal import children, visit_batched
 
 
 class NeedsEagerResolution(BaseException):
@@ -143,26 +141,16 @@ def visit_lazily(metadata: ModuleMetadata, visitors: Sequence[cst.BatchableCSTVi
 
 
 def parent_nodes(module: cst.Module) -> Mapping[cst.CSTNode, cst.CSTNode]:
-    """What ParentNodeProvider gives for ``module``: each node's parent, from its dataclass fields.
+    """What ParentNodeProvider gives for ``module``: each node's parent, from its fields.
 
-    LibCST's provider asks every node for its ``children``, which runs a visitor per node; every child
-    is a CSTNode held by a field, alone or in a tuple or list, so reading the fields finds the same ones.
-    Iterative: no recursion limit, however deep the module.
+    LibCST's provider asks every node for its ``children``, which runs a visitor per node; reading the
+    fields (``traversal.children``) finds the same ones. Iterative: no recursion limit, however deep the module.
     """
     parents: dict[cst.CSTNode, cst.CSTNode] = {}
     stack: list[cst.CSTNode] = [module]
     while stack:
         node = stack.pop()
-        for name in _field_names(type(node)):
-            value = getattr(node, name)
-            children = value if isinstance(value, (tuple, list)) else (value,)
-            for child in children:
-                if isinstance(child, cst.CSTNode):
-                    parents[child] = node
-                    stack.append(child)
+        for child in children(node):
+            parents[child] = node
+            stack.append(child)
     return parents
-
-
-@lru_cache(maxsize=None)
-def _field_names(kind: type) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(kind))

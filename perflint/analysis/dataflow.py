@@ -16,7 +16,8 @@ from libcst.metadata import ComprehensionScope, GlobalScope, Scope, ScopeProvide
 
 from perflint.analysis.bindings import bound_names
 from perflint.analysis.names import qualified_names
-from perflint.analysis.syntax import end, parent, start
+from perflint.analysis.syntax import end, parent, start, tree_index
+from perflint.traversal import children, walk
 
 Statement = Union[cst.BaseStatement, cst.BaseSmallStatement]
 BLOCKS = (cst.Module, cst.IndentedBlock, cst.SimpleStatementLine, cst.SimpleStatementSuite)
@@ -64,7 +65,9 @@ def fresh_name(visitor: MetadataDependent, node: cst.CSTNode, base: str, avoid: 
     (names the caller already handed out).
     """
     scope = _binding_scope(visitor.get_metadata(ScopeProvider, node))
-    taken = _names_written_in(_scope_root(visitor, scope, node)) | set(avoid)
+    root = _scope_root(visitor, scope, node)
+    index = tree_index(visitor, root)
+    taken = index.memo(("names written in", root), lambda: {name.value for name in index.under(root, cst.Name)}) | set(avoid)
     candidate, suffix = base, 0
     while candidate in taken or candidate in scope:
         suffix += 1
@@ -121,7 +124,7 @@ def may_have_effects(node: cst.CSTNode) -> bool:
     if isinstance(node, (cst.BaseStatement, cst.BaseSmallStatement)):
         return True
     finder = _EffectFinder()
-    node.visit(finder)
+    walk(node, finder)
     return finder.found
 
 
@@ -162,33 +165,36 @@ def bindings(statements: Sequence[cst.CSTNode], name: str) -> list[cst.CSTNode]:
     """
     finder = _BindingFinder(name)
     for statement in statements:
-        statement.visit(finder)
+        walk(statement, finder)
     return finder.found
 
 
 def nonlocal_rebinders(function: cst.FunctionDef, name: str) -> bool:
     """Whether a function nested in ``function`` declares ``nonlocal name`` (calling it may rebind ``name``)."""
     finder = _DeclarationFinder(name)
-    function.body.visit(finder)
+    walk(function.body, finder)
     return finder.nested_nonlocal
 
 
 def declared_global(function: cst.FunctionDef, name: str) -> bool:
     """Whether ``function`` itself declares ``global name`` or ``nonlocal name``."""
     finder = _DeclarationFinder(name)
-    function.body.visit(finder)
+    walk(function.body, finder)
     return finder.own_declaration
 
 
 def introspects_frame(visitor: MetadataDependent, function: cst.CSTNode) -> bool:
     """Whether ``function`` calls ``exec``/``eval``/``locals()``/``vars()``/``dir()`` or grabs its frame."""
-    for call in _calls_in(function):
-        names = qualified_names(visitor, call.func)
-        if not names.isdisjoint(FRAME_INTROSPECTION):
-            return True
-        if not call.args and not names.isdisjoint(FRAME_INTROSPECTION_WITHOUT_ARGUMENTS):
-            return True
-    return False
+    index = tree_index(visitor, function)
+    calls = index.under(function, cst.Call)
+    return index.memo(("introspects frame", function), lambda: any(_introspects(visitor, call) for call in calls))
+
+
+def _introspects(visitor: MetadataDependent, call: cst.Call) -> bool:
+    names = qualified_names(visitor, call.func)
+    return not names.isdisjoint(FRAME_INTROSPECTION) or (
+        not call.args and not names.isdisjoint(FRAME_INTROSPECTION_WITHOUT_ARGUMENTS)
+    )
 
 
 def mutually_exclusive(visitor: MetadataDependent, first: cst.CSTNode, second: cst.CSTNode) -> bool:
@@ -278,8 +284,8 @@ def _evaluated_before(child: cst.CSTNode, step: cst.CSTNode) -> list[cst.CSTNode
         return []  # the outermost iterable is evaluated before the element
     if isinstance(step, cst.CompFor) and child is step.iter:
         return []  # ... and before the target is bound
-    children = list(step.children)
-    return children[: _index(children, child)]
+    siblings = children(step)
+    return siblings[: _index(siblings, child)]
 
 
 class _EffectFinder(cst.CSTVisitor):
@@ -330,7 +336,7 @@ class _BindingFinder(cst.CSTVisitor):
 
     def _search(self, *parts: cst.CSTNode) -> None:
         for part in parts:
-            part.visit(self)
+            walk(part, self)
 
     def _binds(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
@@ -410,21 +416,6 @@ class _DeclarationFinder(cst.CSTVisitor):
                 self.nested_nonlocal = True
 
 
-def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
-    collector = _CallCollector()
-    node.visit(collector)
-    return collector.calls
-
-
-class _CallCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-
 def _binding_scope(scope: Scope) -> Scope:
     """The scope a new statement would bind in: comprehensions bind in their enclosing scope."""
     while isinstance(scope, ComprehensionScope):
@@ -457,7 +448,7 @@ class _NameCollector(cst.CSTVisitor):
 def _names_written_in(root: cst.CSTNode) -> set[str]:
     """Identifiers written anywhere under ``root``."""
     collector = _NameCollector()
-    root.visit(collector)
+    walk(root, collector)
     return collector.names
 
 
@@ -480,7 +471,7 @@ def read_after(
         return True
     span = (start(visitor, statement), end(visitor, statement))
     loop = _enclosing_loop(visitor, statement)
-    if loop is not None and _mentioned_outside(loop, statement, target.value):
+    if loop is not None and _mentioned_outside(visitor, loop, statement, target.value):
         return True
     for assignment in scope.assignments[target.value]:
         if getattr(assignment, "node", None) is not target:
@@ -511,27 +502,10 @@ def _in_rebinding_loop_body(visitor: MetadataDependent, node: cst.CSTNode, name:
     return False
 
 
-def _mentioned_outside(root: cst.CSTNode, excluded: cst.CSTNode, name: str) -> bool:
+def _mentioned_outside(visitor: MetadataDependent, root: cst.CSTNode, excluded: cst.CSTNode, name: str) -> bool:
     """Whether ``name`` is written somewhere under ``root`` but outside ``excluded``."""
-    collector = _NamesOutside(excluded)
-    root.visit(collector)
-    return name in collector.names
-
-
-class _NamesOutside(cst.CSTVisitor):
-    """Identifiers written under a node, except under one excluded subtree."""
-
-    def __init__(self, excluded: cst.CSTNode) -> None:
-        super().__init__()
-        self.excluded = excluded
-        self.names: set[str] = set()
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is self.excluded:
-            return False
-        if isinstance(node, cst.Name):
-            self.names.add(node.value)
-        return True
+    index = tree_index(visitor, root)
+    return any(node.value == name and not index.contains(excluded, node) for node in index.under(root, cst.Name))
 
 
 def _enclosing_loop(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[cst.CSTNode]:

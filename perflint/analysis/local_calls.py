@@ -6,13 +6,16 @@ The visitor must declare ScopeProvider and ParentNodeProvider.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import FunctionScope, ScopeProvider
 
-from perflint.analysis.syntax import parent
+from perflint.analysis.syntax import parent, tree_index
+from perflint.traversal import walk
+
+N = TypeVar("N", bound=cst.CSTNode)
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,8 @@ def only_called_directly(visitor: MetadataDependent, function: LocalFunction, mo
         scope = visitor.get_metadata(ScopeProvider, function.definition)
         assignments = list(scope.assignments[function.name])
         return len(assignments) == 1 and all(_is_called(visitor, access.node) for access in assignments[0].references)
-    finder = _AttributeFinder(function.name)
-    module.visit(finder)
-    return all(_is_called(visitor, node) for node in finder.attributes) and finder.definitions == 1
+    attributes, definitions = _named_in_module(visitor, module, function.name)
+    return all(_is_called(visitor, node) for node in attributes) and definitions == 1
 
 
 def call_sites(visitor: MetadataDependent, function: LocalFunction, module: cst.Module) -> list[cst.Call]:
@@ -90,9 +92,7 @@ def call_sites(visitor: MetadataDependent, function: LocalFunction, module: cst.
         scope = visitor.get_metadata(ScopeProvider, function.definition)
         references = [access.node for assignment in scope.assignments[function.name] for access in assignment.references]
     else:
-        finder = _AttributeFinder(function.name)
-        module.visit(finder)
-        references = list(finder.attributes)
+        references, _definitions = _named_in_module(visitor, module, function.name)
     calls = [parent(visitor, node) for node in references]
     return [call for call, node in zip(calls, references) if isinstance(call, cst.Call) and call.func is node]
 
@@ -120,7 +120,7 @@ def _method_through_self(
     scope = visitor.get_metadata(ScopeProvider, attribute.value, None)
     if not isinstance(scope, FunctionScope) or len(scope.assignments[attribute.value.value]) != 1:
         return None
-    bound = [statement for statement in owner.body.body if _binds_in_class(statement, attribute.attr.value)]
+    bound = [statement for statement in owner.body.body if _binds_in_class(visitor, statement, attribute.attr.value)]
     if len(bound) != 1 or not isinstance(bound[0], cst.FunctionDef):
         return None
     return LocalFunction(bound[0], owner)
@@ -132,12 +132,26 @@ def _class_of(visitor: MetadataDependent, function: cst.FunctionDef) -> Optional
     return owner if isinstance(owner, cst.ClassDef) else None
 
 
-def _binds_in_class(statement: cst.BaseStatement, name: str) -> bool:
+def _binds_in_class(visitor: MetadataDependent, statement: cst.BaseStatement, name: str) -> bool:
     if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
         return statement.name.value == name
-    finder = _AttributeFinder(name)
-    statement.visit(finder)
-    return finder.names_bound > 0
+    targets = tree_index(visitor, statement).under(statement, cst.AssignTarget)
+    return any(isinstance(target.target, cst.Name) and target.target.value == name for target in targets)
+
+
+def _named_in_module(visitor: MetadataDependent, module: cst.Module, name: str) -> tuple[list[cst.Attribute], int]:
+    """The attributes ``.name`` anywhere in ``module``, in source order, and how many ``def name`` it holds."""
+    index = tree_index(visitor, module)
+    attributes = index.memo(("attributes by name",), lambda: _by_name(index.under(module, cst.Attribute), lambda node: node.attr.value))
+    definitions = index.memo(("functions by name",), lambda: _by_name(index.under(module, cst.FunctionDef), lambda node: node.name.value))
+    return attributes.get(name, []), len(definitions.get(name, []))
+
+
+def _by_name(nodes: list[N], name_of: Callable[[N], str]) -> dict[str, list[N]]:
+    grouped: dict[str, list[N]] = {}
+    for node in nodes:
+        grouped.setdefault(name_of(node), []).append(node)
+    return grouped
 
 
 def _is_called(visitor: MetadataDependent, node: cst.CSTNode) -> bool:
@@ -155,7 +169,7 @@ def _exported(module: cst.Module) -> set[str]:
             targets = _assigned_names(small)
             if "__all__" in targets:
                 finder = _StringFinder()
-                small.visit(finder)
+                walk(small, finder)
                 names |= finder.strings
     return names
 
@@ -177,26 +191,3 @@ class _StringFinder(cst.CSTVisitor):
         value = node.evaluated_value
         if isinstance(value, str):
             self.strings.add(value)
-
-
-class _AttributeFinder(cst.CSTVisitor):
-    """Attributes ``.name``, definitions ``def name`` and bindings of ``name`` in a tree."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.attributes: list[cst.Attribute] = []
-        self.definitions = 0
-        self.names_bound = 0
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value == self.name:
-            self.attributes.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node.name.value == self.name:
-            self.definitions += 1
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        if isinstance(node.target, cst.Name) and node.target.value == self.name:
-            self.names_bound += 1

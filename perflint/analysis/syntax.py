@@ -3,7 +3,6 @@ answers "which nodes of this kind lie under that node?" without walking the subt
 
 from __future__ import annotations
 
-import dataclasses
 from bisect import bisect_left
 from functools import lru_cache
 from typing import Callable, Hashable, Iterator, Optional, TypeVar
@@ -13,6 +12,8 @@ import libcst._nodes.op as op_nodes
 import libcst._nodes.whitespace as whitespace_nodes
 from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider, PositionProvider
+
+from perflint.traversal import children, visit_order
 
 T = TypeVar("T")
 N = TypeVar("N", bound=cst.CSTNode)
@@ -106,7 +107,7 @@ def walk_same_scope(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         yield current
         if current is not node and isinstance(current, DEFERRED):
             continue
-        stack.extend(reversed(current.children))
+        stack.extend(reversed(children(current)))
 
 
 def walk_all(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -115,7 +116,7 @@ def walk_all(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(current.children))
+        stack.extend(reversed(children(current)))
 
 
 def variable_names(root: cst.CSTNode, name: Optional[str] = None) -> list[cst.Name]:
@@ -152,7 +153,8 @@ def is_plain_read(visitor: MetadataDependent, node: cst.CSTNode, ancestor: cst.C
 class TreeIndex:
     """One module's nodes in pre-order, built in one pass, so that a rule never walks a subtree per candidate.
 
-    Every node gets its position in a pre-order walk and the position just past its last descendant: the
+    Every node gets its position in a pre-order walk in source order (``walk_all``'s, which is LibCST's) and
+    the position just past its last descendant: the
     descendants of a node are the nodes whose position lies in that span. Nodes are filed by their exact
     type and by their *frame* (the nearest enclosing ``def``, ``lambda`` or class, or the module), so that
     ``same_scope(root, kind)`` answers what ``walk_same_scope(root)`` would yield of ``kind`` with two
@@ -193,7 +195,7 @@ class TreeIndex:
             stack.append((None, node))
             inner = node if isinstance(node, DEFERRED) else frame
             children = []
-            for name in _field_names(kind):
+            for name in visit_order(kind):
                 value = getattr(node, name)
                 for child in value if isinstance(value, (tuple, list)) else (value,):
                     if isinstance(child, cst.CSTNode) and type(child) not in TOKENS:
@@ -283,20 +285,3 @@ TOKENS = frozenset(
 ) | frozenset(
     {cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace}
 )
-
-# Fields that the source spells before the fields a dataclass declares ahead of them: with these moved first,
-# the index's pre-order of expressions and statements is their source order (``walk_all``'s order).
-SPELLED_FIRST: dict[type, tuple[str, ...]] = {
-    cst.FunctionDef: ("decorators", "name", "params", "returns"),
-    cst.ClassDef: ("decorators", "name", "bases", "keywords"),
-    cst.ExceptHandler: ("type", "name"),
-    cst.ExceptStarHandler: ("type", "name"),
-    cst.IfExp: ("body",),
-    cst.Arg: ("keyword",),
-}
-
-
-@lru_cache(maxsize=None)
-def _field_names(kind: type) -> tuple[str, ...]:
-    first = SPELLED_FIRST.get(kind, ())
-    return (*first, *(field.name for field in dataclasses.fields(kind) if field.name not in first))

@@ -81,24 +81,20 @@ def _unless_reenabled(visitor: MetadataDependent, region: cst.CSTNode, context: 
     return context
 
 
-# The last module's answer: (module, ids of its `with` statements and functions that hold a grad-mode statement).
-_LAST_MODULE: list[tuple[cst.CSTNode, frozenset[int]]] = []
-
-
 def _regions_with_grad_statements(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[int]:
     """Ids of every ``with`` and ``def`` that encloses a grad-mode call made as a statement, in ``node``'s module.
 
-    One walk of the module, cached for the module: linear in its size however many nodes ask.
+    Computed once per module from its TreeIndex: linear in its size however many nodes ask.
     """
-    root = node
-    while (parent := syntax.parent_or_none(visitor, root)) is not None:
-        root = parent
-    if _LAST_MODULE and _LAST_MODULE[0][0] is root:
-        return _LAST_MODULE[0][1]
-    finder = _GradStatementFinder()
-    root.visit(finder)
+    index = syntax.tree_index(visitor, node)
+    return index.memo(("regions with grad-mode statements",), lambda: _marked_regions(visitor, index))
+
+
+def _marked_regions(visitor: MetadataDependent, index: syntax.TreeIndex) -> frozenset[int]:
     marked: set[int] = set()
-    for call in finder.calls:
+    for call in index.under(index.module, cst.Call):
+        if _callee_name(call) not in _GRAD_MODE_CALLEES:
+            continue
         parent = syntax.parent_or_none(visitor, call)
         # `with torch.set_grad_enabled(True):` and `@torch.enable_grad()` are contexts, read by grad_context.
         if isinstance(parent, (cst.WithItem, cst.Decorator)) or qualified_names(visitor, call.func).isdisjoint(GRAD_MODE_STATEMENTS):
@@ -107,24 +103,13 @@ def _regions_with_grad_statements(visitor: MetadataDependent, node: cst.CSTNode)
             if isinstance(parent, (cst.With, cst.FunctionDef)):
                 marked.add(id(parent))
             parent = syntax.parent_or_none(visitor, parent)
-    _LAST_MODULE[:] = [(root, frozenset(marked))]
-    return _LAST_MODULE[0][1]
+    return frozenset(marked)
 
 
-class _GradStatementFinder(cst.CSTVisitor):
-    """Calls spelled like a grad-mode setter (``set_grad_enabled(...)``, ``x._set_grad_enabled(...)``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
-        if name in _GRAD_MODE_CALLEES:
-            self.calls.append(node)
-
-
+def _callee_name(call: cst.Call) -> Optional[str]:
+    """``f`` of ``f(...)`` and ``x.f(...)``: how a grad-mode setter (``set_grad_enabled``, ``x._set_grad_enabled``) is spelled."""
+    func = call.func
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
 
 
 def _with_context(visitor: MetadataDependent, statement: cst.With) -> Optional[GradContext]:
