@@ -13,6 +13,7 @@ from libcst.helpers import get_full_name_for_node
 
 from perflint.engine import LintOutcome, SourceError, parse
 from perflint.rule import Finding, ImportNeed, NodeChange
+from perflint.traversal import children
 from perflint.types import Applicability, Edit, Location
 
 MAX_ITERATIONS = 10
@@ -124,7 +125,7 @@ def _imported_conditionally(module: cst.Module) -> set[Import]:
         if isinstance(block, cst.If) and _is_type_checking(block.test):
             blocks.extend([block.orelse] if block.orelse is not None else [])
             continue
-        for child in block.children:
+        for child in children(block):
             if isinstance(child, cst.BaseSuite):
                 for statement in child.body:
                     if isinstance(statement, cst.SimpleStatementLine):

@@ -40,6 +40,7 @@ from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFac
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.syntax import end, start
 from perflint.analysis.torch_values import has_tensor_evidence
+from perflint.traversal import walk
 from perflint.types import Applicability
 
 # A node's (line, column) start and end, on Python's ast.
@@ -59,11 +60,10 @@ class Use:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Where the local goes, and how far the fix can be trusted (None: no fix, for ``reason``)."""
+    """Where the local goes, and how far the fix can be trusted (None: no fix)."""
 
     region: Optional[Region]
     applicability: Optional[Applicability]
-    reason: str = ""
     same_value: bool = True
 
 
@@ -225,7 +225,7 @@ class ConversionSites:
                 continue
             if not _is_variable_of(self.visitor, conversion.receiver, scope) or holds_array(self.visitor, scope, variable):
                 continue  # `[t.numpy() for t in ts]`: the comprehension's own name; `a = t.numpy()`: an array
-            if _ndarray_has_chain(conversion) and not self.is_tensor(scope, variable):
+            if _ndarray_has_chain(conversion) and not has_tensor_evidence(self.visitor, scope, variable):
                 continue  # `for b in bs: a.tolist()`: an ndarray has `tolist` too
             function = definition_of(scope)
             facts = self._facts(function)
@@ -311,26 +311,26 @@ class ConversionSites:
         nodes = [use.node for use in uses]
         region = hoist_region(self.visitor, nodes, function)
         if region is None:
-            return Verdict(None, None, "not in one block")
+            return Verdict(None, None)  # not in one block
         if self._changes_between(variable, region, nodes):
             return Verdict(None, None, same_value=False)
         first_reach = reach(self.visitor, nodes[0], region.anchor)
         if first_reach >= Reach.GUARDED:
-            return Verdict(None, None, "first one in `try`/`with`/lambda/generator")
+            return Verdict(None, None)  # first one in `try`/`with`/lambda/generator
         if any(reach(self.visitor, node, function) is Reach.LATER for node in nodes[1:]):
-            return Verdict(None, None, "one runs later, in a lambda/generator")
+            return Verdict(None, None)  # one runs later, in a lambda/generator
         facts = self._facts(function)
         if variable in facts.nested_nonlocal:
-            return Verdict(None, None, f"a nested def may rebind `{variable}`")
+            return Verdict(None, None)  # a nested def may rebind the variable
         arms_first = False
         if first_reach is Reach.MAYBE:
             if any(reach(self.visitor, node, self._region_statement(node, region)) is Reach.ALWAYS for node in nodes[1:]):
                 return Verdict(region, Applicability.UNSAFE)
             anchor = region.anchor
             if not (isinstance(anchor, cst.If) and len(region.statements) == 1):
-                return Verdict(None, None, "none runs unconditionally")  # `if a: x.numpy()` then `if b: x.numpy()`
+                return Verdict(None, None)  # none runs unconditionally: `if a: x.numpy()` then `if b: x.numpy()`
             if any(reach(self.visitor, node, anchor) >= Reach.GUARDED for node in nodes):
-                return Verdict(None, None, "one in `try`/`with`/lambda/generator in an arm")
+                return Verdict(None, None)  # one in `try`/`with`/lambda/generator in an arm
             # Uses split across the arms of one `if`/`elif`/`else`: converted once before the `if`. Exact only
             # when every path through it starts by converting (so no path gains a conversion that may raise)
             # and the tests, now evaluated after the conversion, have no effects.
@@ -397,7 +397,7 @@ class ConversionSites:
         facts = self._function_facts.get(function)
         if facts is None:
             finder = _FunctionFactsFinder()
-            function.visit(finder)
+            walk(function, finder)
             introspects = introspects_frame(self.visitor, function)
             facts = FunctionFacts(frozenset(finder.declared), frozenset(finder.nested_nonlocal), introspects, frozenset(finder.names))
             self._function_facts[function] = facts

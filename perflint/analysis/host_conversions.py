@@ -13,6 +13,7 @@ from libcst import MetadataDependent
 
 from perflint.analysis.names import qualified_names
 from perflint.analysis.syntax import parent, start
+from perflint.traversal import walk
 
 # Value-preserving steps before the conversion. `view`/`squeeze` always share memory with the tensor;
 # reshape/flatten/ravel return a view only when the strides allow one, otherwise a copy; `float()` returns the
@@ -206,7 +207,7 @@ def only_read(
     """
     finder = _MentionFinder(variable)
     for statement in statements:
-        statement.visit(finder)
+        walk(statement, finder)
     end = start(visitor, last) if last is not None else None
     return all(
         id(name) in allowed
@@ -234,7 +235,7 @@ def storage_change(statements: Sequence[cst.CSTNode], variable: str) -> bool:
     """``x.<attr> = ...``, ``del x.<attr>`` or ``x.set_(...)``-like calls (STORAGE_METHODS) in ``statements``."""
     finder = _StorageChangeFinder(variable)
     for statement in statements:
-        statement.visit(finder)
+        walk(statement, finder)
     return finder.found
 
 
@@ -305,7 +306,7 @@ def _only_names(target: cst.CSTNode) -> bool:
 
 def _found(node: cst.CSTNode, kind: type) -> list[cst.CSTNode]:
     finder = _NodeFinder(kind)
-    node.visit(finder)
+    walk(node, finder)
     return finder.nodes
 
 

@@ -14,9 +14,10 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import FunctionScope
 
-from perflint.analysis.conversion_helpers import assigned_value
+from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, enclosing_statements, mentions, parent, reach
 from perflint.analysis.host_conversions import PURE_TENSOR_METHODS, Conversion, is_pure_method_call
+from perflint.traversal import walk
 
 Loop = Union[cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp]
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp)
@@ -66,7 +67,7 @@ class LoopFacts:
 
     def __init__(self, node: cst.CSTNode) -> None:
         finder = _Mentions()
-        node.visit(finder)
+        walk(node, finder)
         self.mentions = finder.mentions
         self.mutates_in_place = finder.mutates_in_place
         self.stored_into = finder.stored_into
@@ -195,7 +196,7 @@ def _bound_to_fresh_values(visitor: MetadataDependent, scope: FunctionScope, var
         node = assignment.node
         if isinstance(node, cst.Param):
             continue
-        value = assigned_value(visitor, node)
+        value = bound_value(visitor, node, (cst.Assign,))  # `x = value` only
         if value is None:
             continue  # `for x in ...`, `with ... as x`, tuple targets: checked against the loop by `bindings`
         if isinstance(value, (cst.Attribute, cst.Subscript, cst.Name)):
@@ -208,7 +209,7 @@ def _derived_from(visitor: MetadataDependent, scope: FunctionScope, name: str, v
     alias of it: ``view = x.view(-1)``, ``row = x[0]``), or is not a plain assignment (unknown)."""
     for assignment in scope.assignments[name]:
         node = getattr(assignment, "node", None)
-        value = assigned_value(visitor, node)
+        value = bound_value(visitor, node, (cst.Assign,))  # `x = value` only
         if value is None:
             if isinstance(node, cst.Param):
                 continue  # another parameter: the caller's aliasing is documented, not seen

@@ -31,6 +31,7 @@ from perflint.analysis.dataflow import fresh_name, parent
 from perflint.analysis.host_conversions import Conversion, conversion_of, only_read
 from perflint.analysis.local_calls import call_sites, is_private, only_called_directly
 from perflint.rule import ImportNeed, Invalid, NodeChange, Rewrite, Rule, RuleContext, Valid
+from perflint.traversal import walk
 from perflint.types import Applicability, FixSafety, MetricImpact
 
 Change = tuple[cst.CSTNode, NodeChange]
@@ -254,7 +255,7 @@ class HostConversionInHelpers(Rule):
         verdict = self._helpers_verdict(module, scope, variable, caller_verdict, uses)
         region = verdict.region
         if region is None or verdict.applicability is None:
-            # Why there is no fix (``verdict.reason``) is in the docs' Fix safety section, not the message.
+            # Why there is no fix is in the docs' Fix safety section, not the message.
             self.report(uses[0].node, message)
             return
         name = self._sites.new_local(scope, region.anchor, f"{variable}_np")
@@ -277,15 +278,15 @@ class HostConversionInHelpers(Rule):
         for helper in helpers:
             function = helper.function
             if helper.obstacle:
-                return Verdict(None, None, helper.obstacle)
+                return Verdict(None, None)  # the helper cannot take an array (helper.obstacle says why)
             if not is_private(function, module):
-                return Verdict(None, None, f"`{function.name}` is public")
+                return Verdict(None, None)  # a public helper: callers elsewhere pass tensors
             if not only_called_directly(self, function, module):
-                return Verdict(None, None, f"`{function.name}` is used as a value")
+                return Verdict(None, None)  # the helper is used as a value
             if function.definition.decorators:
-                return Verdict(None, None, f"`{function.name}` is decorated")
+                return Verdict(None, None)  # the helper is decorated
         if len({helper.chain for helper in helpers}) > 1:
-            return Verdict(None, None, "converted in different ways")
+            return Verdict(None, None)  # converted in different ways
         if verdict.applicability is not Applicability.SAFE:
             return verdict
         region = verdict.region
@@ -340,7 +341,7 @@ class HostConversionInHelpers(Rule):
         if param is None or param.annotation is None:
             return [], []
         finder = _TensorNames(self)
-        param.annotation.annotation.visit(finder)
+        walk(param.annotation.annotation, finder)
         if not finder.found:
             return [], []
         array = cst.Attribute(cst.Name(alias), cst.Name("ndarray"))
@@ -364,7 +365,7 @@ class HostConversionInHelpers(Rule):
     def _writes_pep604(self, module: cst.Module) -> bool:
         if self._pep604 is None:
             finder = _Pep604Finder()
-            module.visit(finder)
+            walk(module, finder)
             self._pep604 = finder.found
         return self._pep604
 

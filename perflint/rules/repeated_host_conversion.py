@@ -333,7 +333,7 @@ class RepeatedHostConversion(Rule):
         message = _message(f"{variable}{sample.text}", len(uses), definition_of(scope).name.value)
         region, applicability = verdict.region, verdict.applicability
         if region is None or applicability is None:
-            # Why there is no fix (``verdict.reason``) is in the docs' Fix safety section, not the message.
+            # Why there is no fix is in the docs' Fix safety section, not the message.
             self.report(uses[0].node, message)
             return
         if applicability is Applicability.SAFE and sample.copies and not self._copies_unobservable(scope, variable, region.statements, uses):
