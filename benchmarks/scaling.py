@@ -41,13 +41,14 @@ their ratio (goal: at most 1.5 on every file), and the rules left after the pref
 ``could_match``), each with its number of findings on the file: a rule left with 0 findings parsed and
 analysed the file for nothing::
 
-    python benchmarks/scaling.py SOURCE --largest 20 [--by lines|bytes] [--runs 3] [--select ALL]
+    python benchmarks/scaling.py SOURCE --largest 20 [--by lines|bytes] [--runs 3] [--select ALL] [--output FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import statistics
 import sys
 import tempfile
@@ -268,6 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--largest", type=int, default=0, help="measure the N largest real files of SOURCE instead")
     parser.add_argument("--by", choices=("lines", "bytes"), default="lines", help="how --largest ranks files")
     parser.add_argument("--select", default="", help="with --largest: rules to run (default: the default rules)")
+    parser.add_argument("--output", type=Path, help="with --largest: also append the table to this markdown file")
     args = parser.parse_args(argv)
 
     if args.largest:
@@ -275,9 +277,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         # Imports, the rule registry and first-use caches are paid once per process, not per file.
         api.check_source(b"import torch\nfor i, x in enumerate(y):\n    z[x].append(i)\n", args.source / "warm_up.py",
                          Settings(root=args.source, select=("ALL",)))
-        print(f"The {args.largest} largest files (by {args.by}) of `{args.source}`: CPU seconds, median of {args.runs} "
-              f"(process_time, in one process, cache off), rules {args.select or 'default'}\n")
-        print(largest_table(args.source, args.largest, args.by, args.runs, select))
+        text = (
+            f"The {args.largest} largest files (by {args.by}) of `{args.source}`: CPU seconds, median of {args.runs} "
+            f"(process_time, in one process, cache off), rules {args.select or 'default'}; load average "
+            f"{os.getloadavg()[0]:.1f} at the start\n\n"
+        )
+        text += largest_table(args.source, args.largest, args.by, args.runs, select) + "\n"
+        text += f"\nload average {os.getloadavg()[0]:.1f} at the end\n"
+        print(text, end="")
+        if args.output is not None:
+            with args.output.open("a", encoding="utf-8") as stream:
+                stream.write(text + "\n")
         return
 
     texts = source_files(args.source)
