@@ -26,6 +26,7 @@ for step in "${steps[@]}"; do
     training)
       "$PYTHON" benchmarks/throughput.py "$TRAINING" --runs 3 --no-peers --output "$RESULTS/throughput_training.md" ;;
     2300)
+      [ -d "$CORPUS" ] || { echo "no $CORPUS (python benchmarks/corpus/build_corpus.py): 2300 skipped" >&2; continue; }
       "$PYTHON" benchmarks/throughput.py "$CORPUS" --sample 2300 --runs "${RUNS_2300:-2}" --no-peers \
         --output "$RESULTS/throughput_2300.md" ;;
     largest)
