@@ -5,7 +5,7 @@
 #   3. throughput on 2,300 files -> benchmarks/results/throughput_2300.md (needs corpus/src)
 #   4. the 20 largest files of each corpus, perflint vs a bare parse -> benchmarks/results/largest_files.md
 #      (the PyPI part needs corpus/src)
-# Times (main 55ebc1d, 2 cores under load 3-6): 2. ~20 min, 3. ~18 min, 4. ~7 min; 2. and 3. shrink with
+# Times (main 55ebc1d, 2 cores under load 3-6): 2. ~10 min (cold runs only), 3. ~18 min, 4. ~7 min; 2. and 3. shrink with
 # perflint's own cost (one cold pass of the training sample: 60 CPU s today).
 # Usage: bash benchmarks/speed.sh [training|2300|largest ...]   (no argument: all three)
 # Environment: PYTHON (default: python), CORPUS (default: <repo>/corpus/src), TRAINING (default:
@@ -26,7 +26,7 @@ fi
 for step in "${steps[@]}"; do
   case $step in
     training)
-      "$PYTHON" benchmarks/throughput.py "$TRAINING" --runs "${RUNS_TRAINING:-3}" --no-peers --output "$RESULTS/throughput_training.md" ;;
+      "$PYTHON" benchmarks/throughput.py "$TRAINING" --runs "${RUNS_TRAINING:-3}" --no-peers --cold-only --output "$RESULTS/throughput_training.md" ;;
     2300)
       [ -d "$CORPUS" ] || { echo "no $CORPUS (python benchmarks/corpus/build_corpus.py): 2300 skipped" >&2; continue; }
       "$PYTHON" benchmarks/throughput.py "$CORPUS" --sample 2300 --runs "${RUNS_2300:-2}" --no-peers \
