@@ -601,7 +601,12 @@ def _ast_imports_pandas(tree: ast.Module) -> bool:
     """``import pandas [as pd]``, ``import pandas.x``, ``from pandas[.x] import ...`` anywhere in the module."""
     for site in ast_shapes.shapes(tree).of(ast.Import, ast.ImportFrom):
         node = site.node
-        modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        else:
+            continue
         if any(module == "pandas" or module.startswith("pandas.") for module in modules):
             return True
     return False
