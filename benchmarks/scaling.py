@@ -32,12 +32,23 @@ Usage::
 
 SOURCE is any folder of real training code, e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or
 a checkout of ``pytorch/examples`` and ``karpathy/nanoGPT`` (``benchmarks/results/scaling.md`` used those two).
+
+The largest real files (``--largest N``) are the second check: the N ``*.py`` files of SOURCE with the most
+lines (``--by bytes``: the most bytes), each measured as it is, with nothing built. Per file, in this process
+(so the interpreter's start-up counts for neither): its lines, the median CPU of a bare ``libcst.parse_module``
+and of ``perflint check --no-cache`` with the default rules (``api.check_source``; ``--select`` for others),
+their ratio (goal: at most 1.5 on every file), and the rules left after the prefilter (token and
+``could_match``), each with its number of findings on the file: a rule left with 0 findings parsed and
+analysed the file for nothing::
+
+    python benchmarks/scaling.py SOURCE --largest 20 [--by lines|bytes] [--runs 3] [--select ALL] [--output FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import statistics
 import sys
 import tempfile
@@ -53,8 +64,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from perflint import api  # noqa: E402  (after the path set-up, so that this checkout's perflint runs)
+from perflint import api, engine  # noqa: E402  (after the path set-up, so that this checkout's perflint runs)
 from perflint.config import Settings  # noqa: E402
+from perflint.files import decode_source  # noqa: E402
 
 DEFAULT_SIZES = (100, 300, 1000, 3000, 10000, 20000)
 TRAINING_WORDS = ("backward", ".eval()")
@@ -196,8 +208,57 @@ def table(rows: dict[int, dict[str, float]], columns: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+def largest_files(folder: Path, count: int, by: str) -> list[tuple[Path, bytes, int]]:
+    """The ``count`` largest ``*.py`` files under ``folder`` that decode, as (path, bytes, lines), largest first."""
+    found = []
+    for path in folder.rglob("*.py"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        data = path.read_bytes()
+        try:
+            lines = decode_source(data).count("\n") + 1
+        except ValueError:
+            continue
+        found.append((lines if by == "lines" else len(data), str(path), path, data, lines))
+    found.sort(reverse=True)
+    return [(path, data, lines) for _, _, path, data, lines in found[:count]]
+
+
+def largest_table(folder: Path, count: int, by: str, runs: int, select: tuple[str, ...]) -> str:
+    """Measure the largest files of ``folder`` one by one (see the module doc); the markdown table."""
+    settings = Settings(root=folder, select=select)
+    rows = []
+    totals = [0.0, 0.0]
+    for path, data, lines in largest_files(folder, count, by):
+        left = engine.prefilter(data, settings.rules_for(path)).rules
+        try:
+            parse = cpu(lambda: cst.parse_module(data), runs)
+        except Exception:  # noqa: BLE001 (a file LibCST cannot parse: perflint reports it, there is no parse to compare)
+            parse = float("nan")
+        results = []
+        check = cpu(lambda: results.append(api.check_source(data, path, settings)), runs)
+        result = results[-1]
+        found: dict[str, int] = {}
+        for violation in result.violations:
+            found[violation.code] = found.get(violation.code, 0) + 1
+        passed = " ".join(f"{rule.code}({found.get(rule.code, 0)})" for rule in left) or "none"
+        errors = f" (error: {result.errors[0].kind.value})" if result.errors else ""
+        relative = path.relative_to(folder)
+        rows.append(f"| `{relative}` | {lines} | {parse:.2f} | {check:.2f} | {check / parse:.2f} | {passed}{errors} |")
+        if parse == parse:
+            totals[0] += parse
+            totals[1] += check
+        print(rows[-1], file=sys.stderr)
+    header = [
+        "| file | lines | parse CPU s | perflint CPU s | perflint / parse | rules left after the prefilter (findings) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    footer = f"| all {len(rows)} | | {totals[0]:.2f} | {totals[1]:.2f} | {totals[1] / totals[0]:.2f} | |"
+    return "\n".join([*header, *rows, footer])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Build the files, measure, print the table."""
+    """Build the files, measure, print the table (or, with ``--largest``, measure the largest real files)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, nargs="?", default=REPO / "corpus" / "src")
     parser.add_argument("--shape", choices=("main", "module"), default="main")
@@ -205,7 +266,29 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rules", default="PFL101,PFL102,PFL103,PFL104,PFL105,PFL201", help="per-rule columns")
     parser.add_argument("--keep", type=Path, help="write the built files here (outside the repository)")
+    parser.add_argument("--largest", type=int, default=0, help="measure the N largest real files of SOURCE instead")
+    parser.add_argument("--by", choices=("lines", "bytes"), default="lines", help="how --largest ranks files")
+    parser.add_argument("--select", default="", help="with --largest: rules to run (default: the default rules)")
+    parser.add_argument("--output", type=Path, help="with --largest: also append the table to this markdown file")
     args = parser.parse_args(argv)
+
+    if args.largest:
+        select = tuple(code for code in args.select.split(",") if code)
+        # Imports, the rule registry and first-use caches are paid once per process, not per file.
+        api.check_source(b"import torch\nfor i, x in enumerate(y):\n    z[x].append(i)\n", args.source / "warm_up.py",
+                         Settings(root=args.source, select=("ALL",)))
+        text = (
+            f"The {args.largest} largest files (by {args.by}) of `{args.source}`: CPU seconds, median of {args.runs} "
+            f"(process_time, in one process, cache off), rules {args.select or 'default'}; load average "
+            f"{os.getloadavg()[0]:.1f} at the start\n\n"
+        )
+        text += largest_table(args.source, args.largest, args.by, args.runs, select) + "\n"
+        text += f"\nload average {os.getloadavg()[0]:.1f} at the end\n"
+        print(text, end="")
+        if args.output is not None:
+            with args.output.open("a", encoding="utf-8") as stream:
+                stream.write(text + "\n")
+        return
 
     texts = source_files(args.source)
     sizes = [int(size) for size in args.sizes.split(",")]

@@ -52,7 +52,8 @@ for line in open(sys.argv[1], encoding="utf-8"):
     except Exception:
         pass
 """
-# Per default rule: files with a required token, files left after could_match, CPU of a run with that rule alone.
+# Per default rule: files with a required token, files left after could_match, files left with a finding of the
+# rule, CPU of a run with that rule alone (in all, and on the files left that end with no finding: wasted work).
 PER_RULE_PROGRAM = """
 import json, sys, time
 from pathlib import Path
@@ -63,12 +64,21 @@ settings = Settings(root=Path.cwd())
 rows = []
 for rule in settings.rules():
     tokens = sum(any(token.encode() in data for token in rule.required_tokens) for _, data in datas)
-    left = sum(bool(engine.prefilter(data, (rule,)).rules) for _, data in datas)
     alone = settings.with_overrides(select=(rule.code,))
-    start = time.process_time()
+    left = found = 0
+    total = wasted = 0.0
     for path, data in datas:
-        api.check_source(data, path, alone)
-    rows.append([rule.code, rule.name, tokens, left, time.process_time() - start])
+        start = time.process_time()
+        result = api.check_source(data, path, alone)
+        spent = time.process_time() - start
+        total += spent
+        if engine.prefilter(data, (rule,)).rules:
+            left += 1
+            if result.violations:
+                found += 1
+            else:
+                wasted += spent
+    rows.append([rule.code, rule.name, tokens, left, found, total, wasted])
 print(json.dumps(rows))
 """
 # Targets of the task that asked for this benchmark, checked in the report.
@@ -96,6 +106,7 @@ class Command:
     name: str
     argv: tuple[str, ...]
     compare: bool = False
+    role: str = "peer"  # cold_one, cold_many, warm, parse or peer
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -107,6 +118,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="interleaved rounds (medians are reported)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="perflint's parallel run (default: all CPUs)")
     parser.add_argument("--no-peers", action="store_true", help="skip Fixit and TorchFix")
+    parser.add_argument("--no-per-rule", action="store_true", help="skip the per-rule table (one more pass per rule)")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only perflint cold with 1 job and the bare parse (no parallel or warm runs): half the time")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "throughput.md")
     args = parser.parse_args(argv)
 
@@ -117,11 +131,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         shutil.copytree(REPO / "perflint", scratch / "perflint", ignore=shutil.ignore_patterns("__pycache__"))
         listing = scratch / "files.txt"
         listing.write_text("".join(f"{path}\n" for path in files), encoding="utf-8")
-        commands = _commands(files, listing, scratch / "cache", args.jobs, peers=not args.no_peers)
-        _measure(commands[2], scratch)  # fills the cache for the warm runs; not timed
+        commands = _commands(files, listing, scratch / "cache", args.jobs, peers=not args.no_peers, cold_only=args.cold_only)
+        roles = {command.role: command for command in commands}
+        if "warm" in roles:
+            _measure(roles["warm"], scratch)  # fills the cache for the warm runs; not timed
         samples, loads = _rounds(commands, args.runs, scratch)
-        per_rule = _per_rule(listing, scratch)
-    report = _report(args, originals, commands, samples, loads) + _per_rule_table(per_rule, samples[commands[3].name])
+        per_rule = None if args.no_per_rule else _per_rule(listing, scratch)
+    report = _report(args, originals, commands, samples, loads)
+    if per_rule is not None:
+        report += _per_rule_table(per_rule, samples[roles["parse"].name])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")
     print(report)
@@ -146,15 +164,20 @@ def _copy_files(files: Sequence[Path], folder: Path, destination: Path) -> list[
     return copies
 
 
-def _commands(files: Sequence[Path], listing: Path, cache_dir: Path, jobs: int, peers: bool) -> list[Command]:
+def _commands(files: Sequence[Path], listing: Path, cache_dir: Path, jobs: int, peers: bool,
+              cold_only: bool = False) -> list[Command]:
     paths = tuple(str(path) for path in files)
     perflint = (sys.executable, "-m", "perflint", "check")
     commands = [
-        Command("perflint, cold, 1 job", (*perflint, "--no-cache", "--jobs", "1", *paths), compare=True),
-        Command(f"perflint, cold, {jobs} jobs", (*perflint, "--no-cache", "--jobs", str(jobs), *paths), compare=True),
-        Command(f"perflint, warm cache, {jobs} jobs", (*perflint, "--cache-dir", str(cache_dir), "--jobs", str(jobs), *paths), compare=True),
-        Command("libcst.parse_module of every file", (sys.executable, "-c", PARSE_PROGRAM, str(listing))),
+        Command("perflint, cold, 1 job", (*perflint, "--no-cache", "--jobs", "1", *paths), compare=True, role="cold_one"),
+        Command(f"perflint, cold, {jobs} jobs", (*perflint, "--no-cache", "--jobs", str(jobs), *paths), compare=True,
+                role="cold_many"),
+        Command(f"perflint, warm cache, {jobs} jobs", (*perflint, "--cache-dir", str(cache_dir), "--jobs", str(jobs), *paths),
+                compare=True, role="warm"),
+        Command("libcst.parse_module of every file", (sys.executable, "-c", PARSE_PROGRAM, str(listing)), role="parse"),
     ]
+    if cold_only:
+        commands = [command for command in commands if command.role in ("cold_one", "parse")]
     if peers:
         commands.append(Command("fixit lint (Fixit 2.2, default rules)", (str(_peer("fixit")), "lint", *paths)))
         commands.append(Command("torchfix (TorchFix 0.7, default rules)", (str(_peer("torchfix")), *paths)))
@@ -230,11 +253,13 @@ def _per_rule_table(rows: Sequence[list], parse_samples: Sequence[Sample]) -> st
         "Where the time goes, per default rule (each rule run alone over the same files in one process, once;",
         "a file is LibCST-parsed for a rule only if it holds one of the rule's tokens and `could_match` keeps it):",
         "",
-        "| rule | files with a token | files left after `could_match` | CPU s alone | ÷ bare parse CPU |",
-        "|---|---|---|---|---|",
+        "| rule | files with a token | files left after `could_match` | of those, with a finding | left, no finding |"
+        " CPU s alone | of it on files left with no finding | ÷ bare parse CPU |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for code, name, tokens, left, cpu in rows:
-        lines.append(f"| {code} {name} | {tokens} | {left} | {cpu:.2f} | {cpu / parse_cpu:.2f} |")
+    for code, name, tokens, left, found, cpu, wasted in rows:
+        lines.append(f"| {code} {name} | {tokens} | {left} | {found} | {left - found} | {cpu:.2f} | {wasted:.2f} | "
+                     f"{cpu / parse_cpu:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +269,8 @@ def _median(samples: Sequence[Sample], attribute: str) -> float:
 
 def _report(args: argparse.Namespace, files: Sequence[Path], commands: Sequence[Command],
             samples: dict[str, list[Sample]], loads: Sequence[float]) -> str:
-    cold_one, cold_many, warm, parse = (command.name for command in commands[:4])
+    names = {command.role: command.name for command in commands}
+    cold_one, parse = names["cold_one"], names["parse"]
     base_cpu = _median(samples[cold_one], "cpu")
     size = sum(path.stat().st_size for path in files)
     lines = [
@@ -269,20 +295,22 @@ def _report(args: argparse.Namespace, files: Sequence[Path], commands: Sequence[
             f"{_median(runs, 'max_rss_kib') / 1024:.0f} | {cpu / base_cpu:.2f} | {codes} |"
         )
     lines += ["", "| check | measured | target |", "|---|---|---|"]
-    for command in commands[4:]:
+    for command in (command for command in commands if command.role == "peer"):
         ratio = _median(samples[command.name], "cpu") / base_cpu
         lines.append(f"| {command.name} CPU ÷ perflint cold 1 job | {ratio:.1f}x | >= {TARGET_PEER_RATIO:.0f}x |")
     lines.append(
         f"| perflint cold 1 job CPU ÷ bare parse CPU | {base_cpu / _median(samples[parse], 'cpu'):.2f} | "
         f"<= {TARGET_PARSE_RATIO:.1f} |"
     )
-    speedup = _median(samples[cold_one], "wall") / _median(samples[cold_many], "wall")
-    lines.append(f"| wall: cold 1 job ÷ cold {args.jobs} jobs | {speedup:.2f}x | >= {TARGET_JOBS_SPEEDUP}x |")
-    for kind in ("cpu", "wall"):
-        ratio = _median(samples[cold_many], kind) / _median(samples[warm], kind)
-        lines.append(f"| {kind}: cold {args.jobs} jobs ÷ warm {args.jobs} jobs | {ratio:.1f}x | >= {TARGET_WARM_SPEEDUP:.0f}x |")
-    digests = {run.output_digest for command in commands if command.compare for run in samples[command.name]}
-    lines.append(f"| perflint output identical across 1 / {args.jobs} jobs, cold / warm | {'yes' if len(digests) == 1 else 'NO'} | yes |")
+    if "cold_many" in names and "warm" in names:  # not with --cold-only
+        cold_many, warm = names["cold_many"], names["warm"]
+        speedup = _median(samples[cold_one], "wall") / _median(samples[cold_many], "wall")
+        lines.append(f"| wall: cold 1 job ÷ cold {args.jobs} jobs | {speedup:.2f}x | >= {TARGET_JOBS_SPEEDUP}x |")
+        for kind in ("cpu", "wall"):
+            ratio = _median(samples[cold_many], kind) / _median(samples[warm], kind)
+            lines.append(f"| {kind}: cold {args.jobs} jobs ÷ warm {args.jobs} jobs | {ratio:.1f}x | >= {TARGET_WARM_SPEEDUP:.0f}x |")
+        digests = {run.output_digest for command in commands if command.compare for run in samples[command.name]}
+        lines.append(f"| perflint output identical across 1 / {args.jobs} jobs, cold / warm | {'yes' if len(digests) == 1 else 'NO'} | yes |")
     return "\n".join(lines) + "\n"
 
 

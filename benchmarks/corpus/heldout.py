@@ -60,9 +60,12 @@ def folder_name(repo: str) -> str:
     return repo.replace("/", "+")
 
 
-def extract(mirror: Path, src: Path) -> None:
-    """Extract each pinned commit from its bare mirror into ``src/<owner>+<name>`` (afresh)."""
-    for repo, commit in REPOSITORIES:
+def extract(mirror: Path, src: Path, repositories: tuple[tuple[str, str], ...] = REPOSITORIES) -> None:
+    """Extract each pinned commit from its bare mirror into ``src/<owner>+<name>`` (afresh).
+
+    ``benchmarks/corpus/build_training_sample.py`` extracts its repositories through this function too.
+    """
+    for repo, commit in repositories:
         git_dir = mirror / folder_name(repo) / "repo"
         if not git_dir.is_dir():
             sys.exit(f"{repo}: no snapshot at {git_dir} (bring it with the fetch tool: fetch github:{repo})")

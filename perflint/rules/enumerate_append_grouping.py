@@ -336,8 +336,16 @@ class EnumerateAppendGrouping(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` has ``_match``'s shape with the callee unresolved (see ``_ast_may_match``)."""
-        return any(_ast_may_match(site.node) for site in ast_shapes.shapes(tree).of(ast.For, ast.AsyncFor))
+        """Whether ``tree`` imports pandas and has ``_match``'s shape, the callee spelled ``enumerate`` or a name
+        an import of it binds (see ``_ast_may_match``)."""
+        if not _ast_imports_pandas(tree):
+            # for i, c in enumerate(classes): groups[c].append(i) with no pandas import: the Series evidence
+            # visit_For needs (a DataFrame or Series the code shows) resolves to a `pandas.` name or not at all.
+            return False
+        enumerates = frozenset({"enumerate"}) | ast_shapes.import_aliases(tree, ("enumerate",))
+        return any(
+            _ast_may_match(site.node, enumerates) for site in ast_shapes.shapes(tree).of(ast.For, ast.AsyncFor)
+        )
 
     def visit_For(self, node: cst.For) -> None:
         loop = self._match(node)
@@ -590,12 +598,30 @@ def _is_preamble(statement: cst.BaseStatement) -> bool:
     )
 
 
-def _ast_may_match(loop: ast.For | ast.AsyncFor) -> bool:
-    """``for a, b in f(<subscript, name or attribute>):`` whose body ends with ``<x>[...].append(a)`` or
-    ``<x>.setdefault(...).append(a)``, after at most one ``if`` (the ``if b not in d: d[b] = []`` form)."""
+def _ast_imports_pandas(tree: ast.Module) -> bool:
+    """``import pandas [as pd]``, ``import pandas.x``, ``from pandas[.x] import ...`` anywhere in the module."""
+    for site in ast_shapes.shapes(tree).of(ast.Import, ast.ImportFrom):
+        node = site.node
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        else:
+            continue
+        if any(module == "pandas" or module.startswith("pandas.") for module in modules):
+            return True
+    return False
+
+
+def _ast_may_match(loop: ast.For | ast.AsyncFor, enumerates: frozenset[str]) -> bool:
+    """``for a, b in e(<subscript, name or attribute>):``, ``e`` a name in ``enumerates`` (or ``x.enumerate``),
+    whose body ends with ``<x>[...].append(a)`` or ``<x>.setdefault(...).append(a)``, after at most one ``if``
+    (the ``if b not in d: d[b] = []`` form)."""
     call, target = loop.iter, loop.target
     if not (
         isinstance(call, ast.Call)
+        # for i, label in zip(indices, labels): not builtins.enumerate
+        and ast_shapes.last_name(call.func) in enumerates
         and any(isinstance(value, (ast.Subscript, ast.Name, ast.Attribute)) for value in ast_shapes.argument_values(call))
         and isinstance(target, (ast.Tuple, ast.List))
         and len(target.elts) == 2
