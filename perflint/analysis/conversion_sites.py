@@ -374,7 +374,7 @@ class ConversionSites:
 
     def _changes_between(self, variable: str, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:
         """``x`` rebound, or its storage/shape swapped, between the conversions: they convert different values."""
-        late = [node for node in bindings(region.statements, variable) if not self._after_last_use(node, region, nodes)]
+        late = [node for node in bindings(self.visitor, region.statements, variable) if not self._after_last_use(node, region, nodes)]
         return bool(late) or storage_change(region.statements, variable)
 
     def _after_last_use(self, binding: cst.CSTNode, region: Region, nodes: Sequence[cst.CSTNode]) -> bool:

@@ -16,7 +16,7 @@ from libcst.metadata import ComprehensionScope, GlobalScope, Scope, ScopeProvide
 
 from perflint.analysis.bindings import bound_names
 from perflint.analysis.names import qualified_names
-from perflint.analysis.syntax import end, parent, start, tree_index
+from perflint.analysis.syntax import DEFERRED, end, parent, start, tree_index
 from perflint.traversal import children, walk
 
 Statement = Union[cst.BaseStatement, cst.BaseSmallStatement]
@@ -155,17 +155,25 @@ def hoist_region(visitor: MetadataDependent, uses: Sequence[cst.CSTNode], top: c
     return None
 
 
-def bindings(statements: Sequence[cst.CSTNode], name: str) -> list[cst.CSTNode]:
+def bindings(visitor: MetadataDependent, statements: Sequence[cst.CSTNode], name: str) -> list[cst.CSTNode]:
     """The nodes in ``statements`` that (re)bind or delete ``name`` in their scope, in source order.
 
     Covers assignment, augmented and annotated assignment, ``del``, ``for``/``with``/``except`` targets,
     walrus (also inside comprehensions), imports (a star import binds anything), nested ``def``/``class``
     names, ``match`` captures and ``global``/``nonlocal`` declarations. Bodies of nested functions, lambdas
-    and classes bind in their own scope and are not searched; comprehension targets neither.
+    and classes bind in their own scope and are not searched; comprehension targets neither. The candidates
+    come from the module's TreeIndex, so the cost does not grow with the statements' size.
     """
     finder = _BindingFinder(name)
     for statement in statements:
-        walk(statement, finder)
+        if isinstance(statement, DEFERRED):
+            walk(statement, finder)  # its name and what runs here (decorators, defaults, bases), not its body
+            continue
+        for node in tree_index(visitor, statement).same_scope(statement, *_BINDING_KINDS):
+            if isinstance(node, DEFERRED):
+                walk(node, finder)
+            elif finder.binds(node):
+                finder.found.append(node)
     return finder.found
 
 
@@ -319,7 +327,7 @@ class _BindingFinder(cst.CSTVisitor):
         self.found: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._binds(node):
+        if self.binds(node):
             self.found.append(node)
         # Nested defs, classes and lambdas scope their bodies: search only what runs here (decorators,
         # defaults, bases); the def/class name itself was checked above.
@@ -338,7 +346,7 @@ class _BindingFinder(cst.CSTVisitor):
         for part in parts:
             walk(part, self)
 
-    def _binds(self, node: cst.CSTNode) -> bool:
+    def binds(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
             return _target_binds(node.target, self.name)
         if isinstance(node, cst.For):
@@ -362,6 +370,14 @@ class _BindingFinder(cst.CSTVisitor):
         if isinstance(node, (cst.Global, cst.Nonlocal)):
             return any(item.name.value == self.name for item in node.names)
         return False
+
+
+# The node types ``_BindingFinder.binds`` answers for, and the scopes whose headers it searches.
+_BINDING_KINDS = (
+    cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.WithItem, cst.ExceptHandler, cst.ExceptStarHandler,
+    cst.NamedExpr, cst.Del, cst.Import, cst.ImportFrom, cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.MatchAs,
+    cst.MatchStar, cst.MatchMapping, cst.Global, cst.Nonlocal,
+)  # fmt: skip
 
 
 def _target_binds(target: cst.CSTNode, name: str) -> bool:

@@ -268,7 +268,7 @@ def _guarded_by_isinstance(visitor: MetadataDependent, name: cst.Name, types: fr
     parent = visitor.get_metadata(ParentNodeProvider, child, None)
     while parent is not None and not isinstance(parent, DEFERRED):
         if isinstance(parent, cst.If) and child is parent.body and _tests_isinstance(visitor, parent.test, name.value, types):
-            return not bindings(parent.body.body, name.value)
+            return not bindings(visitor, parent.body.body, name.value)
         if isinstance(parent, cst.IndentedBlock) and _after_negative_guard(visitor, parent, child, name.value, types):
             return True
         child, parent = parent, visitor.get_metadata(ParentNodeProvider, parent, None)
@@ -296,7 +296,7 @@ def _after_negative_guard(
             and _tests_isinstance(visitor, item.test.expression, name, types)
             and _leaves(item.body)
         ):
-            return not bindings(earlier[position + 1 :], name)
+            return not bindings(visitor, earlier[position + 1 :], name)
     return False
 
 

@@ -200,7 +200,7 @@ def test_first_effect(statement: str, expected: bool) -> None:
 )
 def test_bindings_found(statement: str) -> None:
     source = f"def f(v, E):\n    {statement}\n"
-    assert _analyse(source, lambda probe, module: len(bindings(_function(module).body.body, "x"))) >= 1
+    assert _analyse(source, lambda probe, module: len(bindings(probe, _function(module).body.body, "x"))) >= 1
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_bindings_found(statement: str) -> None:
 )
 def test_bindings_in_other_scopes_or_stores_into_objects_are_not_bindings(statement: str) -> None:
     source = f"def f(x, v):\n    {statement}\n"
-    assert _analyse(source, lambda probe, module: bindings(_function(module).body.body, "x")) == []
+    assert _analyse(source, lambda probe, module: bindings(probe, _function(module).body.body, "x")) == []
 
 
 # -- regions and exclusivity ------------------------------------------------------------------------------------
@@ -339,3 +339,19 @@ def test_conversion_chains(code: str, text: str, copies: bool) -> None:
 )
 def test_not_conversion_chains(code: str) -> None:
     assert conversion_of(cst.parse_expression(code)) is None
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("@d(x := 1)\n    def g():\n        x = 2", 1),  # the decorator runs here, the body does not
+        ("def g(a=(x := 1)):\n        x = 2", 1),
+        ("class C(B, metaclass=(x := M)):\n        x = 1", 1),
+        ("h = lambda a=(x := 1): (x := 2)", 1),
+        ("for x in v:\n        y = [(x := w) for w in v]\n        def x():\n            x = 3", 3),
+    ],
+)
+def test_bindings_in_headers_of_nested_scopes_count_once(statement: str, expected: int) -> None:
+    source = f"def f(v, d, B, M):\n    {statement}\n"
+    found = _analyse(source, lambda probe, module: bindings(probe, _function(module).body.body, "x"))
+    assert len(found) == expected, found
