@@ -5,7 +5,7 @@
 #   3. throughput on 2,300 files -> benchmarks/results/throughput_2300.md (needs corpus/src)
 #   4. the 20 largest files of each corpus, perflint vs a bare parse -> benchmarks/results/largest_files.md
 #      (the PyPI part needs corpus/src)
-# Times on main b7597d3 (2 cores, load about 1): 2. ~3 min, 3. ~5 min, 4. ~2 min.
+# Times on main b7597d3 (2 cores, load about 1): 2. ~3 min, 3. ~5-10 min (two rounds and the per-rule table), 4. ~2 min.
 # Usage: bash benchmarks/speed.sh [training|2300|largest ...]   (no argument: all three)
 # Environment: PYTHON (default: python), CORPUS (default: <repo>/corpus/src), TRAINING (default:
 # <repo>/corpus/training/src), RUNS_TRAINING (default 3), RUNS_2300 (default 2), MIRROR (default /work/.mirror).
