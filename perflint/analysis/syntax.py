@@ -248,6 +248,11 @@ class TreeIndex:
             found.sort(key=lambda pair: pair[0])
         return [node for _position, node in found]
 
+    def order(self, node: cst.CSTNode) -> int:
+        """``node``'s place in source order (pre-order). For two nodes neither of which holds the other, the
+        earlier in the source has the lower place, as with their positions, without computing positions."""
+        return self._start[node]
+
     def contains(self, ancestor: cst.CSTNode, node: cst.CSTNode) -> bool:
         """Whether ``node`` is ``ancestor`` or one of its descendants."""
         return self._start[ancestor] <= self._start[node] < self._end[ancestor]

@@ -10,7 +10,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.names import dotted_name, is_call_to, literal_string
-from perflint.analysis.syntax import TreeIndex, start, tree_index
+from perflint.analysis.syntax import TreeIndex, tree_index
 from perflint.analysis.local_calls import called_function, parameter_for
 from perflint.analysis.torch_context import ENABLE_GRAD, SET_GRAD_ENABLED, GradMode, grad_context
 from perflint.analysis.training_loop import (
@@ -478,17 +478,17 @@ class EvalLoopWithGrad(Rule):
         """Names whose last ``.eval()`` / ``.train(...)`` call before ``loop`` in its function is an eval; for a
         name the function never switches, an eval in a caller (same module) before every call of the function
         that passes the model counts as well."""
-        latest = self._latest_switches(index, scope, start(self, loop))
+        latest = self._latest_switches(index, scope, index.order(loop))
         models = {model for model, is_eval in latest.items() if is_eval}
         if isinstance(scope, cst.FunctionDef):
             models |= {model for model in self._evaluated_by_callers(index, scope) if model not in latest}
         return models
 
-    def _latest_switches(self, index: TreeIndex, scope: ScopeNode, before: tuple[int, int]) -> dict[str, bool]:
+    def _latest_switches(self, index: TreeIndex, scope: ScopeNode, before: int) -> dict[str, bool]:
         """Each name's last mode switch in ``scope`` before ``before``: True for an eval, False for ``train()``."""
-        latest: dict[str, tuple[tuple[int, int], bool]] = {}
+        latest: dict[str, tuple[int, bool]] = {}
         for node, model, is_eval in index.memo(("PFL104 mode switches", scope), lambda: self._mode_switches(index, scope)):
-            position = start(self, node)
+            position = index.order(node)
             if position < before and (model not in latest or latest[model][0] < position):
                 latest[model] = (position, is_eval)
         return {model: is_eval for model, (_position, is_eval) in latest.items()}
@@ -522,7 +522,7 @@ class EvalLoopWithGrad(Rule):
             if grad_context(self, call).mode is GradMode.DISABLED:
                 # with torch.no_grad(): evaluate(model, loader)  -- this caller already guards it
                 return set()
-            latest = self._latest_switches(index, caller, start(self, call))
+            latest = self._latest_switches(index, caller, index.order(call))
             here: set[str] = set()
             for arg in call.args:
                 passed = dotted_name(arg.value)
