@@ -38,6 +38,7 @@ from perflint.analysis.dataflow import (
 from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversion, conversion_of, storage_change
 from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
+from perflint.analysis.names import callee_name
 from perflint.analysis.syntax import end, start
 from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.traversal import walk
@@ -211,7 +212,7 @@ class ConversionSites:
             for definition, conversion in self._found
             if definition is not None and conversion.receiver_name in _parameter_names(definition)
         }
-        return any(_callee_name(call) in helpers for _definition, call in self._found_calls)
+        return any(callee_name(call) in helpers for _definition, call in self._found_calls)
 
     def loop_conversions(self, candidates: Sequence[Candidate]) -> list[tuple[FunctionScope, LoopConversion]]:
         """Conversions of a def's local that a loop or comprehension repeats on an unchanged value
@@ -675,12 +676,6 @@ def _parameter_names(definition: cst.FunctionDef) -> set[str]:
 def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
     arguments = definition.args
     return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
-
-
-def _callee_name(call: cst.Call) -> Optional[str]:
-    if isinstance(call.func, cst.Name):
-        return call.func.value
-    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
 
 def _owner_scope(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[FunctionScope]:

@@ -6,7 +6,7 @@ The visitor must declare ScopeProvider and ParentNodeProvider.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, TypeVar
+from typing import Optional
 
 import libcst as cst
 from libcst import MetadataDependent
@@ -14,8 +14,6 @@ from libcst.metadata import FunctionScope, ScopeProvider
 
 from perflint.analysis.syntax import parent, tree_index
 from perflint.traversal import walk
-
-N = TypeVar("N", bound=cst.CSTNode)
 
 
 @dataclass(frozen=True)
@@ -142,16 +140,17 @@ def _binds_in_class(visitor: MetadataDependent, statement: cst.BaseStatement, na
 def _named_in_module(visitor: MetadataDependent, module: cst.Module, name: str) -> tuple[list[cst.Attribute], int]:
     """The attributes ``.name`` anywhere in ``module``, in source order, and how many ``def name`` it holds."""
     index = tree_index(visitor, module)
-    attributes = index.memo(("attributes by name",), lambda: _by_name(index.under(module, cst.Attribute), lambda node: node.attr.value))
-    definitions = index.memo(("functions by name",), lambda: _by_name(index.under(module, cst.FunctionDef), lambda node: node.name.value))
-    return attributes.get(name, []), len(definitions.get(name, []))
+    attributes = index.grouped(cst.Attribute, _attribute_name, "attribute name").get(name, [])
+    definitions = index.grouped(cst.FunctionDef, _defined_name, "defined name").get(name, [])
+    return attributes, len(definitions)
 
 
-def _by_name(nodes: list[N], name_of: Callable[[N], str]) -> dict[str, list[N]]:
-    grouped: dict[str, list[N]] = {}
-    for node in nodes:
-        grouped.setdefault(name_of(node), []).append(node)
-    return grouped
+def _attribute_name(node: cst.Attribute) -> str:
+    return node.attr.value
+
+
+def _defined_name(node: cst.FunctionDef) -> str:
+    return node.name.value
 
 
 def _is_called(visitor: MetadataDependent, node: cst.CSTNode) -> bool:

@@ -118,6 +118,14 @@ def argument(call: cst.Call, position: int, keyword: str) -> Optional[cst.BaseEx
     return positional[position].value if len(positional) > position else None
 
 
+def callee_name(call: cst.Call) -> Optional[str]:
+    """``f`` in ``f(...)`` and in ``x.f(...)``; None for other callees (``f()()``, ``xs[0](...)``)."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value
+    return func.attr.value if isinstance(func, cst.Attribute) else None
+
+
 def dotted_name(node: cst.CSTNode) -> Optional[str]:
     """``a.b.c`` for a chain of Names and Attributes, else None."""
     if isinstance(node, cst.Name):

@@ -248,6 +248,20 @@ class TreeIndex:
             found.sort(key=lambda pair: pair[0])
         return [node for _position, node in found]
 
+    def grouped(self, kind: type[N], key: Callable[[N], Optional[Hashable]], fact: Hashable) -> dict[Hashable, list[N]]:
+        """The module's nodes of ``kind`` (exact type) by ``key`` of each, in source order, once per module;
+        nodes whose key is None are left out. ``fact`` names the key function (the same name, the same one)."""
+
+        def group() -> dict[Hashable, list[N]]:
+            groups: dict[Hashable, list[N]] = {}
+            for node in self.under(self.module, kind):
+                value = key(node)
+                if value is not None:
+                    groups.setdefault(value, []).append(node)
+            return groups
+
+        return self.memo(("grouped", fact, kind), group)
+
     def order(self, node: cst.CSTNode) -> int:
         """``node``'s place in source order (pre-order). For two nodes neither of which holds the other, the
         earlier in the source has the lower place, as with their positions, without computing positions."""

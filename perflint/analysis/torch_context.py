@@ -10,7 +10,7 @@ import libcst as cst
 from libcst import MetadataDependent
 
 from perflint.analysis import syntax
-from perflint.analysis.names import argument, qualified_names
+from perflint.analysis.names import argument, callee_name, qualified_names
 
 NO_GRAD = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"})
 INFERENCE_MODE = frozenset(
@@ -91,25 +91,26 @@ def _regions_with_grad_statements(visitor: MetadataDependent, node: cst.CSTNode)
 
 
 def _marked_regions(visitor: MetadataDependent, index: syntax.TreeIndex) -> frozenset[int]:
+    by_callee = index.grouped(cst.Call, callee_name, "callee name")
     marked: set[int] = set()
-    for call in index.under(index.module, cst.Call):
-        if _callee_name(call) not in _GRAD_MODE_CALLEES:
-            continue
-        parent = syntax.parent_or_none(visitor, call)
-        # `with torch.set_grad_enabled(True):` and `@torch.enable_grad()` are contexts, read by grad_context.
-        if isinstance(parent, (cst.WithItem, cst.Decorator)) or qualified_names(visitor, call.func).isdisjoint(GRAD_MODE_STATEMENTS):
-            continue
-        while parent is not None:
-            if isinstance(parent, (cst.With, cst.FunctionDef)):
-                marked.add(id(parent))
-            parent = syntax.parent_or_none(visitor, parent)
+    for name in _GRAD_MODE_CALLEES:
+        for call in by_callee.get(name, []):
+            marked |= _regions_holding(visitor, call)
     return frozenset(marked)
 
 
-def _callee_name(call: cst.Call) -> Optional[str]:
-    """``f`` of ``f(...)`` and ``x.f(...)``: how a grad-mode setter (``set_grad_enabled``, ``x._set_grad_enabled``) is spelled."""
-    func = call.func
-    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+def _regions_holding(visitor: MetadataDependent, call: cst.Call) -> set[int]:
+    """Ids of the ``with`` and ``def`` around ``call`` if it sets the grad mode as a statement, else none."""
+    parent = syntax.parent_or_none(visitor, call)
+    # `with torch.set_grad_enabled(True):` and `@torch.enable_grad()` are contexts, read by grad_context.
+    if isinstance(parent, (cst.WithItem, cst.Decorator)) or qualified_names(visitor, call.func).isdisjoint(GRAD_MODE_STATEMENTS):
+        return set()
+    regions: set[int] = set()
+    while parent is not None:
+        if isinstance(parent, (cst.With, cst.FunctionDef)):
+            regions.add(id(parent))
+        parent = syntax.parent_or_none(visitor, parent)
+    return regions
 
 
 def _with_context(visitor: MetadataDependent, statement: cst.With) -> Optional[GradContext]:

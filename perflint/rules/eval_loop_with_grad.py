@@ -9,7 +9,7 @@ import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from perflint.analysis import ast_shapes
-from perflint.analysis.names import dotted_name, is_call_to, literal_string
+from perflint.analysis.names import callee_name, dotted_name, is_call_to, literal_string
 from perflint.analysis.syntax import TreeIndex, tree_index
 from perflint.analysis.local_calls import called_function, parameter_for
 from perflint.analysis.torch_context import ENABLE_GRAD, SET_GRAD_ENABLED, GradMode, grad_context
@@ -510,7 +510,8 @@ class EvalLoopWithGrad(Rule):
         return index.memo(("PFL104 evaluated by callers", function), lambda: self._caller_evidence(index, function))
 
     def _caller_evidence(self, index: TreeIndex, function: cst.FunctionDef) -> set[str]:
-        sites = index.memo(("PFL104 calls by name",), lambda: self._calls_by_name(index)).get(function.name.value, [])
+        # Every call of a function named like this one, `f(...)` and `self.f(...)` alike.
+        sites = index.grouped(cst.Call, callee_name, "callee name").get(function.name.value, [])
         evaluated: Optional[set[str]] = None
         for call in sites:
             caller = enclosing_scope(self, call)
@@ -537,16 +538,6 @@ class EvalLoopWithGrad(Rule):
             # A model counts only if every caller evaluated it (one caller in training mode is enough to doubt).
             evaluated = here if evaluated is None else evaluated & here
         return evaluated or set()
-
-    def _calls_by_name(self, index: TreeIndex) -> dict[str, list[cst.Call]]:
-        """Every call in the module by the last name of its callee (``f`` in ``f(...)`` and ``self.f(...)``)."""
-        found: dict[str, list[cst.Call]] = {}
-        for call in index.under(index.module, cst.Call):
-            if isinstance(call.func, cst.Name):
-                found.setdefault(call.func.value, []).append(call)
-            elif isinstance(call.func, cst.Attribute):
-                found.setdefault(call.func.attr.value, []).append(call)
-        return found
 
 
 def _message(text: str) -> str:
