@@ -29,26 +29,31 @@ def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor
 
     Attribute callbacks (``visit_<Type>_<field>``) are not supported: no rule uses them.
     """
-    visits: dict[str, list[VisitorMethod]] = {}
-    leaves: dict[str, list[VisitorMethod]] = {}
-    for visitor in visitors:
-        for name, method in visitor.get_visitors().items():
-            kind, _, type_name = name.partition("_")
-            if "_" in type_name:
-                raise ValueError(f"attribute visitor {name} of {type(visitor).__name__} is not supported")
-            (visits if kind == "visit" else leaves).setdefault(type_name, []).append(method)
-    # A node to visit, or (None, node) once its children are done: then its leave callbacks run.
-    stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(module, module)]
-    while stack:
-        node, left = stack.pop()
-        if node is None:
-            for method in leaves.get(type(left).__name__, ()):
-                method(left)
-            continue
-        for method in visits.get(type(node).__name__, ()):
+    walk(module, _Batched(visitors))
+
+
+class _Batched(cst.CSTVisitor):
+    """Several batchable visitors' ``visit_<Type>`` and ``leave_<Type>`` callbacks, as one visitor for ``walk``."""
+
+    def __init__(self, visitors: Iterable[cst.BatchableCSTVisitor]) -> None:
+        super().__init__()
+        self.visits: dict[str, list[VisitorMethod]] = {}
+        self.leaves: dict[str, list[VisitorMethod]] = {}
+        for visitor in visitors:
+            for name, method in visitor.get_visitors().items():
+                kind, _, type_name = name.partition("_")
+                if "_" in type_name:
+                    raise ValueError(f"attribute visitor {name} of {type(visitor).__name__} is not supported")
+                (self.visits if kind == "visit" else self.leaves).setdefault(type_name, []).append(method)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        for method in self.visits.get(type(node).__name__, ()):
             method(node)
-        stack.append((None, node))
-        stack.extend((child, child) for child in reversed(children(node)))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for method in self.leaves.get(type(original_node).__name__, ()):
+            method(original_node)
 
 
 def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
