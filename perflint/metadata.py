@@ -7,8 +7,9 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
 - QualifiedNameProvider: LibCST's provider visits every node and stores, per node, a deferred call to the
   node's scope's ``get_qualified_names_for``; here that call is made for the nodes a rule asks about
   (a 5,000-line script: 1.1 s of provider for the few hundred names rules ask about).
-- ScopeProvider and PositionProvider: run by calling the provider itself. LibCST's resolver adds a whole-module
-  visit per resolution round even when a round has nothing to batch (0.3 s on that script).
+- ExpressionContextProvider, ScopeProvider and PositionProvider: run by calling the provider itself. LibCST's
+  resolver adds a whole-module visit per resolution round even when a round has nothing to batch (0.3 s on that
+  script).
 """
 
 from __future__ import annotations
