@@ -27,7 +27,8 @@ class ImportedNames:
 
     exact: Mapping[str, str]
     import_only: Mapping[str, frozenset[str]]
-    imported: frozenset[str]
+    # Every name some import binds, with the names of all the imports that bind it.
+    imported: Mapping[str, frozenset[str]]
     bound: frozenset[str]
     defined: frozenset[str]
     # False after a star import, which may bind any name: then nothing is answered here.
@@ -51,12 +52,15 @@ class ImportedNames:
         if not self.complete:
             return False
         head, _, rest = dotted.partition(".")
-        if head in self.import_only:
-            possible = {_joined(target, rest) for target in self.import_only[head]} | _builtin(head)
-            return possible.isdisjoint(targets)
-        roots = {target.partition(".")[0] for target in targets}
         # Of the builtins, only the builtin named ``head`` can be meant: `batches` is never builtins.range.
-        return head not in self.imported and roots.isdisjoint({head, *self.defined}) and _builtin(head).isdisjoint(targets)
+        imported = {_joined(target, rest) for target in self.imported.get(head, ())} | _builtin(head)
+        if not imported.isdisjoint(targets):
+            return False
+        if head in self.import_only:
+            return True
+        # Other bindings are named from ``head`` itself or from a scope path (see the class docstring).
+        roots = {target.partition(".")[0] for target in targets}
+        return roots.isdisjoint({head, *self.defined})
 
 
 def _joined(target: str, rest: str) -> str:
@@ -95,7 +99,8 @@ def imported_names(tree: ast.Module) -> ImportedNames:
     }
     # One target, and bound in the module's scope (a use in a scope without a binding of its own looks there).
     exact = {name: next(iter(targets)) for name, targets in import_only.items() if len(targets) == 1 and name in module_level_imports}
-    return ImportedNames(exact, import_only, frozenset(import_targets), frozenset(bindings), frozenset(defined), complete)
+    imported = {name: frozenset(targets) for name, targets in import_targets.items()}
+    return ImportedNames(exact, import_only, imported, frozenset(bindings), frozenset(defined), complete)
 
 
 def _nodes_with_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
@@ -159,4 +164,4 @@ NAMED_DEFINITIONS = DEFINITIONS + tuple(
 )
 
 
-NO_IMPORTED_NAMES = ImportedNames({}, {}, frozenset(), frozenset(), frozenset(), complete=False)
+NO_IMPORTED_NAMES = ImportedNames({}, {}, {}, frozenset(), frozenset(), complete=False)

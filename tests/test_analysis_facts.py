@@ -11,6 +11,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
 from perflint.analysis.bindings import bound_names, bound_value, target_leaves
+from perflint.analysis.local_calls import called_function
 from perflint.analysis.syntax import DeferredDepth, deferred_between, start
 
 
@@ -110,3 +111,63 @@ def test_deferred_depth_counts_bodies_the_visit_is_in() -> None:
     visitor = Depths()
     cst.parse_module("x\ndef f():\n    x\n    g = lambda: x\nclass C:\n    x\nx\n").visit(visitor)
     assert visitor.depths == [0, 1, 2, 1, 0]
+
+
+class _Calls(cst.CSTVisitor):
+    """Collects every call of ``evaluate`` with the function it is made in."""
+
+    METADATA_DEPENDENCIES = (ParentNodeProvider, ScopeProvider)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[cst.Call, cst.FunctionDef]] = []
+        self.functions: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "evaluate" and self.functions:
+            self.calls.append((node, self.functions[-1]))
+
+
+def _scope_answer(visitor: _Calls, name: cst.Name) -> Optional[cst.FunctionDef]:
+    """What LibCST's scope analysis says ``name`` reaches: its one binding, if that is a module-level def."""
+    assignments = list(visitor.get_metadata(ScopeProvider, name)[name.value])
+    node = getattr(assignments[0], "node", None) if len(assignments) == 1 else None
+    is_module_level = isinstance(node, cst.FunctionDef) and isinstance(visitor.get_metadata(ParentNodeProvider, node), cst.Module)
+    return node if is_module_level else None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def evaluate(m):\n    pass\ndef main():\n    evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef main():\n    evaluate(m)\n    run(callback=evaluate)\n    x.evaluate()\n    f(evaluate=1)\n",
+        "def evaluate(m):\n    pass\ndef main(evaluate):\n    evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef main():\n    evaluate = make()\n    evaluate(m)\n",
+        "def evaluate(m):\n    pass\nevaluate = wrap(evaluate)\ndef main():\n    evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef main():\n    from lib import evaluate\n    evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef main():\n    global evaluate\n    evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef main():\n    for evaluate in fs:\n        evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef main():\n    [evaluate(m) for evaluate in fs]\n",
+        "def evaluate(m):\n    pass\nclass C:\n    def evaluate(self):\n        pass\n    def main(self):\n        evaluate(m)\n",
+        "def evaluate(m):\n    pass\ndef evaluate(m, n):\n    pass\ndef main():\n    evaluate(m)\n",
+        "if ok:\n    def evaluate(m):\n        pass\ndef main():\n    evaluate(m)\n",
+        "def main():\n    def evaluate(m):\n        pass\n    evaluate(m)\n",
+    ],
+)
+def test_called_function_agrees_with_the_scope_analysis(source: str) -> None:
+    """``called_function`` decides most calls without the scope analysis; where it does, it must agree."""
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    visitor = _Calls()
+    wrapper.visit(visitor)
+    assert visitor.calls
+    with visitor.resolve(wrapper):
+        for call, caller in visitor.calls:
+            reached = called_function(visitor, call, caller)
+            assert isinstance(call.func, cst.Name)
+            assert (None if reached is None else reached.definition) is _scope_answer(visitor, call.func)

@@ -12,7 +12,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import FunctionScope, ScopeProvider
 
-from perflint.analysis.syntax import parent, tree_index
+from perflint.analysis.syntax import TreeIndex, parent, tree_index
 from perflint.traversal import walk
 
 
@@ -96,6 +96,12 @@ def call_sites(visitor: MetadataDependent, function: LocalFunction, module: cst.
 
 
 def _module_function(visitor: MetadataDependent, name: cst.Name) -> Optional[LocalFunction]:
+    index = tree_index(visitor, name)
+    module_level = [d for d in _definitions(index, name.value) if isinstance(parent(visitor, d), cst.Module)]
+    if not module_level:
+        return None  # no module-level `def` of that name: decided without the module's scope analysis
+    if len(module_level) == 1 and _sole_binding(visitor, index, module_level[0]):
+        return LocalFunction(module_level[0], None)
     scope = visitor.get_metadata(ScopeProvider, name, None)
     if scope is None:
         return None
@@ -108,6 +114,27 @@ def _module_function(visitor: MetadataDependent, name: cst.Name) -> Optional[Loc
     return LocalFunction(definition, None)
 
 
+def _sole_binding(visitor: MetadataDependent, index: TreeIndex, definition: cst.FunctionDef) -> bool:
+    """Whether ``definition``'s name is spelled nowhere else in the module but as a callee, an attribute's name
+    or a keyword argument's name: then nothing else binds it, and every ``name(...)`` reaches ``definition``
+    (the answer the scope analysis gives, without running it)."""
+    for node in index.grouped(cst.Name, _name_value, "name value").get(definition.name.value, []):
+        holder = parent(visitor, node)
+        if node is definition.name or _is_plain_use(holder, node):
+            continue
+        return False
+    return True
+
+
+def _is_plain_use(holder: cst.CSTNode, node: cst.Name) -> bool:
+    """``node(...)``, ``x.node`` or ``f(node=...)``: spellings of a name that never bind it."""
+    if isinstance(holder, cst.Call):
+        return holder.func is node
+    if isinstance(holder, cst.Attribute):
+        return holder.attr is node
+    return isinstance(holder, cst.Arg) and holder.keyword is node
+
+
 def _method_through_self(
     visitor: MetadataDependent, attribute: cst.Attribute, caller: cst.FunctionDef
 ) -> Optional[LocalFunction]:
@@ -115,13 +142,21 @@ def _method_through_self(
     params = [*caller.params.posonly_params, *caller.params.params]
     if owner is None or not params or params[0].name.value != attribute.value.value:
         return None
+    method = _method_bound_once(visitor, owner, attribute.attr.value)
+    if method is None:
+        return None  # checked before the scope: most calls through `self` are not of the class's own methods
     scope = visitor.get_metadata(ScopeProvider, attribute.value, None)
     if not isinstance(scope, FunctionScope) or len(scope.assignments[attribute.value.value]) != 1:
         return None
-    bound = [statement for statement in owner.body.body if _binds_in_class(visitor, statement, attribute.attr.value)]
-    if len(bound) != 1 or not isinstance(bound[0], cst.FunctionDef):
+    return LocalFunction(method, owner)
+
+
+def _method_bound_once(visitor: MetadataDependent, owner: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
+    """The ``def name`` of ``owner``'s body when it is the body's only binding of ``name``, else None."""
+    if not _defined_in_module(visitor, owner, name):
         return None
-    return LocalFunction(bound[0], owner)
+    bound = [statement for statement in owner.body.body if _binds_in_class(visitor, statement, name)]
+    return bound[0] if len(bound) == 1 and isinstance(bound[0], cst.FunctionDef) else None
 
 
 def _class_of(visitor: MetadataDependent, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
@@ -141,8 +176,20 @@ def _named_in_module(visitor: MetadataDependent, module: cst.Module, name: str) 
     """The attributes ``.name`` anywhere in ``module``, in source order, and how many ``def name`` it holds."""
     index = tree_index(visitor, module)
     attributes = index.grouped(cst.Attribute, _attribute_name, "attribute name").get(name, [])
-    definitions = index.grouped(cst.FunctionDef, _defined_name, "defined name").get(name, [])
-    return attributes, len(definitions)
+    return attributes, len(_definitions(index, name))
+
+
+def _defined_in_module(visitor: MetadataDependent, node: cst.CSTNode, name: str) -> bool:
+    """Whether a ``def name`` (at any depth) is in the module that holds ``node``."""
+    return bool(_definitions(tree_index(visitor, node), name))
+
+
+def _definitions(index: TreeIndex, name: str) -> list[cst.FunctionDef]:
+    return index.grouped(cst.FunctionDef, _defined_name, "defined name").get(name, [])
+
+
+def _name_value(node: cst.Name) -> str:
+    return node.value
 
 
 def _attribute_name(node: cst.Attribute) -> str:

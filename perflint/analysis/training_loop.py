@@ -22,7 +22,7 @@ from libcst.metadata import Scope
 
 from perflint.analysis.bindings import bound_value, scope_of
 from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, is_graph_free
-from perflint.analysis.names import names_start_with, qualified_names, qualified_names_among
+from perflint.analysis.names import names_start_with, qualified_names_among
 from perflint.analysis.syntax import DEFERRED, parent_or_none, tree_index
 
 Loop = Union[cst.For, cst.While]
@@ -88,7 +88,7 @@ def backpropagated_names(visitor: MetadataDependent, node: cst.CSTNode) -> froze
 def _backpropagated_names(visitor: MetadataDependent, node: cst.CSTNode) -> frozenset[str]:
     names: set[str] = set()
     for call in backward_calls(visitor, node):
-        if not qualified_names(visitor, call.func).isdisjoint(AUTOGRAD_BACKWARD):
+        if qualified_names_among(visitor, call.func, AUTOGRAD_BACKWARD):
             differentiated: Optional[cst.CSTNode] = call.args[0].value if call.args else None
         else:
             assert isinstance(call.func, cst.Attribute)

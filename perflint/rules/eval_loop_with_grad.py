@@ -511,19 +511,23 @@ class EvalLoopWithGrad(Rule):
 
     def _caller_evidence(self, index: TreeIndex, function: cst.FunctionDef) -> set[str]:
         # Every call of a function named like this one, `f(...)` and `self.f(...)` alike.
-        sites = index.grouped(cst.Call, callee_name, "callee name").get(function.name.value, [])
-        evaluated: Optional[set[str]] = None
-        for call in sites:
+        sites = []
+        for call in index.grouped(cst.Call, callee_name, "callee name").get(function.name.value, []):
             caller = enclosing_scope(self, call)
-            if not isinstance(caller, cst.FunctionDef) or caller is function:
-                continue
+            if isinstance(caller, cst.FunctionDef) and caller is not function:
+                sites.append((call, caller, self._latest_switches(index, caller, index.order(call))))
+        if not any(is_eval for _call, _caller, latest in sites for is_eval in latest.values()):
+            # No caller has put any model in eval mode before its call: no evidence, whichever calls reach
+            # `function` (decided before resolving them, which needs the module's scope analysis).
+            return set()
+        evaluated: Optional[set[str]] = None
+        for call, caller, latest in sites:
             callee = called_function(self, call, caller)
             if callee is None or callee.definition is not function:
                 continue
             if grad_context(self, call).mode is GradMode.DISABLED:
                 # with torch.no_grad(): evaluate(model, loader)  -- this caller already guards it
                 return set()
-            latest = self._latest_switches(index, caller, index.order(call))
             here: set[str] = set()
             for arg in call.args:
                 passed = dotted_name(arg.value)

@@ -22,7 +22,7 @@ from tests.speed.samples import all_inputs, corpus_sample
 
 # Target sets of the kinds rules ask about: packages, builtins, and names a module might define itself.
 TARGET_SETS = (
-    frozenset({"numpy.append", "numpy.concatenate", "pandas.concat", "torch.cat", "torch.no_grad", "torch.nn.Module"}),
+    frozenset({"numpy.append", "numpy.concatenate", "pandas.concat", "torch.cat", "torch.no_grad", "torch.nn.Module", "torch.autograd.grad"}),
     frozenset({"builtins.len", "builtins.range", "builtins.dict", "builtins.str"}),
     frozenset({"f.x", "Model.forward", "helpers.cat", "..utils.cat", "torch.cat.x"}),
 )
@@ -54,6 +54,7 @@ PROGRAMS = {
     "match": "import numpy as np\nmatch x:\n    case [np, *rest]:\n        np.append(a, b)\n",
     "calls and subscripts": "import numpy as np\nnp.array(x).sum()\nnp.linalg.norm(a)[0]\nnp.r_[1:3]\ntorch.cat(x)[0]\n",
     "keywords and attributes": "import torch\nimport numpy as np\nf(torch=1, np=np)\nx.torch.cat\ny.np\n",
+    "imported and assigned": "import warnings\nimport torch.autograd as ag\ndef f():\n    warnings = []\n    warnings.append(1)\n    ag = g()\n    ag.grad(y)\nwarnings.warn(w)\nag.grad(z)\n",
     "decorators and annotations": "import torch\n@torch.no_grad()\ndef f(x: torch.Tensor) -> 'torch.Tensor':\n    return x\n",
 }
 
@@ -127,6 +128,10 @@ def test_table_answers_without_the_provider_where_it_can() -> None:
     assert shadowed.qualified_names("np.append") is None
     assert shadowed.cannot_refer_to("np.append", {"numpy.append"}) is False
     assert shadowed.cannot_refer_to("self.x", {"numpy.append"}) is True
+    # Bound by an import and by assignments: only the imports' names, the builtin's and scope paths remain.
+    both = imported_names(ast.parse(PROGRAMS["imported and assigned"]))
+    assert both.cannot_refer_to("warnings.append", {"torch.autograd.grad"}) is True
+    assert both.cannot_refer_to("ag.grad", {"torch.autograd.grad"}) is False
 
 
 def test_a_star_import_leaves_every_question_to_the_provider() -> None:
