@@ -22,13 +22,15 @@ class ImportedNames:
     by imports (in any scopes) gets some of those imports' names, or its builtin's. The provider builds
     every other name from the expression's own first name, a scope path (whose first part is a function
     or class defined in the module, or ``<locals>``/``<comprehension>``) or ``builtins``, so an expression
-    whose first name no import binds cannot refer to a package whose name the module never binds.
+    can refer to a package only through an import of its first name, or where the module binds (or defines
+    something named like) the package's name itself.
     """
 
     exact: Mapping[str, str]
-    import_only: Mapping[str, frozenset[str]]
     # Every name some import binds, with the names of all the imports that bind it.
     imported: Mapping[str, frozenset[str]]
+    # The imported names that nothing but imports binds.
+    import_only: frozenset[str]
     bound: frozenset[str]
     defined: frozenset[str]
     # False after a star import, which may bind any name: then nothing is answered here.
@@ -92,15 +94,11 @@ def imported_names(tree: ast.Module) -> ImportedNames:
         bindings.update(_other_bindings(node))
         if isinstance(node, DEFINITIONS):
             defined.add(node.name)
-    import_only = {
-        name: frozenset(targets)
-        for name, targets in import_targets.items()
-        if bindings[name] == import_bindings[name]
-    }
-    # One target, and bound in the module's scope (a use in a scope without a binding of its own looks there).
-    exact = {name: next(iter(targets)) for name, targets in import_only.items() if len(targets) == 1 and name in module_level_imports}
     imported = {name: frozenset(targets) for name, targets in import_targets.items()}
-    return ImportedNames(exact, import_only, imported, frozenset(bindings), frozenset(defined), complete)
+    import_only = frozenset(name for name in imported if bindings[name] == import_bindings[name])
+    # One target, and bound in the module's scope (a use in a scope without a binding of its own looks there).
+    exact = {name: next(iter(imported[name])) for name in import_only if len(imported[name]) == 1 and name in module_level_imports}
+    return ImportedNames(exact, imported, import_only, frozenset(bindings), frozenset(defined), complete)
 
 
 def _nodes_with_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
@@ -164,4 +162,4 @@ NAMED_DEFINITIONS = DEFINITIONS + tuple(
 )
 
 
-NO_IMPORTED_NAMES = ImportedNames({}, {}, {}, frozenset(), frozenset(), complete=False)
+NO_IMPORTED_NAMES = ImportedNames({}, {}, frozenset(), frozenset(), frozenset(), complete=False)
