@@ -11,13 +11,14 @@ warm: a cache filled by an untimed run first), a bare ``libcst.parse_module`` of
 (default rules) and ``torchfix`` (default rules). Fixit and TorchFix each get their own virtual environment
 under ``benchmarks/.venvs/`` (git-ignored; TorchFix 0.7 pins libcst < 1.6), created on first use with pip.
 
-Usage: ``python benchmarks/throughput.py FOLDER [--sample N] [--runs 3] [--output benchmarks/results/throughput.md]``.
+Usage: ``python benchmarks/throughput.py FOLDER [--sample N] [--runs 3] [--baseline CHECKOUT] [--output F]``.
 FOLDER is walked for ``*.py`` files (e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or a
 site-packages folder); ``--sample`` picks N of them at random (seeded), since the peers take ~20x the CPU
 of a parse. The files are copied to a scratch folder outside any repository (Fixit skips git-ignored files,
 and ``corpus/`` is git-ignored) and every tool is given the same explicit list of them. perflint runs from
 a snapshot of its package taken at the start, so that edits made meanwhile neither mix versions nor
-invalidate the warm cache.
+invalidate the warm cache. ``--baseline CHECKOUT`` (e.g. a ``git worktree`` of an earlier commit) adds that
+checkout's perflint, cold with 1 job, to the same interleaved rounds, and its CPU ratio to this one.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class Command:
     name: str
     argv: tuple[str, ...]
     compare: bool = False
-    role: str = "peer"  # cold_one, cold_many, warm, parse or peer
+    role: str = "peer"  # cold_one, cold_many, warm, parse, baseline or peer
+    package_root: str = ""  # the folder holding the perflint package it runs ("" for the snapshot)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -121,6 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--no-per-rule", action="store_true", help="skip the per-rule table (one more pass per rule)")
     parser.add_argument("--cold-only", action="store_true",
                         help="only perflint cold with 1 job and the bare parse (no parallel or warm runs): half the time")
+    parser.add_argument("--baseline", type=Path, help="a checkout of another perflint version to compare with")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "throughput.md")
     args = parser.parse_args(argv)
 
@@ -129,9 +132,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         scratch = Path(directory)
         files = _copy_files(originals, args.folder, scratch / "files")
         shutil.copytree(REPO / "perflint", scratch / "perflint", ignore=shutil.ignore_patterns("__pycache__"))
+        if args.baseline:
+            shutil.copytree(args.baseline / "perflint", scratch / "baseline" / "perflint",
+                            ignore=shutil.ignore_patterns("__pycache__"))
         listing = scratch / "files.txt"
         listing.write_text("".join(f"{path}\n" for path in files), encoding="utf-8")
         commands = _commands(files, listing, scratch / "cache", args.jobs, peers=not args.no_peers, cold_only=args.cold_only)
+        if args.baseline:
+            commands.insert(1, Command(f"perflint, cold, 1 job: baseline {_revision(args.baseline)}",
+                                       commands[0].argv, role="baseline", package_root=str(scratch / "baseline")))
         roles = {command.role: command for command in commands}
         if "warm" in roles:
             _measure(roles["warm"], scratch)  # fills the cache for the warm runs; not timed
@@ -184,6 +193,12 @@ def _commands(files: Sequence[Path], listing: Path, cache_dir: Path, jobs: int, 
     return commands
 
 
+def _revision(checkout: Path) -> str:
+    """The short commit of ``checkout``, or its path where git cannot tell."""
+    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or str(checkout)
+
+
 def _peer(name: str) -> Path:
     """The console script of peer ``name`` in its own virtual environment, created on first use."""
     environment = VENVS / name
@@ -213,11 +228,12 @@ def _rounds(commands: Sequence[Command], runs: int, scratch: Path) -> tuple[dict
 def _measure(command: Command, scratch: Path) -> Sample:
     """Run ``command`` under a fresh wrapper process, so that its rusage covers that command's tree alone.
 
-    It runs in ``scratch``, with ``scratch`` first on PYTHONPATH: ``python -m perflint`` is the snapshot.
+    It runs in ``scratch`` (or the command's package root), which is also first on PYTHONPATH: ``python -m
+    perflint`` is the snapshot (or the baseline's).
     """
     wrapper = [sys.executable, str(Path(__file__).resolve()), "--wrapped", "--", *command.argv]
-    environment = {**os.environ, "PYTHONPATH": str(scratch)}
-    done = subprocess.run(wrapper, capture_output=True, check=True, cwd=scratch, env=environment)
+    folder = command.package_root or str(scratch)
+    done = subprocess.run(wrapper, capture_output=True, check=True, cwd=folder, env={**os.environ, "PYTHONPATH": folder})
     return Sample(**json.loads(done.stdout))
 
 
@@ -295,6 +311,11 @@ def _report(args: argparse.Namespace, files: Sequence[Path], commands: Sequence[
             f"{_median(runs, 'max_rss_kib') / 1024:.0f} | {cpu / base_cpu:.2f} | {codes} |"
         )
     lines += ["", "| check | measured | target |", "|---|---|---|"]
+    if "baseline" in names:
+        ratio = _median(samples[names["baseline"]], "cpu") / base_cpu
+        lines.append(f"| {names['baseline']} CPU ÷ perflint cold 1 job | {ratio:.2f}x | |")
+        same = {run.output_digest for run in samples[names["baseline"]]} == {run.output_digest for run in samples[cold_one]}
+        lines.append(f"| output identical to the baseline's | {'yes' if same else 'no'} | |")
     for command in (command for command in commands if command.role == "peer"):
         ratio = _median(samples[command.name], "cpu") / base_cpu
         lines.append(f"| {command.name} CPU ÷ perflint cold 1 job | {ratio:.1f}x | >= {TARGET_PEER_RATIO:.0f}x |")

@@ -34,7 +34,10 @@ def map_in_order(function: Callable[[Item], Result], items: Sequence[Item], jobs
         yield from map(function, items)
         return
     _warm_up()
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=_context())
+    # Spawned workers (not forked ones) would start with the default collector thresholds, not the caller's.
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(items)), mp_context=_context(), initializer=gc.set_threshold, initargs=gc.get_threshold()
+    )
     try:
         # Forked workers keep the objects made so far out of their garbage collector's reach: its passes
         # would otherwise write to every shared object's header and copy each page it is on.

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import multiprocessing
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from perflint import api, parallel
+from perflint import api, cli, parallel
 from tests.speed.samples import every_rule, fixture_inputs
 
 
@@ -30,6 +33,31 @@ def test_one_job_or_one_item_runs_in_this_process(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", no_pool)
     assert list(parallel.map_in_order(abs, [-1, -2], jobs=1)) == [1, 2]
     assert list(parallel.map_in_order(abs, [-3], jobs=4)) == [3]
+
+
+def _collector_thresholds(_: int) -> tuple[int, int, int]:
+    return gc.get_threshold()
+
+
+@pytest.fixture
+def restored_thresholds():
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_workers_collect_garbage_as_the_caller_does(start_method: str, restored_thresholds, monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context(start_method))
+    gc.set_threshold(12_345, 6, 7)
+    assert set(parallel.map_in_order(_collector_thresholds, [1, 2, 3], jobs=2)) == {(12_345, 6, 7)}
+
+
+def test_the_command_line_relaxes_the_collector(restored_thresholds, monkeypatch) -> None:
+    monkeypatch.setattr("sys.argv", ["perflint", "--version"])
+    with contextlib.suppress(SystemExit):
+        cli.main()
+    assert gc.get_threshold() == cli.GC_THRESHOLDS != (700, 10, 10)
 
 
 @pytest.fixture
