@@ -15,11 +15,12 @@ from typing import Iterable, Iterator, Optional, Union
 
 LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+COMPREHENSION_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 Function = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 # The node types recorded by ``shapes``.
 RECORDED = (
     ast.Call, ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.While, ast.Import, ast.ImportFrom,
-    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda,
+    *COMPREHENSION_TYPES, ast.Lambda,
 )  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)
@@ -49,6 +50,11 @@ class Shapes:
 
     def calls(self) -> list[Site]:
         return self.of(ast.Call)
+
+    def comprehensions(self) -> Iterator[ast.comprehension]:
+        """Every ``for ... in ...`` clause of the list, set and dict comprehensions and generator expressions."""
+        for site in self.of(*COMPREHENSION_TYPES):
+            yield from site.node.generators  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)

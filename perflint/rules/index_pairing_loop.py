@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from dataclasses import dataclass, field
 from typing import Optional, cast
 
@@ -215,15 +216,11 @@ class IndexPairingLoop(DeferredDepth, Rule):
         """Whether ``tree`` has a plain ``for <name> in f(<a>, <b> - ...)`` / ``f(<b> - ...)`` whose ``<b>`` is a
         one-argument call of a name, in a statement or a comprehension: ``_ranged_sequence``'s shape with
         neither callee resolved."""
-        if any(
-            isinstance(site.node.target, ast.Name) and _ast_may_be_ranged(site.node.iter)
-            for site in ast_shapes.shapes(tree).of(ast.For)
-        ):
-            return True
-        # The comprehension's iterable is a call too: only files with a `range(` call get this far.
+        shapes = ast_shapes.shapes(tree)
+        loops = (site.node for site in shapes.of(ast.For))
         return any(
-            isinstance(node, ast.comprehension) and isinstance(node.target, ast.Name) and _ast_may_be_ranged(node.iter)
-            for node in ast.walk(tree)
+            isinstance(loop.target, ast.Name) and _ast_may_be_ranged(loop.iter)
+            for loop in itertools.chain(loops, shapes.comprehensions())
         )
 
     def __init__(self, context: RuleContext) -> None:

@@ -175,9 +175,9 @@ class IterrowsListBuild(Rule):
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` has a list or set comprehension or a generator expression over ``X.iterrows()``."""
         return any(
-            isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp))
-            and any(ast_shapes.is_iterrows_call(generator.iter) for generator in node.generators)
-            for node in ast.walk(tree)
+            ast_shapes.is_iterrows_call(generator.iter)
+            for site in ast_shapes.shapes(tree).of(ast.ListComp, ast.SetComp, ast.GeneratorExp)
+            for generator in site.node.generators  # type: ignore[attr-defined]
         )
 
     def visit_ListComp(self, node: cst.ListComp) -> None:

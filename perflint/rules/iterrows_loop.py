@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -149,14 +150,11 @@ class IterrowsLoop(DeferredDepth, Rule):
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` has a ``for`` or a comprehension ``for`` over ``X.iterrows()`` whose target is a pair
         of names."""
-        if any(
-            ast_shapes.is_iterrows_call(site.node.iter) and _ast_index_and_row(site.node.target)
-            for site in ast_shapes.shapes(tree).of(ast.For)
-        ):
-            return True
+        shapes = ast_shapes.shapes(tree)
+        loops = (site.node for site in shapes.of(ast.For))
         return any(
-            isinstance(node, ast.comprehension) and ast_shapes.is_iterrows_call(node.iter) and _ast_index_and_row(node.target)
-            for node in ast.walk(tree)
+            ast_shapes.is_iterrows_call(loop.iter) and _ast_index_and_row(loop.target)
+            for loop in itertools.chain(loops, shapes.comprehensions())
         )
 
     def __init__(self, context: RuleContext) -> None:
