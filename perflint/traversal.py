@@ -20,16 +20,33 @@ from functools import lru_cache
 from typing import Callable, Iterable, Optional
 
 import libcst as cst
+import libcst._nodes.op as op_nodes
+import libcst._nodes.whitespace as whitespace_nodes
 
 VisitorMethod = Callable[[cst.CSTNode], object]
+
+
+# Nodes that are tokens (whitespace, comments, brackets, commas, operators): only tokens are below them, and
+# they are most of a module's nodes (three in five on training scripts).
+TOKENS = frozenset(
+    kind
+    for module in (whitespace_nodes, op_nodes)
+    for kind in vars(module).values()
+    if isinstance(kind, type) and issubclass(kind, cst.CSTNode)
+) | frozenset(
+    {cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace}
+)
+TOKEN_NAMES = frozenset(kind.__name__ for kind in TOKENS)
 
 
 def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor]) -> None:
     """What ``libcst.visit_batched(module, visitors)`` calls, in the same order, for read-only visitors.
 
-    Attribute callbacks (``visit_<Type>_<field>``) are not supported: no rule uses them.
+    Attribute callbacks (``visit_<Type>_<field>``) are not supported: no rule uses them. Unless some visitor
+    has a callback for a token type, tokens are not walked: no callback would be made for them.
     """
-    walk(module, _Batched(visitors))
+    batched = _Batched(visitors)
+    walk(module, batched, skip=frozenset() if batched.names() & TOKEN_NAMES else TOKENS)
 
 
 class _Batched(cst.CSTVisitor):
@@ -46,6 +63,10 @@ class _Batched(cst.CSTVisitor):
                     raise ValueError(f"attribute visitor {name} of {type(visitor).__name__} is not supported")
                 (self.visits if kind == "visit" else self.leaves).setdefault(type_name, []).append(method)
 
+    def names(self) -> set[str]:
+        """The names of the node types some visitor has a callback for."""
+        return {*self.visits, *self.leaves}
+
     def on_visit(self, node: cst.CSTNode) -> bool:
         for method in self.visits.get(type(node).__name__, ()):
             method(node)
@@ -56,10 +77,11 @@ class _Batched(cst.CSTVisitor):
             method(original_node)
 
 
-def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+def walk(node: cst.CSTNode, visitor: cst.CSTVisitor, skip: frozenset[type] = frozenset()) -> None:
     """``node.visit(visitor)`` for a visitor that only reads: ``on_visit`` (False skips the children), the
     children in LibCST's order, then ``on_leave``. Attribute callbacks are not made (no perflint visitor has
-    one). Iterative, so a deep tree cannot exhaust the stack here.
+    one). Children of the types in ``skip`` are left out, with all below them. Iterative, so a deep tree
+    cannot exhaust the stack here.
     """
     # A node to visit, or (None, node) once its children are done.
     stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(node, node)]
@@ -70,7 +92,7 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
             continue
         stack.append((None, current))
         if visitor.on_visit(current):
-            stack.extend((child, child) for child in reversed(children(current)))
+            stack.extend((child, child) for child in reversed(children(current)) if type(child) not in skip)
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:

@@ -8,12 +8,10 @@ from functools import lru_cache
 from typing import Callable, Hashable, Iterator, Optional, TypeVar
 
 import libcst as cst
-import libcst._nodes.op as op_nodes
-import libcst._nodes.whitespace as whitespace_nodes
 from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider, PositionProvider
 
-from perflint.traversal import children, visit_order
+from perflint.traversal import TOKENS, children, visit_order
 
 T = TypeVar("T")
 N = TypeVar("N", bound=cst.CSTNode)
@@ -292,15 +290,3 @@ def tree_index(visitor: MetadataDependent, node: cst.CSTNode) -> TreeIndex:
 @lru_cache(maxsize=2)
 def _index(module: cst.Module) -> TreeIndex:
     return TreeIndex(module)
-
-
-# Nodes that are tokens (whitespace, comments, brackets, commas, operators) with nothing to query below them;
-# they are most of a module's nodes, so the index skips them.
-TOKENS = frozenset(
-    kind
-    for module in (whitespace_nodes, op_nodes)
-    for kind in vars(module).values()
-    if isinstance(kind, type) and issubclass(kind, cst.CSTNode)
-) | frozenset(
-    {cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace}
-)

@@ -206,6 +206,24 @@ def test_batched_visit_makes_libcst_calls_in_libcst_order() -> None:
     assert ours.calls == theirs.calls and len(ours.calls) > 100
 
 
+class _TokenRecorder(_Recorder):
+    """A visitor with callbacks for tokens too: the batched visit must then walk them."""
+
+    def visit_Comma(self, node: cst.Comma) -> None:
+        self.calls.append(("visit", id(node)))
+
+    def leave_SimpleWhitespace(self, node: cst.SimpleWhitespace) -> None:
+        self.calls.append(("leave", id(node)))
+
+
+def test_batched_visit_walks_tokens_when_some_visitor_has_a_callback_for_them() -> None:
+    module = engine.parse(EVERY_SYNTAX)
+    ours, theirs, names_only = _TokenRecorder(), _TokenRecorder(), _Recorder()
+    traversal.visit_batched(module, [ours, names_only])
+    cst.visit_batched(module, [theirs])
+    assert ours.calls == theirs.calls and len(ours.calls) > len(names_only.calls) > 100
+
+
 class _PruningRecorder(cst.CSTVisitor):
     """Records every callback; does not enter function bodies' statements or the arguments of calls to ``f``."""
 
