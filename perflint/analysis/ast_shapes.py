@@ -24,16 +24,21 @@ RECORDED = (
 )  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)
+# The nodes whose bodies run at another time than the code around them (``syntax.DEFERRED`` on LibCST).
+FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
 
 
 @dataclass(frozen=True)
 class Site:
-    """A recorded node, the outermost loop whose body or header holds it (None outside loops), and the
-    innermost ``def`` it is in (None at module or class level outside any def; lambdas do not count)."""
+    """A recorded node, the outermost loop whose body or header holds it (None outside loops), the
+    innermost ``def`` it is in (None at module or class level outside any def; lambdas do not count), and
+    its frame: the innermost ``def``, ``lambda`` or class it is in (None at module level), whose own code
+    it is (``TreeIndex.same_scope``'s frame). A ``def``'s decorators and defaults count as its own."""
 
     node: ast.AST
     loop: Optional[ast.AST]
     function: Optional[Function]
+    frame: Optional[ast.AST]
 
 
 @dataclass
@@ -65,18 +70,20 @@ def shapes(tree: ast.Module) -> Shapes:
     every file that holds a rule's token.
     """
     result = Shapes()
-    stack: list[tuple[ast.AST, Optional[ast.AST], Optional[Function]]] = [(tree, None, None)]
+    stack: list[tuple[ast.AST, Optional[ast.AST], Optional[Function], Optional[ast.AST]]] = [(tree, None, None, None)]
     while stack:
-        node, loop, function = stack.pop()
+        node, loop, function, frame = stack.pop()
         kind = type(node)
         if kind in RECORDED_KINDS:
-            result.sites.setdefault(kind, []).append(Site(node, loop, function))
+            result.sites.setdefault(kind, []).append(Site(node, loop, function, frame))
             if loop is None and kind in LOOP_KINDS:
                 loop = node
         elif kind in FUNCTION_KINDS:
             function = node
+        if kind in FRAME_KINDS:
+            frame = node
         for child in reversed(_children(node)):
-            stack.append((child, loop, function))
+            stack.append((child, loop, function, frame))
     return result
 
 

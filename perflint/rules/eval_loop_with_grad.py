@@ -286,14 +286,26 @@ class EvalLoopWithGrad(Rule):
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop, calls
         ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module defines (a helper that may
-        run the model), or a parameter of the loop's function (a model whose ``.eval()`` is in a caller)."""
+        run the model), or a parameter of the loop's function (a model whose ``.eval()`` is in a caller).
+
+        Only loops that can see an eval count: the loop's function (or the module) switches some model itself,
+        or is called, by its name, from a function that does (``_models_in_eval_mode``); and the function
+        does not backpropagate in its own code (``_wants_gradients`` leaves such functions alone)."""
         calls = ast_shapes.shapes(tree).calls()
         models = {model for site in calls if (model := _ast_eval_switch(site.node)) is not None}
         if not models:
             return False
+        switching = {site.function for site in calls if _ast_eval_switch(site.node) is not None}
+        called_after_eval = {
+            ast_shapes.last_name(site.node.func) for site in calls if site.function is not None and site.function in switching
+        }
+        backpropagating = {site.frame for site in calls if ast_shapes.method_name(site.node) == "backward"}
         # Functions that make some call (a helper running the model makes one).
         defined = {site.function.name for site in calls if site.function is not None}
         for site in ast_shapes.in_loops(calls):
+            sees_eval = site.function in switching or (site.function is not None and site.function.name in called_after_eval)
+            if not sees_eval or site.function in backpropagating:
+                continue
             func = site.node.func
             spelled = ast_shapes.dotted_name(func)
             if spelled in models or (isinstance(func, ast.Attribute) and func.attr in defined):
