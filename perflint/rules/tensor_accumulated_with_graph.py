@@ -11,7 +11,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 from perflint.analysis import ast_shapes
 from perflint.analysis.bindings import bound_names
 from perflint.analysis.dataflow import declared_global, introspects_frame, nonlocal_rebinders
-from perflint.analysis.graph_free import graph_roots, is_graph_free
+from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, graph_roots, is_graph_free
 from perflint.analysis.names import qualified_names
 from perflint.analysis.syntax import TreeIndex, deferred_between, tree_index, walk_same_scope
 from perflint.analysis.torch_context import GradMode, grad_context
@@ -457,10 +457,20 @@ def _code(node: cst.CSTNode) -> str:
 
 
 def _ast_accumulates(node: ast.AugAssign | ast.Assign) -> bool:
-    """``visit_AugAssign`` / ``visit_Assign``'s shapes on Python's ast."""
+    """``visit_AugAssign`` / ``visit_Assign``'s shapes on Python's ast, where the added value's outermost
+    shape is one ``graph_roots`` follows (``total += loss.item()`` adds nothing a graph can come with)."""
     if isinstance(node, ast.AugAssign):
-        return isinstance(node.op, (ast.Add, ast.Sub))
+        return isinstance(node.op, (ast.Add, ast.Sub)) and _ast_may_have_roots(node.value)
     if len(node.targets) != 1 or not isinstance(node.value, ast.BinOp) or not isinstance(node.value.op, ast.Add):
         return False
-    target = node.targets[0]
-    return ast_shapes.same_expression(node.value.left, target) or ast_shapes.same_expression(node.value.right, target)
+    target, value = node.targets[0], node.value
+    if ast_shapes.same_expression(value.left, target):
+        return _ast_may_have_roots(value.right)
+    return ast_shapes.same_expression(value.right, target) and _ast_may_have_roots(value.left)
+
+
+def _ast_may_have_roots(node: ast.expr) -> bool:
+    """Whether ``graph_roots`` may find a name in ``node``: it looks into nothing but these shapes."""
+    if isinstance(node, ast.Call):
+        return ast_shapes.method_name(node) in GRAPH_KEEPING_METHODS
+    return isinstance(node, (ast.Name, ast.BinOp, ast.UnaryOp, ast.Subscript))

@@ -1,0 +1,61 @@
+"""PFL103's ``could_match``: a loop that backpropagates and accumulates a value whose outermost shape
+``graph_roots`` follows. It keeps every module the rule reports in and rules out totals of ``.item()``,
+``float()`` and the like, which no graph comes with."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from perflint import engine
+from perflint.rules.tensor_accumulated_with_graph import TensorAccumulatedWithGraph
+
+LOOP = """
+    def train(model, loader, optimizer):
+        total = 0.0
+        for x, y in loader:
+            loss = model(x, y)
+            loss.backward()
+            optimizer.step()
+            {accumulation}
+        return total
+    """
+
+REPORTED = {
+    "a name": "total += loss",
+    "a graph-keeping method": "total += loss.mean()",
+    "arithmetic, target first": "total = total + loss * 2",
+    "arithmetic, target last": "total = loss / 4 + total",
+    "a negation": "total -= -loss",
+    "an item of it": "total += loss[0]",
+}
+
+RULED_OUT = {
+    # lucidrains/denoising-diffusion-pytorch's trainers: `total_loss += loss.item()`.
+    "item()": "total += loss.item()",
+    "a builtin's result": "total = total + float(loss)",
+    "detach()": "total += loss.detach()",
+    "a constant": "total += 1",
+}
+
+
+def _module(accumulation: str) -> str:
+    return textwrap.dedent(LOOP).format(accumulation=accumulation)
+
+
+@pytest.mark.parametrize("accumulation", REPORTED.values(), ids=REPORTED.keys())
+def test_reported_modules_pass_could_match(accumulation: str) -> None:
+    code = _module(accumulation)
+    outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
+    assert outcome.failures == () and outcome.findings, "the shape is meant to be reported"
+    assert TensorAccumulatedWithGraph.could_match(ast.parse(code))
+
+
+@pytest.mark.parametrize("accumulation", RULED_OUT.values(), ids=RULED_OUT.keys())
+def test_totals_no_graph_comes_with_are_ruled_out(accumulation: str) -> None:
+    code = _module(accumulation)
+    outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
+    assert outcome.failures == () and not outcome.findings
+    assert not TensorAccumulatedWithGraph.could_match(ast.parse(code))
