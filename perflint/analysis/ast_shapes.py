@@ -129,6 +129,11 @@ def method_name(node: ast.AST) -> Optional[str]:
     return None
 
 
+def names_in(node: ast.AST) -> set[str]:
+    """The names (``ast.Name`` ids) spelled in ``node``, itself included: for expressions and single statements."""
+    return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}
+
+
 def paths(root: ast.AST, wanted: Iterable[ast.AST]) -> dict[int, list[ast.AST]]:
     """The path from ``root`` down to each of the ``wanted`` nodes under it (``root`` first), by node id."""
     wanted_ids = {id(node) for node in wanted}

@@ -249,14 +249,19 @@ class TensorAccumulatedWithGraph(Rule):
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether some loop holds both an accumulation (``x += e``, ``x -= e``, ``x = x + e``, ``x = e + x``) and a
-        call of ``backward`` / ``grad`` (any qualification, or an import alias of one): the loops
-        ``_backpropagated_root`` looks at, in any scope inside them."""
+        call of ``backward`` / ``grad`` (any qualification, or an import alias of one) that spells a name ``e``
+        spells: the loops ``_backpropagated_root`` looks at, in any scope inside them, where a root of ``e`` (a
+        name in it) may be an operand of what is differentiated (a name in the call)."""
         found = ast_shapes.shapes(tree)
-        accumulating = {
-            id(site.loop) for site in found.of(ast.AugAssign, ast.Assign) if site.loop and _ast_accumulates(site.node)
-        }
-        return bool(accumulating) and any(
-            id(site.loop) in accumulating for site in ast_shapes.calls_named(tree, BACKWARD_NAMES) if site.loop
+        added_names: dict[int, set[str]] = {}
+        for site in found.of(ast.AugAssign, ast.Assign):
+            added = _ast_accumulated_value(site.node) if site.loop else None
+            if added is not None:
+                added_names.setdefault(id(site.loop), set()).update(ast_shapes.names_in(added))
+        return bool(added_names) and any(
+            not added_names.get(id(site.loop), set()).isdisjoint(ast_shapes.names_in(site.node))
+            for site in ast_shapes.calls_named(tree, BACKWARD_NAMES)
+            if site.loop
         )
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
@@ -456,17 +461,20 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
-def _ast_accumulates(node: ast.AugAssign | ast.Assign) -> bool:
-    """``visit_AugAssign`` / ``visit_Assign``'s shapes on Python's ast, where the added value's outermost
+def _ast_accumulated_value(node: ast.AugAssign | ast.Assign) -> Optional[ast.expr]:
+    """The added value of ``visit_AugAssign`` / ``visit_Assign``'s shapes on Python's ast, where its outermost
     shape is one ``graph_roots`` follows (``total += loss.item()`` adds nothing a graph can come with)."""
     if isinstance(node, ast.AugAssign):
-        return isinstance(node.op, (ast.Add, ast.Sub)) and _ast_may_have_roots(node.value)
-    if len(node.targets) != 1 or not isinstance(node.value, ast.BinOp) or not isinstance(node.value.op, ast.Add):
-        return False
-    target, value = node.targets[0], node.value
-    if ast_shapes.same_expression(value.left, target):
-        return _ast_may_have_roots(value.right)
-    return ast_shapes.same_expression(value.right, target) and _ast_may_have_roots(value.left)
+        added: Optional[ast.expr] = node.value if isinstance(node.op, (ast.Add, ast.Sub)) else None
+    elif len(node.targets) != 1 or not isinstance(node.value, ast.BinOp) or not isinstance(node.value.op, ast.Add):
+        added = None
+    elif ast_shapes.same_expression(node.value.left, node.targets[0]):
+        added = node.value.right
+    elif ast_shapes.same_expression(node.value.right, node.targets[0]):
+        added = node.value.left
+    else:
+        added = None
+    return added if added is not None and _ast_may_have_roots(added) else None
 
 
 def _ast_may_have_roots(node: ast.expr) -> bool:

@@ -1,6 +1,7 @@
 """PFL103's ``could_match``: a loop that backpropagates and accumulates a value whose outermost shape
-``graph_roots`` follows. It keeps every module the rule reports in and rules out totals of ``.item()``,
-``float()`` and the like, which no graph comes with."""
+``graph_roots`` follows, spelling a name the backward call spells. It keeps every module the rule reports in
+and rules out totals of ``.item()``, ``float()`` and the like, which no graph comes with, and totals of other
+values."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ RULED_OUT = {
     "a builtin's result": "total = total + float(loss)",
     "detach()": "total += loss.detach()",
     "a constant": "total += 1",
+    # wer-inc/gogooku3 apex_ranker train_v0.py: a weighted score summed in the epoch loop that backpropagates.
+    "names nothing differentiated spells": "total += weight * scores[horizon]",
 }
 
 
@@ -50,6 +53,13 @@ def test_reported_modules_pass_could_match(accumulation: str) -> None:
     code = _module(accumulation)
     outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
     assert outcome.failures == () and outcome.findings, "the shape is meant to be reported"
+    assert TensorAccumulatedWithGraph.could_match(ast.parse(code))
+
+
+def test_a_loss_differentiated_through_a_scaler_passes_could_match() -> None:
+    code = _module("total += loss").replace("loss.backward()", "scaler.scale(loss).backward()")
+    outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
+    assert outcome.failures == () and outcome.findings
     assert TensorAccumulatedWithGraph.could_match(ast.parse(code))
 
 
