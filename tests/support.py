@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from perflint import api
+from perflint import api, engine
 from perflint.config import Settings
+from perflint.rule import Rule
 from perflint.types import FileResult
 
 
@@ -51,3 +52,12 @@ def fix(
 def fixed_text(source: str, select: Sequence[str] = ("ALL",), unsafe: bool = False) -> str:
     """The fixed source as text."""
     return (fix(source, select, unsafe).fixed or b"").decode()
+
+
+def prefilter_keeps(rule: type[Rule], source: str, reported: bool) -> bool:
+    """``rule.could_match`` on ``source`` (dedented), after asserting that the rule alone does (``reported``) or
+    does not report in it: a prefilter test is only as good as its knowing what the rule finds."""
+    code = textwrap.dedent(source)
+    outcome = engine.lint(engine.parse(code.encode()), [rule], "shape.py", {})
+    assert outcome.failures == () and bool(outcome.findings) == reported
+    return rule.could_match(ast.parse(code))

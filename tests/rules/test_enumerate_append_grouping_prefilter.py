@@ -3,13 +3,10 @@ every module the rule reports in and rules out the loops it never reports."""
 
 from __future__ import annotations
 
-import ast
-import textwrap
-
 import pytest
 
-from perflint import engine
 from perflint.rules.enumerate_append_grouping import EnumerateAppendGrouping
+from tests.support import prefilter_keeps
 
 REPORTED = {
     "enumerate imported under another name": """
@@ -66,12 +63,9 @@ RULED_OUT = {
 
 @pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
 def test_reported_modules_pass_could_match(source: str) -> None:
-    code = textwrap.dedent(source)
-    outcome = engine.lint(engine.parse(code.encode()), [EnumerateAppendGrouping], "shape.py", {})
-    assert outcome.failures == () and outcome.findings, "the shape is meant to be reported"
-    assert EnumerateAppendGrouping.could_match(ast.parse(code))
+    assert prefilter_keeps(EnumerateAppendGrouping, source, reported=True)
 
 
 @pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
 def test_loops_the_rule_never_reports_are_ruled_out(source: str) -> None:
-    assert not EnumerateAppendGrouping.could_match(ast.parse(textwrap.dedent(source)))
+    assert not prefilter_keeps(EnumerateAppendGrouping, source, reported=False)

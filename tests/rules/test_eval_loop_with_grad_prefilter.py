@@ -4,13 +4,10 @@ functions that backpropagate in their own code."""
 
 from __future__ import annotations
 
-import ast
-import textwrap
-
 import pytest
 
-from perflint import engine
 from perflint.rules.eval_loop_with_grad import EvalLoopWithGrad
+from tests.support import prefilter_keeps
 
 REPORTED = {
     "eval in the loop's function": """
@@ -98,15 +95,9 @@ RULED_OUT = {
 
 @pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
 def test_reported_modules_pass_could_match(source: str) -> None:
-    code = textwrap.dedent(source)
-    outcome = engine.lint(engine.parse(code.encode()), [EvalLoopWithGrad], "shape.py", {})
-    assert outcome.failures == () and outcome.findings, "the shape is meant to be reported"
-    assert EvalLoopWithGrad.could_match(ast.parse(code))
+    assert prefilter_keeps(EvalLoopWithGrad, source, reported=True)
 
 
 @pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
 def test_loops_the_rule_never_reports_are_ruled_out(source: str) -> None:
-    code = textwrap.dedent(source)
-    outcome = engine.lint(engine.parse(code.encode()), [EvalLoopWithGrad], "shape.py", {})
-    assert outcome.failures == () and not outcome.findings
-    assert not EvalLoopWithGrad.could_match(ast.parse(code))
+    assert not prefilter_keeps(EvalLoopWithGrad, source, reported=False)

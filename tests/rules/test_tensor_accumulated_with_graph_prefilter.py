@@ -5,13 +5,12 @@ values."""
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
 import pytest
 
-from perflint import engine
 from perflint.rules.tensor_accumulated_with_graph import TensorAccumulatedWithGraph
+from tests.support import prefilter_keeps
 
 LOOP = """
     def train(model, loader, optimizer):
@@ -50,22 +49,14 @@ def _module(accumulation: str) -> str:
 
 @pytest.mark.parametrize("accumulation", REPORTED.values(), ids=REPORTED.keys())
 def test_reported_modules_pass_could_match(accumulation: str) -> None:
-    code = _module(accumulation)
-    outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
-    assert outcome.failures == () and outcome.findings, "the shape is meant to be reported"
-    assert TensorAccumulatedWithGraph.could_match(ast.parse(code))
+    assert prefilter_keeps(TensorAccumulatedWithGraph, _module(accumulation), reported=True)
 
 
 def test_a_loss_differentiated_through_a_scaler_passes_could_match() -> None:
     code = _module("total += loss").replace("loss.backward()", "scaler.scale(loss).backward()")
-    outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
-    assert outcome.failures == () and outcome.findings
-    assert TensorAccumulatedWithGraph.could_match(ast.parse(code))
+    assert prefilter_keeps(TensorAccumulatedWithGraph, code, reported=True)
 
 
 @pytest.mark.parametrize("accumulation", RULED_OUT.values(), ids=RULED_OUT.keys())
 def test_totals_no_graph_comes_with_are_ruled_out(accumulation: str) -> None:
-    code = _module(accumulation)
-    outcome = engine.lint(engine.parse(code.encode()), [TensorAccumulatedWithGraph], "shape.py", {})
-    assert outcome.failures == () and not outcome.findings
-    assert not TensorAccumulatedWithGraph.could_match(ast.parse(code))
+    assert not prefilter_keeps(TensorAccumulatedWithGraph, _module(accumulation), reported=False)
