@@ -24,6 +24,12 @@ RECORDED = (
 )  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)
+# Fields under which no recorded node can be: names and other scalars, expression contexts, operator singletons
+# and import aliases. ``shapes`` does not read them (a third of its walk on the corpus).
+UNRECORDED_FIELDS = frozenset(
+    {"ctx", "op", "ops", "names", "id", "attr", "arg", "name", "module", "level", "kind", "type_comment", "conversion",
+     "is_async"}
+)  # fmt: skip
 # The nodes whose bodies run at another time than the code around them (``syntax.DEFERRED`` on LibCST).
 FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
 
@@ -82,17 +88,26 @@ def shapes(tree: ast.Module) -> Shapes:
             function = node
         if kind in FRAME_KINDS:
             frame = node
-        for child in reversed(_children(node)):
+        for child in reversed(_children(node, _recording_fields(kind))):
             stack.append((child, loop, function, frame))
     return result
 
 
-def _children(node: ast.AST) -> list[ast.AST]:
+@lru_cache(maxsize=None)
+def _recording_fields(kind: type) -> tuple[str, ...]:
+    """The fields of ``kind`` a recorded node may be under."""
+    return tuple(name for name in kind._fields if name not in UNRECORDED_FIELDS)
+
+
+def _children(node: ast.AST, fields: Optional[Iterable[str]] = None) -> list[ast.AST]:
+    """The child nodes of ``node`` in ``fields`` (by default all of its fields), in order."""
     children: list[ast.AST] = []
-    for name in node._fields:
+    for name in node._fields if fields is None else fields:
         value = getattr(node, name, None)
         if isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, ast.AST))
+            for item in value:
+                if isinstance(item, ast.AST):
+                    children.append(item)
         elif isinstance(value, ast.AST):
             children.append(value)
     return children
