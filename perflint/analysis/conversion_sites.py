@@ -39,7 +39,7 @@ from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversi
 from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.names import callee_name
-from perflint.analysis.syntax import end, start
+from perflint.analysis.syntax import end, start, tree_index
 from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.traversal import walk
 from perflint.types import Applicability
@@ -419,7 +419,9 @@ class ConversionSites:
     # -- small queries -----------------------------------------------------------------------------------
 
     def _sorted(self, uses: Iterable[Use]) -> list[Use]:
-        return sorted(uses, key=lambda use: self.start(use.node))
+        # Source order from the tree index, not positions (which cost a codegen of the module when no finding
+        # needs them): the uses of one tensor never hold one another, so the two orders agree.
+        return sorted(uses, key=lambda use: tree_index(self.visitor, use.node).order(use.node))
 
     def start(self, node: cst.CSTNode) -> tuple[int, int]:
         return start(self.visitor, node)

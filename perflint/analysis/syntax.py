@@ -33,9 +33,10 @@ def parent_or_none(visitor: MetadataDependent, node: Optional[cst.CSTNode]) -> O
 
 
 def start(visitor: MetadataDependent, node: cst.CSTNode) -> tuple[int, int]:
-    """Where ``node`` starts in the source, as ``(line, column)``: the one key by which rules order nodes.
+    """Where ``node`` starts in the source, as ``(line, column)``: the key by which rules order nodes by line.
 
-    Every comparison of "which comes first" goes through here. The visitor must depend on PositionProvider.
+    Nodes neither of which holds the other, whose lines do not matter, are ordered by ``TreeIndex.order``
+    instead: the same order, without computing positions. The visitor must depend on PositionProvider.
     """
     position = visitor.get_metadata(PositionProvider, node).start
     return (position.line, position.column)
