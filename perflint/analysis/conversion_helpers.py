@@ -17,7 +17,7 @@ from perflint.analysis.dataflow import Reach, enclosing_statements, first_effect
 from perflint.analysis.host_conversions import STEPS, Conversion, conversion_of, maximal_conversion
 from perflint.analysis.local_calls import LocalFunction, parameter_for
 from perflint.analysis.names import qualified_names
-from perflint.analysis.syntax import start
+from perflint.analysis.syntax import tree_index
 
 @dataclass(frozen=True)
 class ParameterUse:
@@ -73,7 +73,9 @@ def parameter_use(visitor: MetadataDependent, function: LocalFunction, param: st
     chain, template = next(iter(chains.items()), (None, None))
     if chain is not None and not _has_array_or_tensor_form(chain):
         obstacles.append(f"`{chain}` has no array form")
-    nodes = tuple(sorted(converting.values(), key=lambda node: start(visitor, node)))
+    # Source order from the tree index (no positions): the sites of different accesses never hold one another.
+    index = tree_index(visitor, function.definition)
+    nodes = tuple(sorted(converting.values(), key=index.order))
     return ParameterUse(function, param, tuple(conversions), nodes, chain, template, obstacles[0] if obstacles else None)
 
 

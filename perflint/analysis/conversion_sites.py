@@ -39,7 +39,7 @@ from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversi
 from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.names import callee_name
-from perflint.analysis.syntax import end, start, tree_index
+from perflint.analysis.syntax import tree_index
 from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.traversal import walk
 from perflint.types import Applicability
@@ -423,11 +423,10 @@ class ConversionSites:
         # needs them): the uses of one tensor never hold one another, so the two orders agree.
         return sorted(uses, key=lambda use: tree_index(self.visitor, use.node).order(use.node))
 
-    def start(self, node: cst.CSTNode) -> tuple[int, int]:
-        return start(self.visitor, node)
-
     def _ends_before(self, node: cst.CSTNode, other: cst.CSTNode) -> bool:
-        return end(self.visitor, node) <= start(self.visitor, other)
+        """Whether ``node`` ends where ``other`` starts or before: it comes first and does not hold it."""
+        index = tree_index(self.visitor, node)
+        return index.order(node) < index.order(other) and not index.contains(node, other)
 
     def _is_within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
         return node is container or any(ancestor is container for ancestor in ancestors(self.visitor, node))
