@@ -93,10 +93,15 @@ def shapes(tree: ast.Module) -> Shapes:
     return result
 
 
-@lru_cache(maxsize=None)
-def _recording_fields(kind: type) -> tuple[str, ...]:
-    """The fields of ``kind`` a recorded node may be under."""
-    return tuple(name for name in kind._fields if name not in UNRECORDED_FIELDS)
+_RECORDING_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _recording_fields(kind: type[ast.AST]) -> tuple[str, ...]:
+    """The fields of ``kind`` a recorded node may be under (worked out once per node type)."""
+    fields = _RECORDING_FIELDS.get(kind)
+    if fields is None:
+        fields = _RECORDING_FIELDS[kind] = tuple(name for name in kind._fields if name not in UNRECORDED_FIELDS)
+    return fields
 
 
 def _children(node: ast.AST, fields: Optional[Iterable[str]] = None) -> list[ast.AST]:

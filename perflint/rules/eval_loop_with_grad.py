@@ -292,12 +292,15 @@ class EvalLoopWithGrad(Rule):
         or is called, by its name, from a function that does (``_models_in_eval_mode``); and the function
         does not backpropagate in its own code (``_wants_gradients`` leaves such functions alone)."""
         calls = ast_shapes.shapes(tree).calls()
-        models = {model for site in calls if (model := _ast_eval_switch(site.node)) is not None}
-        if not models:
+        switches = [(site.function, model) for site in calls if (model := _ast_eval_switch(site.node)) is not None]
+        if not switches:
             return False
-        switching = {site.function for site in calls if _ast_eval_switch(site.node) is not None}
+        models = {model for _function, model in switches}
+        switching = {function for function, _model in switches}
         called_after_eval = {
-            ast_shapes.last_name(site.node.func) for site in calls if site.function is not None and site.function in switching
+            ast_shapes.last_name(site.node.func)
+            for site in calls
+            if isinstance(site.node, ast.Call) and site.function is not None and site.function in switching
         }
         backpropagating = {site.frame for site in calls if ast_shapes.method_name(site.node) == "backward"}
         # Functions that make some call (a helper running the model makes one).
