@@ -53,6 +53,10 @@ def parse(source: bytes, tree: Optional[ast.Module] = None) -> cst.Module:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         raise SourceError(f"line {error.raw_line}, column {error.raw_column + 1}: {error.message}") from None
+    except cst.CSTValidationError as error:
+        # The native parser accepts a name that LibCST's nodes then refuse: a letter of a Unicode version newer
+        # than this Python's (U+31350 on CPython 3.11), which CPython refuses too.
+        raise SourceError(str(error)) from None
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"too deeply nested to parse ({type(error).__name__})") from None
     except (ValueError, TypeError, UnicodeError) as error:

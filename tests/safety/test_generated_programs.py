@@ -15,7 +15,7 @@ from pathlib import Path
 
 import hypothesmith
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from perflint import api
@@ -91,6 +91,7 @@ def test_pattern_programs(source: str) -> None:
 
 
 @given(source=st.text(max_size=300), prefix=st.sampled_from(["", "x.cpu()\n", "import torch\nout.append(t.cpu())\n"]))
+@example(source="\U00031350", prefix="x.cpu()\n")  # a Unicode 15 letter: LibCST's parser takes it, its nodes do not
 @QUICK
 def test_arbitrary_text_never_crashes(source: str, prefix: str) -> None:
     """Any text at all (with a prefix that gets it past the token prefilter to the parser)."""
