@@ -10,11 +10,16 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
 - ExpressionContextProvider, ScopeProvider and PositionProvider: run by calling the provider itself. LibCST's
   resolver adds a whole-module visit per resolution round even when a round has nothing to batch (0.3 s on that
   script).
+- ExpressionContextProvider and ScopeProvider visit through ``CSTNode.visit``, which rebuilds every node it
+  leaves. While they run, their visitors walk the nodes in place instead (``_visiting_in_place``), in the same
+  order with the same callbacks, and skip tokens (whitespace, punctuation), for which LibCST documents no scope
+  and gives no expression context: 1.8 against 0.8 CPU s on a 10,777-line script.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping, Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Optional, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import (
@@ -28,8 +33,10 @@ from libcst.metadata import (
     ScopeProvider,
 )
 from libcst.metadata.base_provider import ProviderT
+from libcst.metadata.expression_context_provider import ExpressionContextVisitor
+from libcst.metadata.scope_provider import ScopeVisitor
 
-from perflint.traversal import children, visit_batched
+from perflint.traversal import TOKENS, children, visit_batched, visit_order
 
 
 class NeedsEagerResolution(BaseException):
@@ -81,8 +88,45 @@ class ModuleMetadata:
         if isinstance(instance, PositionProvider):
             instance._gen_impl(self._wrapper.module)
         else:
-            instance.visit_Module(self._wrapper.module)
+            with _visiting_in_place():
+                instance.visit_Module(self._wrapper.module)
         return instance._computed
+
+
+# The visitors of LibCST's scope providers: they only read, and call ``.visit`` on children themselves.
+IN_PLACE_VISITORS = (ScopeVisitor, ExpressionContextVisitor)
+_visit_rebuilding = cst.CSTNode.visit
+
+
+@contextmanager
+def _visiting_in_place() -> Iterator[None]:
+    """While inside, ``node.visit(visitor)`` walks the nodes in place for the visitors in IN_PLACE_VISITORS.
+
+    Their own ``visit_<Type>`` methods call ``child.visit(self)``, so no walk of ours can stand in for
+    ``CSTNode.visit``; it is replaced for the duration. Any other visitor (a transformer in another thread
+    included) gets LibCST's own ``visit``.
+    """
+    cst.CSTNode.visit = _visit_in_place  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        cst.CSTNode.visit = _visit_rebuilding  # type: ignore[method-assign]
+
+
+def _visit_in_place(node: cst.CSTNode, visitor: cst.CSTVisitor) -> Union[cst.CSTNode, cst.RemovalSentinel]:
+    """``CSTNode.visit`` for a read-only visitor: ``on_visit``, the children that are not tokens in LibCST's
+    order, ``on_leave``. Attribute callbacks are not made: the only ones these visitors have
+    (``ScopeVisitor.visit_ClassDef_bases``) sit under a ``visit_ClassDef`` that returns False."""
+    if not isinstance(visitor, IN_PLACE_VISITORS):
+        return _visit_rebuilding(node, visitor)
+    if visitor.on_visit(node):
+        for name in visit_order(type(node)):
+            value = getattr(node, name)
+            for child in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(child, cst.CSTNode) and type(child) not in TOKENS:
+                    child.visit(visitor)
+    visitor.on_leave(node)
+    return node
 
 
 class QualifiedNames(Mapping[cst.CSTNode, object]):

@@ -8,9 +8,16 @@ from typing import Optional
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import (
+    ExpressionContextProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
-from perflint import api, engine, traversal
+from perflint import api, engine, metadata, traversal
 from perflint.metadata import ModuleMetadata, parent_nodes
 from perflint.registry import rule_by_code
 from tests.speed.samples import all_inputs, corpus_sample, every_rule
@@ -110,17 +117,56 @@ def _scope_facts(scopes, in_module) -> dict[object, object]:
     return facts
 
 
-@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
-def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
-    module = engine.parse(source)
+def _assert_metadata_equals_libcst_providers(module: cst.Module) -> None:
+    """Every provider's values equal LibCST's, except that tokens (whitespace, punctuation), which LibCST documents
+    as having no scope and which get no expression context, are not given one."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True))
     assert dict(ours.values(PositionProvider)) == dict(wrapper.resolve(PositionProvider))
+    assert dict(ours.values(ExpressionContextProvider)) == dict(wrapper.resolve(ExpressionContextProvider))
     in_module = {module, *parent_nodes(module)}
-    assert _scope_facts(ours.values(ScopeProvider), in_module) == _scope_facts(wrapper.resolve(ScopeProvider), in_module)
+    not_tokens = {node for node in in_module if type(node) not in traversal.TOKENS}
+    our_scopes = ours.values(ScopeProvider)
+    assert not any(node in our_scopes for node in in_module - not_tokens)
+    assert _scope_facts(our_scopes, not_tokens) == _scope_facts(wrapper.resolve(ScopeProvider), not_tokens)
     names = wrapper.resolve(QualifiedNameProvider)
-    theirs = {node: value() if callable(value) else value for node, value in names.items()}
+    theirs = {node: value() if callable(value) else value for node, value in names.items() if node in not_tokens}
     assert {node: ours.values(QualifiedNameProvider)[node] for node in theirs} == theirs
+
+
+@pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
+def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
+    _assert_metadata_equals_libcst_providers(engine.parse(source))
+
+
+def test_metadata_equals_libcst_providers_on_every_syntax() -> None:
+    _assert_metadata_equals_libcst_providers(engine.parse(EVERY_SYNTAX))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", corpus_sample(60, seed=2), ids=str)
+def test_metadata_equals_libcst_providers_on_corpus(path: Path) -> None:
+    try:
+        module = engine.parse(path.read_bytes())
+    except engine.SourceError:
+        pytest.skip("LibCST cannot parse this file")
+    _assert_metadata_equals_libcst_providers(module)
+
+
+def test_scope_providers_leave_libcst_visit_as_it_was() -> None:
+    """The in-place walk stands in for ``CSTNode.visit`` only while a scope provider runs, and only for its
+    visitors: a transformer run afterwards (or meanwhile, in another thread) still rebuilds the tree."""
+    module = engine.parse(b"x = 1\n")
+    ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True)).values(ScopeProvider)
+    assert cst.CSTNode.visit is metadata._visit_rebuilding
+
+    class Renaming(cst.CSTTransformer):
+        def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+            return updated_node.with_changes(value="y")
+
+    with metadata._visiting_in_place():
+        renamed = module.visit(Renaming())
+    assert renamed.code == "y = 1\n"
 
 
 EVERY_SYNTAX = b'''
