@@ -10,7 +10,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
-from perflint.analysis.bindings import bound_names, bound_value, target_leaves
+from perflint.analysis.bindings import bound_names, bound_value, reaching_value, target_leaves
 from perflint.analysis.local_calls import called_function
 from perflint.analysis.syntax import DeferredDepth, deferred_between, start
 
@@ -71,6 +71,35 @@ def test_bound_value_forms_restrict_what_a_caller_trusts() -> None:
     assert _bound("x: int = 3\n", (cst.Assign,)) is None
     assert _bound("if (x := 4):\n    pass\n", (cst.Assign, cst.AnnAssign)) is None
     assert _bound("x = 1\n", (cst.Assign,)) == "1"
+
+
+@pytest.mark.parametrize(
+    ("source", "use", "value"),
+    [
+        ("x = a\ny = x\n", -1, "a"),
+        ("x = a; y = x\n", -1, "a"),  # an earlier statement on the use's line runs first
+        ("x = a; x = b\ny = x\n", -1, "b"),
+        ("x = a\nx = f(\n    x)\n", -1, None),  # the use inside the binding reads the earlier `x`
+        ("x = f(x)\n", -1, None),
+        ("for i in r:\n    y = x\n    x = a\n", 0, None),  # the rebinding reaches the next iteration's use
+        ("if c:\n    x = a\ny = x\n", -1, None),  # the binding may not have run
+        ("x = a\ndef g():\n    return x\n", -1, None),
+        ("x = a\nf = lambda: x\n", -1, None),
+        ("x, y = pair\nz = x\n", -1, None),
+    ],
+)
+def test_reaching_value_is_the_last_binding_before_the_use_in_source_order(source: str, use: int, value: Optional[str]) -> None:
+    probe, wrapper = _probe(source)
+    with probe.resolve(wrapper):
+        found = reaching_value(probe, probe.names[use])
+    assert (None if found is None else wrapper.module.code_for_node(found)) == value
+
+
+def test_reaching_value_of_an_unpacked_name_is_the_unpacked_value() -> None:
+    probe, wrapper = _probe("x, y = model(batch)\nz = x\n")
+    with probe.resolve(wrapper):
+        found = reaching_value(probe, probe.names[-1], unpacked=True)
+    assert found is not None and wrapper.module.code_for_node(found) == "model(batch)"
 
 
 def test_target_leaves_and_bound_names_go_through_tuples_lists_and_stars() -> None:

@@ -9,7 +9,7 @@ A rule that trusts fewer forms passes ``forms`` (and says why at the call); the 
 Also here: ``scope_of`` (a node's LibCST scope); ``target_leaves`` / ``bound_names`` (what an assignment target
 stores into); ``plain_assignment`` / ``unpacking_assignment`` (the statement of one binding); ``reaching_value``
 (the value of the one binding that evidently reaches a use). The visitor must depend on ParentNodeProvider (and,
-for ``reaching_value``, ScopeProvider and PositionProvider).
+for ``reaching_value``, ScopeProvider).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import Scope, ScopeProvider
 
-from perflint.analysis.syntax import DEFERRED, parent_or_none, start
+from perflint.analysis.syntax import DEFERRED, parent_or_none, tree_index
 
 Binding = Union[cst.Assign, cst.AnnAssign, cst.NamedExpr]
 # Every statement form that binds a name to one expression.
@@ -92,13 +92,17 @@ def reaching_value(
     visitor: MetadataDependent, name: cst.Name, unpacked: bool = False, skip_augmented: bool = False
 ) -> Optional[cst.BaseExpression]:
     """The value of the one binding of ``name`` that reaches this use, when that is evident: the last binding
-    of the name in its scope is a plain ``name = value`` before the use, in a block that encloses the use
-    (so it runs before the use every time, and no other binding can come between). With ``skip_augmented``,
-    augmented assignments (``name += value``, not ``@=``) are left out of the bindings."""
+    of the name in its scope is a plain ``name = value`` that ends before the use, in a block that encloses the
+    use (so it runs before the use every time, and no other binding can come between). With ``skip_augmented``,
+    augmented assignments (``name += value``, not ``@=``) are left out of the bindings.
+
+    "Last" and "before" are the source order of the tree (``TreeIndex.order``), not lines: ``x = a; y = x.cpu()``
+    on one line reads ``a``, and ``x = f(\n    x)`` reads an earlier ``x``, not ``f(x)``.
+    """
     scope = scope_of(visitor, name)
     if scope is None or not scope.assignments[name.value]:
         return None
-    use_line = start(visitor, name)[0]
+    index = tree_index(visitor, name)
     bindings = []
     for assignment in scope.assignments[name.value]:
         target = getattr(assignment, "node", None)
@@ -112,20 +116,18 @@ def reaching_value(
                 and not isinstance(holder.operator, cst.MatrixMultiplyAssign)
             ):
                 continue
-        bindings.append((start(visitor, target)[0], assignment))
+        bindings.append((index.order(target), assignment))
     if not bindings:
         return None
-    line, last = max(bindings, key=lambda pair: pair[0])
-    if line >= use_line or sum(1 for other, _ in bindings if other == line) > 1:
-        # `x = f(x)` on the use's line, a rebinding after the use (in a loop it reaches the use), or two
-        # bindings on one line: not evident.
-        return None
+    place, last = max(bindings, key=lambda pair: pair[0])
+    if place >= index.order(name):
+        return None  # a rebinding after the use: in a loop it reaches the use
     statement = plain_assignment(visitor, last)
     if statement is None and unpacked:
         # `a, b = model(x)`: the value the tuple is unpacked from stands for each of its elements.
         statement = unpacking_assignment(visitor, last)
-    if statement is None:
-        return None
+    if statement is None or index.contains(statement, name):
+        return None  # `x = f(x)`: the use reads an earlier binding
     block = parent_or_none(visitor, parent_or_none(visitor, statement))
     current = parent_or_none(visitor, name)
     while current is not None and current is not block:

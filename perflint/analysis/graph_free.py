@@ -10,7 +10,7 @@ Two strengths of the same question, kept apart on purpose because rules rely on 
   which is made under ``no_grad`` or from graph-free values; detached chains; integer tensors; ``state_dict()``).
   ``proven_new`` says a value is a *new* tensor that does not require grad. PFL101 uses these.
 
-The visitor must depend on ParentNodeProvider, PositionProvider, QualifiedNameProvider and ScopeProvider.
+The visitor must depend on ParentNodeProvider, QualifiedNameProvider and ScopeProvider.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.names import argument, is_call_to, literal_string, method_call, receiver
-from perflint.analysis.syntax import end, start
+from perflint.analysis.syntax import tree_index
 from perflint.analysis.torch_context import GradMode, grad_context
 from perflint.analysis.bindings import reaching_value
 from perflint.analysis.graph_free import (
@@ -573,12 +573,12 @@ class CpuWithoutDetach(Rule):
         if not loops:
             # `y = out.cpu()` outside any loop: one value, dropped with the function.
             return False
-        loop_end = end(self, loops[0])[0]
         scope = self.get_metadata(ScopeProvider, name, None)
         if scope is None:
             return False
+        index = tree_index(self, name)
         for access in scope.accesses[name.value]:
-            if start(self, access.node)[0] > loop_end:
+            if index.order(access.node) > index.order(loops[0]) and not index.contains(loops[0], access.node):
                 return True
             parent = self.get_metadata(ParentNodeProvider, access.node, None)
             if isinstance(parent, cst.Arg) and method_call(self.get_metadata(ParentNodeProvider, parent), *KEEPING_METHODS):
