@@ -36,7 +36,7 @@ from libcst.metadata.base_provider import ProviderT
 from libcst.metadata.expression_context_provider import ExpressionContextVisitor
 from libcst.metadata.scope_provider import ScopeVisitor
 
-from perflint.traversal import TOKENS, children, visit_batched, visit_order
+from perflint.traversal import TOKENS, children, visit_batched
 
 
 class NeedsEagerResolution(BaseException):
@@ -120,11 +120,8 @@ def _visit_in_place(node: cst.CSTNode, visitor: cst.CSTVisitor) -> Union[cst.CST
     if not isinstance(visitor, IN_PLACE_VISITORS):
         return _visit_rebuilding(node, visitor)
     if visitor.on_visit(node):
-        for name in visit_order(type(node)):
-            value = getattr(node, name)
-            for child in value if isinstance(value, (tuple, list)) else (value,):
-                if isinstance(child, cst.CSTNode) and type(child) not in TOKENS:
-                    child.visit(visitor)
+        for child in children(node, TOKENS):
+            child.visit(visitor)
     visitor.on_leave(node)
     return node
 

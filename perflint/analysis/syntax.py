@@ -11,7 +11,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import ParentNodeProvider, PositionProvider
 
-from perflint.traversal import TOKENS, children, visit_order
+from perflint.traversal import TOKENS, children
 
 T = TypeVar("T")
 N = TypeVar("N", bound=cst.CSTNode)
@@ -193,13 +193,7 @@ class TreeIndex:
             position += 1
             stack.append((None, node))
             inner = node if isinstance(node, DEFERRED) else frame
-            children = []
-            for name in visit_order(kind):
-                value = getattr(node, name)
-                for child in value if isinstance(value, (tuple, list)) else (value,):
-                    if isinstance(child, cst.CSTNode) and type(child) not in TOKENS:
-                        children.append((child, inner))
-            stack.extend(reversed(children))
+            stack.extend((child, inner) for child in reversed(children(node, TOKENS)))
 
     def same_scope(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
         """The nodes of ``kinds`` (exact types) that ``walk_same_scope(root)`` yields, in pre-order."""
