@@ -3,7 +3,9 @@
 Each mapping is computed once per module (``ModuleMetadata``) and only when a rule first asks for it. The
 values are exactly those of LibCST's providers; how they are computed is cheaper where that is exact:
 
-- ParentNodeProvider: read from the nodes' fields, ~13x faster than LibCST's visitor.
+- ParentNodeProvider: read from the nodes' fields in the pass that builds the module's TreeIndex
+  (``perflint.tree_index``), ~13x faster than LibCST's visitor. Tokens (whitespace, punctuation), which no
+  rule asks about, get no parent.
 - QualifiedNameProvider: LibCST's provider visits every node and stores, per node, a deferred call to the
   node's scope's ``get_qualified_names_for``; here that call is made for the nodes a rule asks about
   (a 5,000-line script: 1.1 s of provider for the few hundred names rules ask about).
@@ -37,6 +39,7 @@ from libcst.metadata.expression_context_provider import ExpressionContextVisitor
 from libcst.metadata.scope_provider import ScopeVisitor
 
 from perflint.traversal import TOKENS, children, visit_batched
+from perflint.tree_index import index_of
 
 
 class NeedsEagerResolution(BaseException):
@@ -69,7 +72,7 @@ class ModuleMetadata:
 
     def _computed(self, provider: ProviderT) -> Mapping[cst.CSTNode, object]:
         if provider is ParentNodeProvider:
-            return parent_nodes(self._wrapper.module)
+            return index_of(self._wrapper.module).parents
         if provider is QualifiedNameProvider:
             return QualifiedNames(self.values(ScopeProvider))  # type: ignore[arg-type]
         if provider in (ExpressionContextProvider, ScopeProvider, PositionProvider):
@@ -180,19 +183,3 @@ def visit_lazily(metadata: ModuleMetadata, visitors: Sequence[cst.BatchableCSTVi
     finally:
         for visitor in visitors:
             visitor.metadata = {}
-
-
-def parent_nodes(module: cst.Module) -> Mapping[cst.CSTNode, cst.CSTNode]:
-    """What ParentNodeProvider gives for ``module``: each node's parent, from its fields.
-
-    LibCST's provider asks every node for its ``children``, which runs a visitor per node; reading the
-    fields (``traversal.children``) finds the same ones. Iterative: no recursion limit, however deep the module.
-    """
-    parents: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        for child in children(node):
-            parents[child] = node
-            stack.append(child)
-    return parents

@@ -9,7 +9,8 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from perflint.analysis.syntax import TOKENS, TreeIndex, walk_all, walk_same_scope
+from perflint.analysis.syntax import TreeIndex, walk_all, walk_same_scope
+from perflint.traversal import TOKENS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SOURCES = sorted(path for code in ("PFL103", "PFL104", "PFL105") for path in (FIXTURES / code).glob("*.py"))

@@ -18,7 +18,7 @@ from libcst.metadata import (
 )
 
 from perflint import api, engine, metadata, traversal
-from perflint.metadata import ModuleMetadata, parent_nodes
+from perflint.metadata import ModuleMetadata
 from perflint.registry import rule_by_code
 from tests.speed.samples import all_inputs, corpus_sample, every_rule
 
@@ -79,9 +79,14 @@ def test_recursion_while_resolving_mid_visit_redoes_the_visit_eagerly(monkeypatc
 
 @pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
 def test_parent_nodes_equal_libcst_provider(name: str, source: bytes) -> None:
-    module = engine.parse(source)
+    _assert_parents_equal_libcst_provider(engine.parse(source))
+
+
+def _assert_parents_equal_libcst_provider(module: cst.Module) -> None:
+    """Each node's parent is LibCST's; tokens (whitespace, punctuation), which no rule asks about, have none."""
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
-    assert parent_nodes(module) == dict(expected)
+    ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True)).values(ParentNodeProvider)
+    assert dict(ours) == {node: parent for node, parent in expected.items() if type(node) not in traversal.TOKENS}
 
 
 @pytest.mark.slow
@@ -91,8 +96,7 @@ def test_parent_nodes_equal_libcst_provider_on_corpus(path: Path) -> None:
         module = engine.parse(path.read_bytes())
     except engine.SourceError:
         pytest.skip("LibCST cannot parse this file")
-    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
-    assert parent_nodes(module) == dict(expected)
+    _assert_parents_equal_libcst_provider(module)
 
 
 def _scope_facts(scopes, in_module) -> dict[object, object]:
@@ -124,7 +128,7 @@ def _assert_metadata_equals_libcst_providers(module: cst.Module) -> None:
     ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True))
     assert dict(ours.values(PositionProvider)) == dict(wrapper.resolve(PositionProvider))
     assert dict(ours.values(ExpressionContextProvider)) == dict(wrapper.resolve(ExpressionContextProvider))
-    in_module = {module, *parent_nodes(module)}
+    in_module = {module, *MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)}
     not_tokens = {node for node in in_module if type(node) not in traversal.TOKENS}
     our_scopes = ours.values(ScopeProvider)
     assert not any(node in our_scopes for node in in_module - not_tokens)

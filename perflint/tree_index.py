@@ -1,0 +1,151 @@
+"""A per-module index of nodes, built in one pass over the tree: each node's parent, its place in source order,
+its frame, and the nodes of each type filed by frame, so that no rule walks a subtree per candidate."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from functools import lru_cache
+from typing import Callable, Hashable, Optional, TypeVar
+
+import libcst as cst
+
+from perflint.traversal import TOKENS, children
+
+T = TypeVar("T")
+N = TypeVar("N", bound=cst.CSTNode)
+
+# Bodies of these run later or elsewhere, not as part of the statement that contains them.
+DEFERRED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+class TreeIndex:
+    """One module's nodes in pre-order, built in one pass, so that a rule never walks a subtree per candidate.
+
+    Every node gets its position in a pre-order walk in source order (``walk_all``'s, which is LibCST's) and
+    the position just past its last descendant: the
+    descendants of a node are the nodes whose position lies in that span. Nodes are filed by their exact
+    type and by their *frame* (the nearest enclosing ``def``, ``lambda`` or class, or the module), so that
+    ``same_scope(root, kind)`` answers what ``walk_same_scope(root)`` would yield of ``kind`` with two
+    binary searches. Facts that rules derive from these queries are kept per module with ``memo``.
+    Whitespace, comments, punctuation and operator tokens (``TOKENS``) are left out: no query can ask for them.
+    """
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        # Each node's parent (tokens left out): ParentNodeProvider's values, from the same pass.
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._start: dict[cst.CSTNode, int] = {}
+        self._end: dict[cst.CSTNode, int] = {}
+        self._frame: dict[cst.CSTNode, cst.CSTNode] = {}
+        # (type, frame or None for all frames) -> (positions, nodes), both in pre-order.
+        self._filed: dict[tuple[type, Optional[cst.CSTNode]], tuple[list[int], list[cst.CSTNode]]] = {}
+        self._memo: dict[tuple[Hashable, ...], object] = {}
+        self._build()
+
+    def _build(self) -> None:
+        start, end, frames, filed, parents = self._start, self._end, self._frame, self._filed, self.parents
+        position = 0
+        # (node, its frame); None marks "every descendant of the node below it on the stack has been seen".
+        stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(self.module, self.module)]
+        while stack:
+            node, frame = stack.pop()
+            if node is None:
+                end[frame] = position
+                continue
+            start[node] = position
+            frames[node] = frame
+            kind = type(node)
+            for key in ((kind, frame), (kind, None)):
+                entry = filed.get(key)
+                if entry is None:
+                    entry = filed[key] = ([], [])
+                entry[0].append(position)
+                entry[1].append(node)
+            position += 1
+            stack.append((None, node))
+            inner = node if isinstance(node, DEFERRED) else frame
+            below = children(node, TOKENS)
+            for child in below:
+                parents[child] = node
+            stack.extend((child, inner) for child in reversed(below))
+
+    def same_scope(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
+        """The nodes of ``kinds`` (exact types) that ``walk_same_scope(root)`` yields, in pre-order."""
+        found = self._within(root, kinds, self._opened_frame(root))
+        if isinstance(root, DEFERRED) and isinstance(root, kinds):
+            found.insert(0, root)  # filed under its own enclosing frame, not under the one it opens
+        return found
+
+    def same_scope_where(self, root: cst.CSTNode, kind: type[N], fact: Hashable, keep: Callable[[N], bool]) -> list[N]:
+        """``[node for node in same_scope(root, kind) if keep(node)]``, where ``keep`` is asked about each node
+        of the frame once per module: ``fact`` names the predicate (the same name must mean the same one)."""
+        frame = self._opened_frame(root)
+
+        def kept() -> tuple[list[int], list[cst.CSTNode]]:
+            positions, nodes = self._filed.get((kind, frame), ([], []))
+            pairs = [(position, node) for position, node in zip(positions, nodes) if keep(node)]  # type: ignore[arg-type]
+            return [position for position, _node in pairs], [node for _position, node in pairs]
+
+        positions, nodes = self.memo(("same_scope_where", fact, kind, frame), kept)
+        first, last = bisect_left(positions, self._start[root]), bisect_left(positions, self._end[root])
+        found = nodes[first:last]
+        if isinstance(root, DEFERRED) and isinstance(root, kind) and keep(root):  # type: ignore[arg-type]
+            found.insert(0, root)
+        return found  # type: ignore[return-value]
+
+    def _opened_frame(self, root: cst.CSTNode) -> cst.CSTNode:
+        """The frame whose nodes ``walk_same_scope(root)`` yields (``root`` itself aside)."""
+        return root if isinstance(root, (*DEFERRED, cst.Module)) else self._frame[root]
+
+    def under(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
+        """The nodes of ``kinds`` (exact types) among ``root`` and all its descendants, nested scopes included."""
+        return self._within(root, kinds, None)
+
+    def _within(self, root: cst.CSTNode, kinds: tuple[type, ...], frame: Optional[cst.CSTNode]) -> list:
+        low, high = self._start[root], self._end[root]
+        found: list[tuple[int, cst.CSTNode]] = []
+        for kind in kinds:
+            entry = self._filed.get((kind, frame))
+            if entry is None:
+                continue
+            positions, nodes = entry
+            first, last = bisect_left(positions, low), bisect_left(positions, high)
+            found.extend(zip(positions[first:last], nodes[first:last]))
+        if len(kinds) > 1:
+            found.sort(key=lambda pair: pair[0])
+        return [node for _position, node in found]
+
+    def grouped(self, kind: type[N], key: Callable[[N], Optional[Hashable]], fact: Hashable) -> dict[Hashable, list[N]]:
+        """The module's nodes of ``kind`` (exact type) by ``key`` of each, in source order, once per module;
+        nodes whose key is None are left out. ``fact`` names the key function (the same name, the same one)."""
+
+        def group() -> dict[Hashable, list[N]]:
+            groups: dict[Hashable, list[N]] = {}
+            for node in self.under(self.module, kind):
+                value = key(node)
+                if value is not None:
+                    groups.setdefault(value, []).append(node)
+            return groups
+
+        return self.memo(("grouped", fact, kind), group)
+
+    def order(self, node: cst.CSTNode) -> int:
+        """``node``'s place in source order (pre-order). For two nodes neither of which holds the other, the
+        earlier in the source has the lower place, as with their positions, without computing positions."""
+        return self._start[node]
+
+    def contains(self, ancestor: cst.CSTNode, node: cst.CSTNode) -> bool:
+        """Whether ``node`` is ``ancestor`` or one of its descendants."""
+        return self._start[ancestor] <= self._start[node] < self._end[ancestor]
+
+    def memo(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, once per module and ``key`` (a fact's name and the nodes it is about)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=2)
+def index_of(module: cst.Module) -> TreeIndex:
+    """``module``'s TreeIndex, built once and shared by the metadata and every rule (the last two modules kept)."""
+    return TreeIndex(module)
