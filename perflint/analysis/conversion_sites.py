@@ -39,9 +39,8 @@ from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversi
 from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.names import callee_name
-from perflint.analysis.syntax import tree_index
+from perflint.analysis.syntax import TreeIndex, tree_index
 from perflint.analysis.torch_values import has_tensor_evidence
-from perflint.traversal import walk
 from perflint.types import Applicability
 
 # A node's (line, column) start and end, on Python's ast.
@@ -95,33 +94,6 @@ class FunctionFacts:
     nested_nonlocal: frozenset[str]
     introspects_frame: bool
     names: frozenset[str]
-
-
-class _FunctionFactsFinder(cst.CSTVisitor):
-    """One walk of a function for FunctionFacts (``dataflow``'s per-name finders, all names at once)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.depth = -1  # the function itself is depth 0
-        self.declared: set[str] = set()
-        self.nested_nonlocal: set[str] = set()
-        self.names: set[str] = set()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.depth += 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.depth -= 1
-
-    def visit_Global(self, node: cst.Global) -> None:
-        if self.depth == 0:
-            self.declared.update(item.name.value for item in node.names)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        (self.declared if self.depth == 0 else self.nested_nonlocal).update(item.name.value for item in node.names)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
 
 
 class ConversionSites:
@@ -393,14 +365,22 @@ class ConversionSites:
         )
 
     def _facts(self, function: cst.FunctionDef) -> FunctionFacts:
-        """What ``verdict`` and ``new_local`` ask of the whole function, gathered in one walk and kept: asking
+        """What ``verdict`` and ``new_local`` ask of the whole function, read from the tree index and kept: asking
         per candidate would walk a several-thousand-line ``main()`` once per converted name."""
         facts = self._function_facts.get(function)
         if facts is None:
-            finder = _FunctionFactsFinder()
-            walk(function, finder)
+            index = tree_index(self.visitor, function)
+            declared: set[str] = set()
+            nested_nonlocal: set[str] = set()
+            for statement in index.under(function, cst.Global, cst.Nonlocal):
+                names = [item.name.value for item in statement.names]
+                if _innermost_def(index, statement) is function:
+                    declared.update(names)
+                elif isinstance(statement, cst.Nonlocal):
+                    nested_nonlocal.update(names)
             introspects = introspects_frame(self.visitor, function)
-            facts = FunctionFacts(frozenset(finder.declared), frozenset(finder.nested_nonlocal), introspects, frozenset(finder.names))
+            spelled = frozenset(name.value for name in index.under(function, cst.Name))
+            facts = FunctionFacts(frozenset(declared), frozenset(nested_nonlocal), introspects, spelled)
             self._function_facts[function] = facts
         return facts
 
@@ -687,6 +667,14 @@ def _owner_scope(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Func
             return scope
         scope = scope.parent
     return None
+
+
+def _innermost_def(index: TreeIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+    """The ``def`` whose body (or signature) holds ``node`` most closely, class bodies between them or not."""
+    current = index.parents.get(node)
+    while current is not None and not isinstance(current, cst.FunctionDef):
+        current = index.parents.get(current)
+    return current
 
 
 def definition_of(scope: FunctionScope) -> cst.FunctionDef:

@@ -17,7 +17,7 @@ from libcst.metadata import FunctionScope
 from perflint.analysis.bindings import bound_value
 from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, enclosing_statements, mentions, parent, reach
 from perflint.analysis.host_conversions import PURE_TENSOR_METHODS, Conversion, is_pure_method_call
-from perflint.traversal import walk
+from perflint.analysis.syntax import TreeIndex, tree_index
 
 Loop = Union[cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp]
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp)
@@ -61,16 +61,34 @@ def repeating_loop(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Lo
 
 
 class LoopFacts:
-    """What one walk of a loop (or statement) tells: every mention of each name, and whether it calls an
-    in-place method (``y.add_(...)``) or ``.step()``/``.backward()``. Kept per node by the caller, so that
-    asking about several conversions in one loop walks it once."""
+    """What a loop (or statement) holds, read from the tree index: every mention of each name, and whether it
+    calls an in-place method (``y.add_(...)``) or ``.step()``/``.backward()``. Kept per node by the caller, so
+    that asking about several conversions in one loop reads it once."""
 
-    def __init__(self, node: cst.CSTNode) -> None:
-        finder = _Mentions()
-        walk(node, finder)
-        self.mentions = finder.mentions
-        self.mutates_in_place = finder.mutates_in_place
-        self.stored_into = finder.stored_into
+    def __init__(self, index: TreeIndex, node: cst.CSTNode) -> None:
+        self.mentions: dict[str, list[cst.Name]] = {}
+        for name in index.under(node, cst.Name):
+            self.mentions.setdefault(name.value, []).append(name)
+        # Names whose items or attributes are stored to (`view[i] = ...`, `view.data = ...`).
+        self.stored_into: set[str] = set()
+        for holder in index.under(node, cst.AssignTarget, cst.AugAssign):
+            _add_stored_into(holder.target, self.stored_into)
+        self.mutates_in_place = any(_mutates_in_place(call) for call in index.under(node, cst.Call))
+
+
+def _add_stored_into(target: cst.BaseExpression, stored_into: set[str]) -> None:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            _add_stored_into(element.value, stored_into)
+    elif isinstance(target, (cst.Subscript, cst.Attribute)) and isinstance(target.value, cst.Name):
+        stored_into.add(target.value.value)
+
+
+def _mutates_in_place(call: cst.Call) -> bool:
+    if not isinstance(call.func, cst.Attribute):
+        return False
+    method = call.func.attr.value
+    return method in MUTATING_METHODS or (method.endswith("_") and not method.startswith("_"))
 
 
 def invariant_in_loop(
@@ -90,13 +108,13 @@ def invariant_in_loop(
     (``y.add_(...)``: ``y`` may be a view of ``x``) and no ``.step()``/``.backward()`` (an optimizer updates
     in place the parameters ``x`` may be) and stores no item or attribute of a name bound from ``x``
     (``view[i] = 0`` after ``view = x.view(-1)``); and ``variable`` is not bound from an attribute or an item
-    (``w = model.weight``: the module can change it in place in any call). ``facts`` caches each loop's walk.
+    (``w = model.weight``: the module can change it in place in any call). ``facts`` caches each loop's facts.
     """
     loop = repeating_loop(visitor, conversion.node)
     if loop is None:
         return None
     own = {id(step) for step in conversion.steps}
-    loop_facts = _facts_of(loop, facts)
+    loop_facts = _facts_of(visitor, loop, facts)
     if not _only_inspected(visitor, loop_facts, variable, own):
         return None  # `for b in bs: x = model(b); x.numpy()`, `update(x)`, `x.add_(1)`: a new value each pass
     if loop_facts.mutates_in_place:
@@ -111,17 +129,17 @@ def invariant_in_loop(
         # comprehension; nothing else there may change `x` either (its own `y = ...` store comes last).
         statement = anchor.body[0] if isinstance(anchor, cst.SimpleStatementLine) else anchor
         target = _assigned_name(statement)
-        anchor_facts = _facts_of(anchor, facts)
+        anchor_facts = _facts_of(visitor, anchor, facts)
         if not _only_inspected(visitor, anchor_facts, variable, own, allowed_node=target) or anchor_facts.mutates_in_place:
             anchor = None
     guarded = reach(visitor, conversion.node, loop) >= Reach.GUARDED
     return LoopConversion(conversion, loop, anchor, guarded)
 
 
-def _facts_of(node: cst.CSTNode, facts: dict[int, LoopFacts]) -> LoopFacts:
+def _facts_of(visitor: MetadataDependent, node: cst.CSTNode, facts: dict[int, LoopFacts]) -> LoopFacts:
     found = facts.get(id(node))
     if found is None:
-        found = facts[id(node)] = LoopFacts(node)
+        found = facts[id(node)] = LoopFacts(tree_index(visitor, node), node)
     return found
 
 
@@ -141,38 +159,6 @@ def _inspected(visitor: MetadataDependent, name: cst.Name, allowed: Collection[i
     if isinstance(above, cst.Call) and above.func is attribute:
         return id(above) in allowed or is_pure_method_call(above, PURE_TENSOR_METHODS)
     return not isinstance(above, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del, cst.Element, cst.StarredElement))
-
-
-class _Mentions(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.mentions: dict[str, list[cst.Name]] = {}
-        self.mutates_in_place = False
-
-        # Names whose items or attributes are stored to (`view[i] = ...`, `view.data = ...`).
-        self.stored_into: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.mentions.setdefault(node.value, []).append(node)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._store(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._store(node.target)
-
-    def _store(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._store(element.value)
-        elif isinstance(target, (cst.Subscript, cst.Attribute)) and isinstance(target.value, cst.Name):
-            self.stored_into.add(target.value.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute):
-            method = node.func.attr.value
-            if method in MUTATING_METHODS or (method.endswith("_") and not method.startswith("_")):
-                self.mutates_in_place = True
 
 
 def _outermost(visitor: MetadataDependent, comp_for: cst.CompFor) -> bool:
