@@ -302,3 +302,8 @@ def test_walk_makes_the_calls_of_libcst_visit() -> None:
     traversal.walk(module, ours)
     module.visit(theirs)
     assert ours.calls == theirs.calls and len(ours.calls) > 100
+
+
+def test_assignment_like_node_classes_have_no_subclasses() -> None:
+    """``metadata._ScopeVisitor`` tells them by exact type, which is LibCST's isinstance only while this holds."""
+    assert all(not kind.__subclasses__() for kind in metadata.ASSIGNMENT_LIKE_TYPES)
