@@ -117,8 +117,9 @@ class _ScopeVisitor(ScopeVisitor):
 ASSIGNMENT_LIKE_TYPES = frozenset(_ASSIGNMENT_LIKE_NODES)
 
 
-# The visitors of LibCST's scope providers: they only read, and call ``.visit`` on children themselves.
-IN_PLACE_VISITORS = (ScopeVisitor, ExpressionContextVisitor)
+# The visitors of LibCST's scope providers as run here: they only read, and call ``.visit`` on children
+# themselves. Told by exact type: isinstance against an ABC (CSTVisitor is one) costs a Python call per node.
+IN_PLACE_VISITORS = frozenset({_ScopeVisitor, ExpressionContextVisitor})
 _visit_rebuilding = cst.CSTNode.visit
 
 
@@ -141,7 +142,7 @@ def _visit_in_place(node: cst.CSTNode, visitor: cst.CSTVisitor) -> Union[cst.CST
     """``CSTNode.visit`` for a read-only visitor: ``on_visit``, the children that are not tokens in LibCST's
     order, ``on_leave``. Attribute callbacks are not made: the only ones these visitors have
     (``ScopeVisitor.visit_ClassDef_bases``) sit under a ``visit_ClassDef`` that returns False."""
-    if not isinstance(visitor, IN_PLACE_VISITORS):
+    if type(visitor) not in IN_PLACE_VISITORS:
         return _visit_rebuilding(node, visitor)
     if visitor.on_visit(node):
         for child in children(node, TOKENS):
