@@ -98,15 +98,25 @@ def _depth_problem(tree: ast.Module) -> Optional[str]:
 
 
 def _tree_depth(tree: ast.AST) -> int:
-    """The depth of ``tree`` as LibCST will build it (iteratively: the tree may be deeper than the stack)."""
+    """The depth of ``tree`` as LibCST will build it (iteratively: the tree may be deeper than the stack).
+
+    The fields are read in the loop itself (what ``ast.iter_child_nodes`` yields, without its two generators
+    per node: a third of the CPU on a 10,000-line script).
+    """
     deepest, stack = 0, [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         # ast keeps `a and b and c` as one node; LibCST nests one BooleanOperation per operator.
-        if isinstance(node, ast.BoolOp):
+        if type(node) is ast.BoolOp:
             depth += len(node.values) - 2
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        if depth > deepest:
+            deepest = depth
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                stack.extend((item, depth + 1) for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                stack.append((value, depth + 1))
     return deepest
 
 

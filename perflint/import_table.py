@@ -83,17 +83,20 @@ def imported_names(tree: ast.Module) -> ImportedNames:
     defined: set[str] = set()
     complete = True
     for node, module_level in _nodes_with_level(tree):
-        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
-            complete = False
-        for name, target in _import_bindings(node):
-            bindings[name] += 1
-            import_bindings[name] += 1
-            import_targets.setdefault(name, set()).add(target)
-            if module_level:
-                module_level_imports.add(name)
-        bindings.update(_other_bindings(node))
-        if isinstance(node, DEFINITIONS):
-            defined.add(node.name)
+        kind = type(node)
+        if kind is ast.Import or kind is ast.ImportFrom:
+            if kind is ast.ImportFrom and any(alias.name == "*" for alias in node.names):
+                complete = False
+            for name, target in _import_bindings(node):
+                bindings[name] += 1
+                import_bindings[name] += 1
+                import_targets.setdefault(name, set()).add(target)
+                if module_level:
+                    module_level_imports.add(name)
+        elif kind in BINDING_TYPES:
+            bindings.update(_other_bindings(node))
+            if kind in DEFINITIONS:
+                defined.add(node.name)
     imported = {name: frozenset(targets) for name, targets in import_targets.items()}
     import_only = frozenset(name for name in imported if bindings[name] == import_bindings[name])
     # One target, and bound in the module's scope (a use in a scope without a binding of its own looks there).
@@ -108,7 +111,13 @@ def _nodes_with_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
         node, module_level = stack.pop()
         yield node, module_level
         inner = module_level and not isinstance(node, SCOPES)
-        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+        # What ast.iter_child_nodes yields, read here without its two generators per node.
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                stack.extend((item, inner) for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                stack.append((value, inner))
 
 
 SCOPES = (
@@ -159,6 +168,10 @@ def _other_bindings(node: ast.AST) -> Iterator[str]:
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 NAMED_DEFINITIONS = DEFINITIONS + tuple(
     kind for kind in (getattr(ast, name, None) for name in ("TypeVar", "ParamSpec", "TypeVarTuple")) if kind is not None
+)
+# Every node type ``_other_bindings`` reads: the loop above skips the others at once.
+BINDING_TYPES = frozenset(
+    {ast.Name, ast.arg, ast.Global, ast.Nonlocal, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping, *NAMED_DEFINITIONS}
 )
 
 
