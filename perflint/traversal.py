@@ -43,10 +43,17 @@ def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor
     """What ``libcst.visit_batched(module, visitors)`` calls, in the same order, for read-only visitors.
 
     Attribute callbacks (``visit_<Type>_<field>``) are not supported: no rule uses them. Unless some visitor
-    has a callback for a token type, tokens are not walked: no callback would be made for them.
+    has a callback for a token type, tokens are not visited: no callback would be made for them.
     """
     batched = _Batched(visitors)
-    walk(module, batched, skip=frozenset() if batched.names() & TOKEN_NAMES else TOKENS)
+    if batched.names() & TOKEN_NAMES:
+        walk(module, batched)
+        return
+    # The module's tree index holds its nodes in this order, and nearly every file a rule keeps needs the
+    # index anyway (for parents): the visit reads it instead of walking the tree once more.
+    from perflint.tree_index import index_of  # imported here: the index is built with this module's walk
+
+    index_of(module).visit(batched)
 
 
 class _Batched(cst.CSTVisitor):

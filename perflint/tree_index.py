@@ -37,6 +37,7 @@ class TreeIndex:
         self.module = module
         # Each node's parent (tokens left out): ParentNodeProvider's values, from the same pass.
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._nodes: list[cst.CSTNode] = []  # in pre-order
         self._start: dict[cst.CSTNode, int] = {}
         self._end: dict[cst.CSTNode, int] = {}
         self._frame: dict[cst.CSTNode, cst.CSTNode] = {}
@@ -46,7 +47,7 @@ class TreeIndex:
         self._build()
 
     def _build(self) -> None:
-        start, end, frames, filed, parents = self._start, self._end, self._frame, self._filed, self.parents
+        nodes, start, end, frames, filed, parents = self._nodes, self._start, self._end, self._frame, self._filed, self.parents
         position = 0
         # (node, its frame); None marks "every descendant of the node below it on the stack has been seen".
         stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(self.module, self.module)]
@@ -55,6 +56,7 @@ class TreeIndex:
             if node is None:
                 end[frame] = position
                 continue
+            nodes.append(node)
             start[node] = position
             frames[node] = frame
             kind = type(node)
@@ -71,6 +73,20 @@ class TreeIndex:
             for child in below:
                 parents[child] = node
             stack.extend((child, inner) for child in reversed(below))
+
+    def visit(self, visitor: cst.CSTVisitor) -> None:
+        """The calls ``traversal.walk(module, visitor, TOKENS)`` makes, in the same order, read from the index
+        instead of the tree, for a visitor that visits every node's children (its ``on_visit`` answer is not
+        read): each node's ``on_leave`` comes once every node of its span has been visited."""
+        end = self._end
+        open_nodes: list[cst.CSTNode] = []
+        for position, node in enumerate(self._nodes):
+            while open_nodes and end[open_nodes[-1]] <= position:
+                visitor.on_leave(open_nodes.pop())
+            visitor.on_visit(node)
+            open_nodes.append(node)
+        while open_nodes:
+            visitor.on_leave(open_nodes.pop())
 
     def same_scope(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
         """The nodes of ``kinds`` (exact types) that ``walk_same_scope(root)`` yields, in pre-order."""
