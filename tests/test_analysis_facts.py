@@ -11,6 +11,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
 from perflint.analysis.bindings import bound_names, bound_value, reaching_value, target_leaves
+from perflint.analysis.dataflow import declarations
 from perflint.analysis.local_calls import called_function
 from perflint.analysis.syntax import DeferredDepth, deferred_between, start
 
@@ -200,3 +201,21 @@ def test_called_function_agrees_with_the_scope_analysis(source: str) -> None:
             reached = called_function(visitor, call, caller)
             assert isinstance(call.func, cst.Name)
             assert (None if reached is None else reached.definition) is _scope_answer(visitor, call.func)
+
+
+def test_declarations_are_a_functions_own_and_its_nested_functions_nonlocal_ones() -> None:
+    probe, wrapper = _probe(
+        """
+        def outer():
+            global a
+            nonlocal b
+            class Inner:
+                global c
+            def nested():
+                global d
+                nonlocal e
+        """
+    )
+    with probe.resolve(wrapper):
+        found = declarations(probe, probe.functions[0])
+    assert (found.own, found.nested_nonlocal) == ({"a", "b", "c"}, {"e"})

@@ -27,6 +27,7 @@ from perflint.analysis.dataflow import (
     Region,
     ancestors,
     bindings,
+    declarations,
     first_effect,
     hoist_region,
     introspects_frame,
@@ -39,7 +40,7 @@ from perflint.analysis.host_conversions import STEPS, TERMINALS, VIEWS, Conversi
 from perflint.analysis.loop_invariant_conversions import LoopConversion, LoopFacts, invariant_in_loop
 from perflint.analysis.local_calls import LocalFunction, called_function, parameter_for
 from perflint.analysis.names import callee_name
-from perflint.analysis.syntax import TreeIndex, tree_index
+from perflint.analysis.syntax import tree_index
 from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.types import Applicability
 
@@ -369,18 +370,10 @@ class ConversionSites:
         per candidate would walk a several-thousand-line ``main()`` once per converted name."""
         facts = self._function_facts.get(function)
         if facts is None:
-            index = tree_index(self.visitor, function)
-            declared: set[str] = set()
-            nested_nonlocal: set[str] = set()
-            for statement in index.under(function, cst.Global, cst.Nonlocal):
-                names = [item.name.value for item in statement.names]
-                if _innermost_def(index, statement) is function:
-                    declared.update(names)
-                elif isinstance(statement, cst.Nonlocal):
-                    nested_nonlocal.update(names)
+            declared = declarations(self.visitor, function)
             introspects = introspects_frame(self.visitor, function)
-            spelled = frozenset(name.value for name in index.under(function, cst.Name))
-            facts = FunctionFacts(frozenset(declared), frozenset(nested_nonlocal), introspects, spelled)
+            spelled = frozenset(name.value for name in tree_index(self.visitor, function).under(function, cst.Name))
+            facts = FunctionFacts(declared.own, declared.nested_nonlocal, introspects, spelled)
             self._function_facts[function] = facts
         return facts
 
@@ -667,14 +660,6 @@ def _owner_scope(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[Func
             return scope
         scope = scope.parent
     return None
-
-
-def _innermost_def(index: TreeIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
-    """The ``def`` whose body (or signature) holds ``node`` most closely, class bodies between them or not."""
-    current = index.parents.get(node)
-    while current is not None and not isinstance(current, cst.FunctionDef):
-        current = index.parents.get(current)
-    return current
 
 
 def definition_of(scope: FunctionScope) -> cst.FunctionDef:

@@ -16,7 +16,7 @@ from libcst.metadata import ComprehensionScope, GlobalScope, Scope, ScopeProvide
 
 from perflint.analysis.bindings import bound_names
 from perflint.analysis.names import qualified_names
-from perflint.analysis.syntax import DEFERRED, end, parent, start, tree_index
+from perflint.analysis.syntax import DEFERRED, TreeIndex, end, parent, start, tree_index
 from perflint.traversal import children, walk
 
 Statement = Union[cst.BaseStatement, cst.BaseSmallStatement]
@@ -177,18 +177,39 @@ def bindings(visitor: MetadataDependent, statements: Sequence[cst.CSTNode], name
     return finder.found
 
 
-def nonlocal_rebinders(function: cst.FunctionDef, name: str) -> bool:
-    """Whether a function nested in ``function`` declares ``nonlocal name`` (calling it may rebind ``name``)."""
-    finder = _DeclarationFinder(name)
-    walk(function.body, finder)
-    return finder.nested_nonlocal
+@dataclass(frozen=True)
+class Declarations:
+    """A function's ``global``/``nonlocal`` declarations: its own (class bodies in it included), and the
+    ``nonlocal`` ones of functions nested in it (calling those may rebind the name)."""
+
+    own: frozenset[str]
+    nested_nonlocal: frozenset[str]
 
 
-def declared_global(function: cst.FunctionDef, name: str) -> bool:
-    """Whether ``function`` itself declares ``global name`` or ``nonlocal name``."""
-    finder = _DeclarationFinder(name)
-    walk(function.body, finder)
-    return finder.own_declaration
+def declarations(visitor: MetadataDependent, function: cst.FunctionDef) -> Declarations:
+    """The Declarations of ``function``, from the module's tree index, once per function."""
+    index = tree_index(visitor, function)
+
+    def found() -> Declarations:
+        own: set[str] = set()
+        nested_nonlocal: set[str] = set()
+        for statement in index.under(function, cst.Global, cst.Nonlocal):
+            names = [item.name.value for item in statement.names]
+            if _innermost_def(index, statement) is function:
+                own.update(names)
+            elif isinstance(statement, cst.Nonlocal):
+                nested_nonlocal.update(names)
+        return Declarations(frozenset(own), frozenset(nested_nonlocal))
+
+    return index.memo(("declarations", function), found)
+
+
+def _innermost_def(index: TreeIndex, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+    """The ``def`` that holds ``node`` most closely, class bodies between them or not."""
+    current = index.parents.get(node)
+    while current is not None and not isinstance(current, cst.FunctionDef):
+        current = index.parents.get(current)
+    return current
 
 
 def introspects_frame(visitor: MetadataDependent, function: cst.CSTNode) -> bool:
@@ -402,34 +423,6 @@ def _first_component(name: cst.CSTNode) -> Optional[str]:
     while isinstance(name, cst.Attribute):
         name = name.value
     return name.value if isinstance(name, cst.Name) else None
-
-
-class _DeclarationFinder(cst.CSTVisitor):
-    """``global``/``nonlocal`` declarations of one name: in the searched function itself, or in functions nested in it."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.depth = 0
-        self.own_declaration = False
-        self.nested_nonlocal = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.depth += 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.depth -= 1
-
-    def visit_Global(self, node: cst.Global) -> None:
-        if self.depth == 0 and any(item.name.value == self.name for item in node.names):
-            self.own_declaration = True
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        if any(item.name.value == self.name for item in node.names):
-            if self.depth == 0:
-                self.own_declaration = True
-            else:
-                self.nested_nonlocal = True
 
 
 def _binding_scope(scope: Scope) -> Scope:

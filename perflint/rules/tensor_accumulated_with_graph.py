@@ -10,7 +10,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 
 from perflint.analysis import ast_shapes
 from perflint.analysis.bindings import bound_names
-from perflint.analysis.dataflow import declared_global, introspects_frame, nonlocal_rebinders
+from perflint.analysis.dataflow import declarations, introspects_frame
 from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, graph_roots, is_graph_free
 from perflint.analysis.names import qualified_names
 from perflint.analysis.syntax import TreeIndex, deferred_between, tree_index, walk_same_scope
@@ -316,10 +316,8 @@ class TensorAccumulatedWithGraph(Rule):
             return "is a module-level name"
         index = tree_index(self, function)
         name = target.value
-        # Only a `global` / `nonlocal` statement can declare one: without any, nothing to look for.
-        if index.under(function.body, cst.Global, cst.Nonlocal) and (
-            declared_global(function, name) or nonlocal_rebinders(function, name)
-        ):
+        declared = declarations(self, function)
+        if name in declared.own or name in declared.nested_nonlocal:
             return "is declared global or nonlocal"
         if index.memo(("introspects frame", function), lambda: introspects_frame(self, function)):
             return "may be read via locals(), vars(), eval or exec"
