@@ -84,8 +84,8 @@ def imported_names(tree: ast.Module) -> ImportedNames:
     complete = True
     for node, module_level in _nodes_with_level(tree):
         kind = type(node)
-        if kind is ast.Import or kind is ast.ImportFrom:
-            if kind is ast.ImportFrom and any(alias.name == "*" for alias in node.names):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
                 complete = False
             for name, target in _import_bindings(node):
                 bindings[name] += 1
@@ -95,7 +95,7 @@ def imported_names(tree: ast.Module) -> ImportedNames:
                     module_level_imports.add(name)
         elif kind in BINDING_TYPES:
             bindings.update(_other_bindings(node))
-            if kind in DEFINITIONS:
+            if isinstance(node, DEFINITIONS):
                 defined.add(node.name)
     imported = {name: frozenset(targets) for name, targets in import_targets.items()}
     import_only = frozenset(name for name in imported if bindings[name] == import_bindings[name])

@@ -131,14 +131,16 @@ def _visiting_in_place() -> Iterator[None]:
     ``CSTNode.visit``; it is replaced for the duration. Any other visitor (a transformer in another thread
     included) gets LibCST's own ``visit``.
     """
-    cst.CSTNode.visit = _visit_in_place  # type: ignore[method-assign]
+    cst.CSTNode.visit = _visit_in_place  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:
         cst.CSTNode.visit = _visit_rebuilding  # type: ignore[method-assign]
 
 
-def _visit_in_place(node: cst.CSTNode, visitor: cst.CSTVisitor) -> Union[cst.CSTNode, cst.RemovalSentinel]:
+def _visit_in_place(
+    node: cst.CSTNode, visitor: cst.CSTVisitor
+) -> Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel[cst.CSTNode]]:
     """``CSTNode.visit`` for a read-only visitor: ``on_visit``, the children that are not tokens in LibCST's
     order, ``on_leave``. Attribute callbacks are not made: the only ones these visitors have
     (``ScopeVisitor.visit_ClassDef_bases``) sit under a ``visit_ClassDef`` that returns False."""

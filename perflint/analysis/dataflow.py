@@ -193,12 +193,12 @@ def declarations(visitor: MetadataDependent, function: cst.FunctionDef) -> Decla
     def found() -> Declarations:
         own: set[str] = set()
         nested_nonlocal: set[str] = set()
-        for statement in index.under(function, cst.Global, cst.Nonlocal):
-            names = [item.name.value for item in statement.names]
-            if _innermost_def(index, statement) is function:
-                own.update(names)
-            elif isinstance(statement, cst.Nonlocal):
-                nested_nonlocal.update(names)
+        for declared in index.under(function, cst.Global):
+            if _innermost_def(index, declared) is function:
+                own.update(item.name.value for item in declared.names)
+        for nonlocal_ in index.under(function, cst.Nonlocal):
+            names = own if _innermost_def(index, nonlocal_) is function else nested_nonlocal
+            names.update(item.name.value for item in nonlocal_.names)
         return Declarations(frozenset(own), frozenset(nested_nonlocal))
 
     return index.memo(("declarations", function), found)

@@ -71,8 +71,10 @@ class LoopFacts:
             self.mentions.setdefault(name.value, []).append(name)
         # Names whose items or attributes are stored to (`view[i] = ...`, `view.data = ...`).
         self.stored_into: set[str] = set()
-        for holder in index.under(node, cst.AssignTarget, cst.AugAssign):
-            _add_stored_into(holder.target, self.stored_into)
+        targets = [holder.target for holder in index.under(node, cst.AssignTarget)]
+        targets += [holder.target for holder in index.under(node, cst.AugAssign)]
+        for target in targets:
+            _add_stored_into(target, self.stored_into)
         self.mutates_in_place = any(_mutates_in_place(call) for call in index.under(node, cst.Call))
 
 
