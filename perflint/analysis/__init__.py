@@ -9,9 +9,12 @@
 - ``bindings``: the value bound to a name (each statement form decided once); a node's scope; the names an
   assignment target binds; the binding that reaches a use
 - ``names``: what a name refers to (qualified names, aliases), ``a.b.c`` spellings
-- ``syntax``: parents, source positions for ordering (``start``), scope-respecting walks, the per-module
-  ``TreeIndex``, "inside a nested def/lambda/class?" (``deferred_between``, ``DeferredDepth``)
-- ``dataflow``: rebinding, mutation and reach between two points; fresh names
+- ``syntax``: parents, source positions (``start``), scope-respecting walks, the ``TreeIndex`` of the module a
+  node is in (built in the core, ``perflint.tree_index``: source order, frames, nodes by type; ordering by
+  ``TreeIndex.order`` needs no positions), "inside a nested def/lambda/class?" (``deferred_between``,
+  ``DeferredDepth``)
+- ``dataflow``: rebinding, mutation and reach between two points; a function's ``global``/``nonlocal``
+  declarations (``declarations``); fresh names
 - ``pandas_evidence``: DataFrame / Series evidence and column dtypes; ``iterrows``: iterrows loop shapes
 - ``host_conversions``, ``conversion_sites``, ``conversion_helpers``: ``.cpu().numpy()`` chains, where they
   repeat, helpers that convert a parameter; ``local_calls``: calls of functions defined in the module
