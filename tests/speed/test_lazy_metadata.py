@@ -256,6 +256,34 @@ def test_batched_visit_makes_libcst_calls_in_libcst_order() -> None:
     assert ours.calls == theirs.calls and len(ours.calls) > 100
 
 
+def _recording_every_node() -> cst.BatchableCSTVisitor:
+    """A batchable visitor with a visit and a leave callback for every node type but the tokens."""
+
+    def recorder(kind: str, name: str):
+        def record(self, node: cst.CSTNode) -> None:
+            self.calls.append((kind, id(node)))
+
+        record.__name__ = f"{kind}_{name}"  # LibCST finds callbacks by their function's name
+        return record
+
+    kinds = {name for name, value in vars(cst).items() if isinstance(value, type) and issubclass(value, cst.CSTNode)}
+    callbacks = {
+        f"{kind}_{name}": recorder(kind, name) for name in kinds - traversal.TOKEN_NAMES for kind in ("visit", "leave")
+    }
+    visitor = type("EveryNode", (cst.BatchableCSTVisitor,), callbacks)()
+    visitor.calls = []
+    return visitor
+
+
+@pytest.mark.parametrize(("name", "source"), [*INPUTS, ("every syntax", EVERY_SYNTAX)], ids=[name for name, _ in INPUTS] + ["every syntax"])
+def test_batched_visit_makes_libcst_calls_for_every_node(name: str, source: bytes) -> None:
+    module = engine.parse(source)
+    ours, theirs = _recording_every_node(), _recording_every_node()
+    traversal.visit_batched(module, [ours])
+    cst.visit_batched(module, [theirs])
+    assert ours.calls == theirs.calls and ours.calls
+
+
 class _TokenRecorder(_Recorder):
     """A visitor with callbacks for tokens too: the batched visit must then walk them."""
 
