@@ -129,7 +129,8 @@ def _visiting_in_place() -> Iterator[None]:
 
     Their own ``visit_<Type>`` methods call ``child.visit(self)``, so no walk of ours can stand in for
     ``CSTNode.visit``; it is replaced for the duration. Any other visitor (a transformer in another thread
-    included) gets LibCST's own ``visit``.
+    included) gets LibCST's own ``visit``. Should another thread's run end first and put LibCST's ``visit``
+    back, this one finishes through it: the same values, computed the slower way.
     """
     cst.CSTNode.visit = _visit_in_place  # type: ignore[method-assign, assignment]
     try:

@@ -57,7 +57,8 @@ def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor
 
 
 class _Batched(cst.CSTVisitor):
-    """Several batchable visitors' ``visit_<Type>`` and ``leave_<Type>`` callbacks, as one visitor for ``walk``."""
+    """Several batchable visitors' ``visit_<Type>`` and ``leave_<Type>`` callbacks, as one visitor for ``walk``
+    or ``TreeIndex.visit`` (it visits every node's children)."""
 
     def __init__(self, visitors: Iterable[cst.BatchableCSTVisitor]) -> None:
         super().__init__()

@@ -25,11 +25,12 @@ class TreeIndex:
     """One module's nodes in pre-order, built in one pass, so that a rule never walks a subtree per candidate.
 
     Every node gets its position in a pre-order walk in source order (``walk_all``'s, which is LibCST's) and
-    the position just past its last descendant: the
-    descendants of a node are the nodes whose position lies in that span. Nodes are filed by their exact
-    type and by their *frame* (the nearest enclosing ``def``, ``lambda`` or class, or the module), so that
-    ``same_scope(root, kind)`` answers what ``walk_same_scope(root)`` would yield of ``kind`` with two
-    binary searches. Facts that rules derive from these queries are kept per module with ``memo``.
+    the position just past its last descendant: the descendants of a node are the nodes whose position lies
+    in that span. Nodes are filed by their exact type and by their *frame* (the nearest enclosing ``def``,
+    ``lambda`` or class, or the module), so that ``same_scope(root, kind)`` answers what
+    ``walk_same_scope(root)`` would yield of ``kind`` with two binary searches. The same pass records each
+    node's parent (ParentNodeProvider's values), and the rules' batched visit reads the pre-order back
+    (``visit``). Facts that rules derive from these queries are kept per module with ``memo``.
     Whitespace, comments, punctuation and operator tokens (``TOKENS``) are left out: no query can ask for them.
     """
 
