@@ -92,11 +92,14 @@ def _assert_parents_equal_libcst_provider(module: cst.Module) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", corpus_sample(60, seed=1), ids=str)
 def test_parent_nodes_equal_libcst_provider_on_corpus(path: Path) -> None:
+    _assert_parents_equal_libcst_provider(_parsed_or_skipped(path))
+
+
+def _parsed_or_skipped(path: Path) -> cst.Module:
     try:
-        module = engine.parse(path.read_bytes())
+        return engine.parse(path.read_bytes())
     except engine.SourceError:
         pytest.skip("LibCST cannot parse this file")
-    _assert_parents_equal_libcst_provider(module)
 
 
 def _scope_facts(scopes, in_module) -> dict[object, object]:
@@ -150,11 +153,7 @@ def test_metadata_equals_libcst_providers_on_every_syntax() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", corpus_sample(60, seed=2), ids=str)
 def test_metadata_equals_libcst_providers_on_corpus(path: Path) -> None:
-    try:
-        module = engine.parse(path.read_bytes())
-    except engine.SourceError:
-        pytest.skip("LibCST cannot parse this file")
-    _assert_metadata_equals_libcst_providers(module)
+    _assert_metadata_equals_libcst_providers(_parsed_or_skipped(path))
 
 
 def test_scope_providers_leave_libcst_visit_as_it_was() -> None:
