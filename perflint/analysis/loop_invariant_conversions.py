@@ -14,7 +14,7 @@ import libcst as cst
 from libcst import MetadataDependent
 from libcst.metadata import FunctionScope
 
-from perflint.analysis.bindings import bound_value
+from perflint.analysis.bindings import bound_value, target_leaves
 from perflint.analysis.dataflow import BLOCKS, Reach, ancestors, enclosing_statements, mentions, parent, reach
 from perflint.analysis.host_conversions import PURE_TENSOR_METHODS, Conversion, is_pure_method_call
 from perflint.analysis.syntax import TreeIndex, tree_index
@@ -73,17 +73,10 @@ class LoopFacts:
         self.stored_into: set[str] = set()
         targets = [holder.target for holder in index.under(node, cst.AssignTarget)]
         targets += [holder.target for holder in index.under(node, cst.AugAssign)]
-        for target in targets:
-            _add_stored_into(target, self.stored_into)
+        for leaf in (leaf for target in targets for leaf in target_leaves(target)):
+            if isinstance(leaf, (cst.Subscript, cst.Attribute)) and isinstance(leaf.value, cst.Name):
+                self.stored_into.add(leaf.value.value)
         self.mutates_in_place = any(_mutates_in_place(call) for call in index.under(node, cst.Call))
-
-
-def _add_stored_into(target: cst.BaseExpression, stored_into: set[str]) -> None:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            _add_stored_into(element.value, stored_into)
-    elif isinstance(target, (cst.Subscript, cst.Attribute)) and isinstance(target.value, cst.Name):
-        stored_into.add(target.value.value)
 
 
 def _mutates_in_place(call: cst.Call) -> bool:
