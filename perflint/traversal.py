@@ -85,11 +85,10 @@ class _Batched(cst.CSTVisitor):
             method(original_node)
 
 
-def walk(node: cst.CSTNode, visitor: cst.CSTVisitor, skip: frozenset[type] = frozenset()) -> None:
+def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """``node.visit(visitor)`` for a visitor that only reads: ``on_visit`` (False skips the children), the
     children in LibCST's order, then ``on_leave``. Attribute callbacks are not made (no perflint visitor has
-    one). Children of the types in ``skip`` are left out, with all below them. Iterative, so a deep tree
-    cannot exhaust the stack here.
+    one). Iterative, so a deep tree cannot exhaust the stack here.
     """
     # A node to visit, or (None, node) once its children are done.
     stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(node, node)]
@@ -100,7 +99,7 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor, skip: frozenset[type] = fro
             continue
         stack.append((None, current))
         if visitor.on_visit(current):
-            stack.extend((child, child) for child in reversed(children(current, skip)))
+            stack.extend((child, child) for child in reversed(children(current)))
 
 
 def children(node: cst.CSTNode, skip: frozenset[type] = frozenset()) -> list[cst.CSTNode]:

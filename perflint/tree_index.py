@@ -76,9 +76,10 @@ class TreeIndex:
             stack.extend((child, inner) for child in reversed(below))
 
     def visit(self, visitor: cst.CSTVisitor) -> None:
-        """The calls ``traversal.walk(module, visitor, TOKENS)`` makes, in the same order, read from the index
-        instead of the tree, for a visitor that visits every node's children (its ``on_visit`` answer is not
-        read): each node's ``on_leave`` comes once every node of its span has been visited."""
+        """The calls ``traversal.walk(module, visitor)`` makes for the nodes that are not tokens, in the same
+        order, read from the index instead of the tree, for a visitor that visits every node's children (its
+        ``on_visit`` answer is not read): each node's ``on_leave`` comes once every node of its span has been
+        visited."""
         end = self._end
         open_nodes: list[cst.CSTNode] = []
         for position, node in enumerate(self._nodes):
