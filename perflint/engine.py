@@ -14,6 +14,7 @@ from perflint.import_table import NO_IMPORTED_NAMES, ImportedNames, imported_nam
 from perflint.metadata import ModuleMetadata, NeedsEagerResolution, visit_lazily
 from perflint.rule import Finding, Rule, RuleContext
 from perflint.suppress import ReportedCodes
+from perflint.traversal import ast_children
 
 
 # Deeper than this, LibCST's native parser risks overflowing the C stack; its Python visitors give up
@@ -98,11 +99,7 @@ def _depth_problem(tree: ast.Module) -> Optional[str]:
 
 
 def _tree_depth(tree: ast.AST) -> int:
-    """The depth of ``tree`` as LibCST will build it (iteratively: the tree may be deeper than the stack).
-
-    The fields are read in the loop itself (what ``ast.iter_child_nodes`` yields, without its two generators
-    per node: a third of the CPU on a 10,000-line script).
-    """
+    """The depth of ``tree`` as LibCST will build it (iteratively: the tree may be deeper than the stack)."""
     deepest, stack = 0, [(tree, 1)]
     while stack:
         node, depth = stack.pop()
@@ -111,12 +108,8 @@ def _tree_depth(tree: ast.AST) -> int:
             depth += len(node.values) - 2
         if depth > deepest:
             deepest = depth
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                stack.extend((item, depth + 1) for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                stack.append((value, depth + 1))
+        for child in ast_children(node):
+            stack.append((child, depth + 1))
     return deepest
 
 

@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Collection, Iterator, Mapping, Optional
 
+from perflint.traversal import ast_children
+
 
 @dataclass(frozen=True)
 class ImportedNames:
@@ -111,13 +113,8 @@ def _nodes_with_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
         node, module_level = stack.pop()
         yield node, module_level
         inner = module_level and not isinstance(node, SCOPES)
-        # What ast.iter_child_nodes yields, read here without its two generators per node.
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                stack.extend((item, inner) for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                stack.append((value, inner))
+        for child in ast_children(node):
+            stack.append((child, inner))
 
 
 SCOPES = (

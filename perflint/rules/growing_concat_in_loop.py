@@ -13,6 +13,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.names import argument, dotted_name, qualified_names_among
 from perflint.analysis.training_loop import enclosing_loops
 from perflint.rule import Invalid, Rule, RuleContext, Valid
+from perflint.traversal import ast_children
 from perflint.types import FixSafety, MetricImpact
 
 # Functions taking a sequence of pieces as their first argument.
@@ -399,7 +400,7 @@ def _ast_loop_uses(outermost: ast.AST, statements: list[tuple[ast.Assign, str]])
             uses.attribute(ast_shapes.dotted_name(node), node, node.value)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             uses.method_call(ast_shapes.dotted_name(node.func.value), node)
-        children = list(ast.iter_child_nodes(node))
+        children = ast_children(node)
         if isinstance(node, ast_shapes.LOOP_TYPES):
             uses.enter_loop()
             stack.append((node, loop, True))
