@@ -9,6 +9,7 @@ import ast
 import builtins
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Collection, Iterator, Mapping, Optional
 
 from perflint.traversal import ast_children
@@ -76,8 +77,9 @@ def _builtin(head: str) -> frozenset[str]:
     return frozenset({f"builtins.{head}"}) if hasattr(builtins, head) else frozenset()
 
 
+@lru_cache(maxsize=1)
 def imported_names(tree: ast.Module) -> ImportedNames:
-    """The ImportedNames of ``tree``."""
+    """The ImportedNames of ``tree``, computed once per tree: a rule's prefilter and the rules' visit share it."""
     module_level_imports: set[str] = set()
     import_targets: dict[str, set[str]] = {}
     import_bindings: Counter[str] = Counter()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import enum
 from dataclasses import dataclass
-from typing import Optional
+from typing import Collection, Optional
 
 import libcst as cst
 from libcst import MetadataDependent
 
-from perflint.analysis import syntax
+from perflint.analysis import ast_shapes, syntax
 from perflint.analysis.names import argument, callee_name, qualified_names
+from perflint.import_table import ImportedNames
+from perflint.traversal import ast_children
 
 NO_GRAD = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"})
 INFERENCE_MODE = frozenset(
@@ -131,31 +134,131 @@ def _decorator_context(visitor: MetadataDependent, function: cst.FunctionDef) ->
 
 
 def _call_context(visitor: MetadataDependent, node: cst.BaseExpression, as_decorator: bool = False) -> Optional[GradContext]:
-    prefix = "@" if as_decorator else ""
     if not isinstance(node, cst.Call):
         # `@torch.inference_mode` without parentheses is documented to work as a decorator.
-        if as_decorator and not qualified_names(visitor, node).isdisjoint(INFERENCE_MODE):
+        return context_of(qualified_names(visitor, node), None, is_call=False, as_decorator=as_decorator) if as_decorator else None
+    mode = argument(node, 0, "mode")
+    spelled = mode.value if isinstance(mode, cst.Name) and mode.value in ("True", "False") else None if mode is None else "other"
+    return context_of(qualified_names(visitor, node.func), spelled, is_call=True, as_decorator=as_decorator)
+
+
+def context_of(names: frozenset[str], mode: Optional[str], is_call: bool, as_decorator: bool) -> Optional[GradContext]:
+    """The grad context a ``with`` item or a decorator sets, or None if it sets none.
+
+    ``names`` are the qualified names of what it calls (of itself when it is not a call), ``mode`` the spelling
+    of its first or ``mode=`` argument: None when there is none, "True" or "False" for those literals, else
+    "other". The one decision behind ``grad_context`` and its reading on Python's ast (``grad_disabled_on_ast``).
+    """
+    prefix = "@" if as_decorator else ""
+    if not is_call:
+        if as_decorator and not names.isdisjoint(INFERENCE_MODE):
             return GradContext(GradMode.DISABLED, "@torch.inference_mode")
         return None
-    names = qualified_names(visitor, node.func)
     if not names.isdisjoint(NO_GRAD):
         return GradContext(GradMode.DISABLED, f"{prefix}torch.no_grad()")
     if not names.isdisjoint(ENABLE_GRAD):
         return GradContext(GradMode.ENABLED, f"{prefix}torch.enable_grad()")
     if not names.isdisjoint(INFERENCE_MODE):
-        mode = argument(node, 0, "mode")
-        if mode is None or _is_literal(mode, "True"):
+        if mode is None or mode == "True":
             return GradContext(GradMode.DISABLED, f"{prefix}torch.inference_mode()")
         return GradContext(GradMode.UNKNOWN, f"{prefix}torch.inference_mode(...)")
     if not names.isdisjoint(SET_GRAD_ENABLED):
-        mode = argument(node, 0, "mode")
-        if mode is not None and _is_literal(mode, "False"):
+        if mode == "False":
             return GradContext(GradMode.DISABLED, f"{prefix}torch.set_grad_enabled(False)")
-        if mode is not None and _is_literal(mode, "True"):
+        if mode == "True":
             return GradContext(GradMode.ENABLED, f"{prefix}torch.set_grad_enabled(True)")
         return GradContext(GradMode.UNKNOWN, f"{prefix}torch.set_grad_enabled(...)")
     return None
 
 
-def _is_literal(node: cst.BaseExpression, value: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == value
+# Every qualified name a grad-mode context can be made from: an expression that cannot refer to any of them
+# sets no context (``context_of`` gives None).
+GRAD_CONTEXT_NAMES = NO_GRAD | ENABLE_GRAD | INFERENCE_MODE | SET_GRAD_ENABLED
+# Where grad_context stops looking outward: on the ast, the deferred scopes and the functions.
+_AST_DEFERRED = (ast.Lambda, ast.ClassDef, ast.GeneratorExp)
+_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_AST_WITHS = (ast.With, ast.AsyncWith)
+
+
+def grad_disabled_on_ast(tree: ast.Module, calls: Collection[ast.AST], names: ImportedNames) -> frozenset[int]:
+    """The ids of those of ``calls`` that ``grad_context`` certainly finds under a grad-disabling context
+    (``with torch.no_grad():``, ``@torch.inference_mode()``, ...), read from Python's ast for a rule's
+    ``could_match``: a lexical shape and qualified names, resolved by the module's import table.
+
+    Never more than ``grad_context`` finds, so that a prefilter built on it keeps every file its rule reports
+    on: a context whose callee the table cannot name counts as undecided, and a region holding any call named
+    like a grad-mode statement (``set_grad_enabled``, ``enable_grad``) as re-enabled.
+    """
+    wanted = {id(call) for call in calls}
+    reenabled = _regions_holding_grad_calls(tree)
+    found: set[int] = set()
+    # (node, whether grad_context, asked about it, certainly finds a disabling context)
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, disabled = stack.pop()
+        if disabled and id(node) in wanted:
+            found.add(id(node))
+        if isinstance(node, _AST_DEFERRED):
+            stack.extend((child, False) for child in ast_children(node))
+        elif isinstance(node, _AST_FUNCTIONS):
+            # Everything under a def (its decorators and defaults too) gets the def's decorator context.
+            inner = _ast_region_disabled(node, [(decorator, True) for decorator in node.decorator_list], names, reenabled)
+            stack.extend((child, bool(inner)) for child in ast_children(node))
+        elif isinstance(node, _AST_WITHS):
+            inner = _ast_region_disabled(node, [(item.context_expr, False) for item in node.items], names, reenabled)
+            body = disabled if inner is None else inner
+            stack.extend((child, disabled) for child in ast_children(node, ("items",)))
+            stack.extend((statement, body) for statement in node.body)
+        else:
+            stack.extend((child, disabled) for child in ast_children(node))
+    return frozenset(found)
+
+
+def _ast_region_disabled(
+    region: ast.AST, contexts: list[tuple[ast.expr, bool]], names: ImportedNames, reenabled: set[int]
+) -> Optional[bool]:
+    """Whether the nearest of ``contexts`` (``with`` items or decorators, outermost first) certainly disables
+    grad in ``region``: None if none of them sets a context."""
+    for expression, as_decorator in reversed(contexts):
+        context = _ast_context(expression, as_decorator, names)
+        if context is not None:
+            return context.mode is GradMode.DISABLED and id(region) not in reenabled
+    return None
+
+
+def _ast_context(node: ast.expr, as_decorator: bool, names: ImportedNames) -> Optional[GradContext]:
+    """``_call_context`` on the ast; UNKNOWN where the import table cannot name the callee."""
+    is_call = isinstance(node, ast.Call)
+    if not is_call and not as_decorator:
+        return None
+    dotted = ast_shapes.dotted_name(node.func if isinstance(node, ast.Call) else node)
+    if dotted is None:
+        return UNKNOWN
+    qualified = names.qualified_names(dotted)
+    if qualified is None:
+        return None if names.cannot_refer_to(dotted, GRAD_CONTEXT_NAMES) else UNKNOWN
+    mode = _ast_mode(node) if isinstance(node, ast.Call) else None
+    return context_of(qualified, mode, is_call, as_decorator)
+
+
+def _ast_mode(call: ast.Call) -> Optional[str]:
+    """``names.argument(call, 0, "mode")`` spelled as ``context_of`` reads it."""
+    keyword = next((k.value for k in call.keywords if k.arg == "mode"), None)
+    positional = [arg for arg in call.args if not isinstance(arg, ast.Starred)]
+    value = keyword if keyword is not None else positional[0] if positional else None
+    if value is None:
+        return None
+    return str(value.value) if isinstance(value, ast.Constant) and isinstance(value.value, bool) else "other"
+
+
+def _regions_holding_grad_calls(tree: ast.Module) -> set[int]:
+    """Ids of every ``with`` and ``def`` that holds a call named like a grad-mode statement, made as a statement
+    (not as a ``with`` item or a decorator, which ``_ast_context`` reads): ``_regions_holding`` on the ast."""
+    calls = [site.node for site in ast_shapes.shapes(tree).calls() if ast_shapes.last_name(site.node.func) in _GRAD_MODE_CALLEES]
+    regions: set[int] = set()
+    for path in ast_shapes.paths(tree, calls).values():
+        call, parent = path[-1], path[-2]
+        if isinstance(parent, ast.withitem) or call in getattr(parent, "decorator_list", ()):
+            continue
+        regions.update(id(node) for node in path if isinstance(node, (*_AST_WITHS, *_AST_FUNCTIONS)))
+    return regions

@@ -12,7 +12,7 @@ from perflint.analysis import ast_shapes
 from perflint.analysis.names import callee_name, dotted_name, is_call_to, literal_string
 from perflint.analysis.syntax import TreeIndex, tree_index
 from perflint.analysis.local_calls import called_function, parameter_for
-from perflint.analysis.torch_context import ENABLE_GRAD, SET_GRAD_ENABLED, GradMode, grad_context
+from perflint.analysis.torch_context import ENABLE_GRAD, SET_GRAD_ENABLED, GradMode, grad_context, grad_disabled_on_ast
 from perflint.analysis.training_loop import (
     Loop,
     ScopeNode,
@@ -21,6 +21,7 @@ from perflint.analysis.training_loop import (
     enclosing_scope,
     optimizer_steps,
 )
+from perflint.import_table import imported_names
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -290,7 +291,9 @@ class EvalLoopWithGrad(Rule):
 
         Only loops that can see an eval count: the loop's function (or the module) switches some model itself,
         or is called, by its name, from a function that does (``_models_in_eval_mode``); and the function
-        does not backpropagate in its own code (``_wants_gradients`` leaves such functions alone)."""
+        does not backpropagate in its own code (``_wants_gradients`` leaves such functions alone). A call that
+        ``grad_context`` certainly finds under a grad-disabling context (``with torch.no_grad():``, a
+        ``@torch.no_grad()`` def) does not count: ``_first_unguarded_call`` skips it."""
         calls = ast_shapes.shapes(tree).calls()
         switches = [(site.function, model) for site in calls if (model := _ast_eval_switch(site.node)) is not None]
         if not switches:
@@ -305,25 +308,15 @@ class EvalLoopWithGrad(Rule):
         backpropagating = {site.frame for site in calls if ast_shapes.method_name(site.node) == "backward"}
         # Functions that make some call (a helper running the model makes one).
         defined = {site.function.name for site in calls if site.function is not None}
-        for site in ast_shapes.in_loops(calls):
-            sees_eval = site.function in switching or (site.function is not None and site.function.name in called_after_eval)
-            if not sees_eval or site.function in backpropagating:
-                continue
-            func = site.node.func
-            spelled = ast_shapes.dotted_name(func)
-            if spelled in models or (isinstance(func, ast.Attribute) and func.attr in defined):
-                return True
-            if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS:
-                if ast_shapes.dotted_name(func.value) in models:
-                    return True
-            if isinstance(func, ast.Name) and func.id in defined:
-                return True
-            if spelled is not None and site.function is not None:
-                arguments = site.function.args
-                parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
-                if spelled.split(".")[0] in parameters:
-                    return True
-        return False
+        runs = [
+            site.node
+            for site in ast_shapes.in_loops(calls)
+            if (site.function in switching or (site.function is not None and site.function.name in called_after_eval))
+            and site.function not in backpropagating
+            and _ast_may_run_model(site, models, defined)
+        ]
+        # A call under `torch.no_grad()` (or another grad-mode context) is one the rule leaves alone.
+        return bool(runs) and len(grad_disabled_on_ast(tree, runs, imported_names(tree))) < len(runs)
 
     def visit_Module(self, node: cst.Module) -> None:
         self._torch_alias = _torch_alias(node)
@@ -595,6 +588,32 @@ def _ast_eval_switch(call: ast.Call) -> Optional[str]:
         if isinstance(value, ast.Constant) and value.value is False:
             return ast_shapes.dotted_name(call.func.value)
     return None
+
+
+def _ast_may_run_model(site: ast_shapes.Site, models: Collection[str], defined: Collection[str]) -> bool:
+    """Whether the call at ``site`` may run one of ``models`` (every name the module evaluates): it calls one (or
+    its ``forward`` / ``predict``), a function or method named like one the module defines, or what its callers
+    may have passed it as a model."""
+    func = site.node.func  # type: ignore[attr-defined]
+    spelled = ast_shapes.dotted_name(func)
+    if spelled in models or (isinstance(func, ast.Attribute) and func.attr in defined):
+        return True
+    if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS and ast_shapes.dotted_name(func.value) in models:
+        return True
+    if isinstance(func, ast.Name) and func.id in defined:
+        return True
+    if site.function is None:
+        return False
+    # A model its callers evaluated has, inside the function, a parameter's name (passed as an argument) or
+    # the name `self.<rest>` for a caller's `self.<rest>.eval()` (``_caller_evidence``).
+    run = ast_shapes.dotted_name(func.value) if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS else None
+    arguments = site.function.args
+    parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    for name in (spelled, run):
+        head, _, rest = (name or "").partition(".")
+        if head in parameters and (not rest or any(model.endswith("." + rest) for model in models)):
+            return True
+    return False
 
 
 def _is_true_keyword(arg: cst.Arg, keyword: str) -> bool:

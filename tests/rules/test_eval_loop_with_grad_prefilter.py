@@ -1,6 +1,6 @@
 """PFL104's ``could_match``: a shape check that keeps every module the rule reports in, and rules out loops that
-cannot see an eval (their function neither switches a model nor is called from one that does) and loops of
-functions that backpropagate in their own code."""
+cannot see an eval (their function neither switches a model nor is called from one that does), loops of
+functions that backpropagate in their own code, and model calls the rule finds under a grad-disabling context."""
 
 from __future__ import annotations
 
@@ -56,6 +56,59 @@ REPORTED = {
         for x in loader:
             outputs.append(model(x))
         """,
+    "eval in a caller, an inference method of an attribute of self": """
+        class Trainer:
+            def _validate_loop(this, loader):
+                for x in loader:
+                    this.net.encoder.predict(x)
+
+            def run(self, loader):
+                self.net.encoder.eval()
+                self._validate_loop(loader)
+        """,
+    # Each of these has a grad-mode context around the loop that does not prove autograd off. (A function that
+    # sets the grad mode itself, `torch.set_grad_enabled(...)`, is one the rule leaves alone.)
+    "a no_grad of the module's own": """
+        from contextlib import nullcontext as no_grad
+
+        def evaluate(model, loader):
+            model.eval()
+            with no_grad():
+                for x in loader:
+                    model(x)
+        """,
+    "inference_mode with a mode the rule cannot read": """
+        import torch
+
+        def evaluate(model, loader, frozen):
+            model.eval()
+            with torch.inference_mode(mode=frozen):
+                for x in loader:
+                    model(x)
+        """,
+    "the call in a generator expression, which runs later": """
+        import torch
+
+        def evaluate(model, loader):
+            model.eval()
+            with torch.no_grad():
+                for x in loader:
+                    outputs = list(model(y) for y in x)
+            return outputs
+        """,
+    "the no_grad decorates a nested function only": """
+        import torch
+
+        def evaluate(model, loader):
+            model.eval()
+
+            @torch.no_grad()
+            def unused():
+                pass
+
+            for x in loader:
+                model(x)
+        """,
 }
 
 RULED_OUT = {
@@ -89,6 +142,62 @@ RULED_OUT = {
                     self.accelerator.backward(loss)
                     self.ema.ema_model.eval()
                     self.save(self.step)
+        """,
+    # wer-inc/gogooku3 scripts/train_atft.py: helpers called from `train()`, which evaluates `model`, loop over
+    # their parameters' items; no caller's evaluated model can have the name `obj.items` inside them.
+    "a parameter's method that no evaluated model is named like": """
+        def _canonicalize(tensor_dict, horizons):
+            out = {}
+            for key, value in tensor_dict.items():
+                out[key] = value.float()
+            return out
+
+        def train(model, batch):
+            model.eval()
+            return _canonicalize(batch, [1, 5])
+        """,
+    # The commonest evaluation loop in real code is already right: autograd is off around it.
+    "loop inside with torch.no_grad()": """
+        import torch
+
+        def evaluate(model, loader):
+            model.eval()
+            outputs = []
+            with torch.no_grad():
+                for x in loader:
+                    outputs.append(model(x))
+            return outputs
+        """,
+    "function decorated with @torch.no_grad()": """
+        import torch
+
+        @torch.no_grad()
+        def evaluate(model, loader):
+            model.eval()
+            return [model(x) for x in loader if model(x) is not None]
+
+        @torch.no_grad()
+        def evaluate_all(model, loader):
+            model.eval()
+            for x in loader:
+                model(x)
+        """,
+    "inference_mode through an alias, set_grad_enabled(False) through a from import": """
+        import torch as T
+        from torch import set_grad_enabled
+
+        class Evaluator:
+            @T.inference_mode()
+            def run(self, loader):
+                self.model.eval()
+                for x in loader:
+                    self.model(x)
+
+            def run_again(self, loader):
+                self.model.eval()
+                with set_grad_enabled(False):
+                    while loader:
+                        self.model(loader.pop())
         """,
 }
 
