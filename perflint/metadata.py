@@ -21,7 +21,8 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Mapping, Optional, Sequence, Union
+from functools import lru_cache
+from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import (
@@ -88,30 +89,34 @@ class ModuleMetadata:
         """
         instance = provider()
         instance.metadata = {dependency: self.values(dependency) for dependency in provider.METADATA_DEPENDENCIES}
+        module = self._wrapper.module
         if isinstance(instance, PositionProvider):
-            instance._gen_impl(self._wrapper.module)
-        elif isinstance(instance, ScopeProvider):
+            instance._gen_impl(module)
+            return instance._computed
+        # The walk below reads each node's children from the module's tree index (built for parents anyway).
+        instance.child_nodes = index_of(module).child_nodes  # type: ignore[attr-defined]
+        if isinstance(instance, ScopeProvider):
             # What ScopeProvider.visit_Module does, with the visitor below.
             visitor = _ScopeVisitor(instance)
             with _visiting_in_place():
-                self._wrapper.module.visit(visitor)
+                module.visit(visitor)
             visitor.infer_accesses()
         else:
             with _visiting_in_place():
-                instance.visit_Module(self._wrapper.module)
+                instance.visit_Module(module)
         return instance._computed
 
 
 class _ScopeVisitor(ScopeVisitor):
-    """LibCST's ScopeVisitor, whose ``on_leave`` tells assignment-like nodes by their exact type: its
-    ``isinstance`` against 18 node classes, each an ABC, was a third of the provider's CPU. None of those
-    classes has a subclass, so the answer is the same."""
+    """LibCST's ScopeVisitor, whose leaving a node (``left``, called by ``_visit_in_place`` before the node's
+    ``leave_<Type>``) tells assignment-like nodes by their exact type: its ``isinstance`` against 18 node
+    classes, each an ABC, was a third of the provider's CPU. None of those classes has a subclass, so the
+    answer is the same."""
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
+    def left(self, original_node: cst.CSTNode) -> None:
         self.provider.set_metadata(original_node, self.scope)
         if type(original_node) in ASSIGNMENT_LIKE_TYPES:
             self.scope._assignment_count += 1
-        cst.CSTVisitor.on_leave(self, original_node)
 
 
 ASSIGNMENT_LIKE_TYPES = frozenset(_ASSIGNMENT_LIKE_NODES)
@@ -144,14 +149,30 @@ def _visit_in_place(
 ) -> Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel[cst.CSTNode]]:
     """``CSTNode.visit`` for a read-only visitor: ``on_visit``, the children that are not tokens in LibCST's
     order, ``on_leave``. Attribute callbacks are not made: the only ones these visitors have
-    (``ScopeVisitor.visit_ClassDef_bases``) sit under a ``visit_ClassDef`` that returns False."""
-    if type(visitor) not in IN_PLACE_VISITORS:
+    (``ScopeVisitor.visit_ClassDef_bases``) sit under a ``visit_ClassDef`` that returns False.
+
+    Neither visitor has an ``on_visit``, nor an ``on_leave`` but ScopeVisitor's (``_ScopeVisitor.left``), of its
+    own: their ``visit_<Type>`` and ``leave_<Type>`` methods are called here, found once per node type."""
+    kind = type(visitor)
+    if kind not in IN_PLACE_VISITORS:
         return _visit_rebuilding(node, visitor)
-    if visitor.on_visit(node):
-        for child in children(node, TOKENS):
+    visit, leave = _callbacks(kind, type(node))
+    if visit is None or visit(visitor, node) is not False:
+        # A node parsed from a string annotation is not in the module's index.
+        below = visitor.provider.child_nodes.get(id(node))  # type: ignore[attr-defined]
+        for child in children(node, TOKENS) if below is None else below:
             child.visit(visitor)
-    visitor.on_leave(node)
+    if kind is _ScopeVisitor:
+        visitor.left(node)  # type: ignore[attr-defined]
+    if leave is not None:
+        leave(visitor, node)
     return node
+
+
+@lru_cache(maxsize=None)
+def _callbacks(visitor: type, node: type) -> tuple[Optional[Callable[..., object]], Optional[Callable[..., object]]]:
+    """``visitor``'s ``visit_<Type>`` and ``leave_<Type>`` functions for nodes of type ``node`` (None if it has none)."""
+    return getattr(visitor, f"visit_{node.__name__}", None), getattr(visitor, f"leave_{node.__name__}", None)
 
 
 class QualifiedNames(Mapping[cst.CSTNode, object]):

@@ -38,6 +38,8 @@ class TreeIndex:
         self.module = module
         # Each node's parent (tokens left out): ParentNodeProvider's values, from the same pass.
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        # Each node's children (tokens left out), by the node's id: the scope providers' walks read them here.
+        self.child_nodes: dict[int, list[cst.CSTNode]] = {}
         self._nodes: list[cst.CSTNode] = []  # in pre-order
         self._start: dict[cst.CSTNode, int] = {}
         self._end: dict[cst.CSTNode, int] = {}
@@ -49,6 +51,7 @@ class TreeIndex:
 
     def _build(self) -> None:
         nodes, start, end, frames, filed, parents = self._nodes, self._start, self._end, self._frame, self._filed, self.parents
+        child_nodes = self.child_nodes
         position = 0
         # (node, its frame); None marks "every descendant of the node below it on the stack has been seen".
         stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(self.module, self.module)]
@@ -70,7 +73,7 @@ class TreeIndex:
             position += 1
             stack.append((None, node))
             inner = node if kind in DEFERRED_TYPES else frame
-            below = children(node, TOKENS)
+            below = child_nodes[id(node)] = children(node, TOKENS)
             for child in below:
                 parents[child] = node
             stack.extend((child, inner) for child in reversed(below))

@@ -16,6 +16,8 @@ from libcst.metadata import (
     QualifiedNameProvider,
     ScopeProvider,
 )
+from libcst.metadata.expression_context_provider import ExpressionContextVisitor
+from libcst.metadata.scope_provider import ScopeVisitor
 
 from perflint import api, engine, metadata, traversal
 from perflint.metadata import ModuleMetadata
@@ -336,3 +338,13 @@ def test_walk_makes_the_calls_of_libcst_visit() -> None:
 def test_assignment_like_node_classes_have_no_subclasses() -> None:
     """``metadata._ScopeVisitor`` tells them by exact type, which is LibCST's isinstance only while this holds."""
     assert all(not kind.__subclasses__() for kind in metadata.ASSIGNMENT_LIKE_TYPES)
+
+
+def test_the_in_place_visitors_have_only_libcsts_on_visit_and_scope_visitors_on_leave() -> None:
+    """``metadata._visit_in_place`` makes their ``visit_<Type>`` / ``leave_<Type>`` calls itself, which is what
+    their ``on_visit`` and ``on_leave`` do only while this holds (ScopeVisitor's own ``on_leave`` is
+    ``_ScopeVisitor.left`` then LibCST's)."""
+    for visitor in metadata.IN_PLACE_VISITORS:
+        assert visitor.on_visit is cst.CSTVisitor.on_visit
+    assert ExpressionContextVisitor.on_leave is cst.CSTVisitor.on_leave
+    assert ScopeVisitor.on_leave.__qualname__ == "ScopeVisitor.on_leave"
