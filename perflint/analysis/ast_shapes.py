@@ -22,7 +22,7 @@ Function = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 # The node types recorded by ``shapes``.
 RECORDED = (
     ast.Call, ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor, ast.While, ast.Import, ast.ImportFrom,
-    *COMPREHENSION_TYPES, ast.Lambda,
+    *COMPREHENSION_TYPES, ast.Lambda, ast.With, ast.AsyncWith,
 )  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)

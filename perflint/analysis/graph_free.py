@@ -15,6 +15,7 @@ The visitor must depend on ParentNodeProvider, QualifiedNameProvider and ScopePr
 
 from __future__ import annotations
 
+import ast
 from typing import Optional
 
 import libcst as cst
@@ -366,6 +367,21 @@ def is_detached(node: cst.BaseExpression) -> bool:
                 return True
             node = node.func.value
         elif isinstance(node, cst.Attribute):
+            node = node.value
+        else:
+            return False
+
+
+def ast_is_detached(node: ast.expr) -> bool:
+    """``is_detached`` on Python's ast, for prefilters: the same chain, read from the same shapes."""
+    while True:
+        if isinstance(node, ast.Attribute) and node.attr == "data":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in DETACHED_MARKERS:
+                return True
+            node = node.func.value
+        elif isinstance(node, ast.Attribute):
             node = node.value
         else:
             return False

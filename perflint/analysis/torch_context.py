@@ -13,7 +13,6 @@ from libcst import MetadataDependent
 from perflint.analysis import ast_shapes, syntax
 from perflint.analysis.names import argument, callee_name, qualified_names
 from perflint.import_table import ImportedNames
-from perflint.traversal import ast_children
 
 NO_GRAD = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"})
 INFERENCE_MODE = frozenset(
@@ -174,56 +173,81 @@ def context_of(names: frozenset[str], mode: Optional[str], is_call: bool, as_dec
 # Every qualified name a grad-mode context can be made from: an expression that cannot refer to any of them
 # sets no context (``context_of`` gives None).
 GRAD_CONTEXT_NAMES = NO_GRAD | ENABLE_GRAD | INFERENCE_MODE | SET_GRAD_ENABLED
-# Where grad_context stops looking outward: on the ast, the deferred scopes and the functions.
-_AST_DEFERRED = (ast.Lambda, ast.ClassDef, ast.GeneratorExp)
-_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _AST_WITHS = (ast.With, ast.AsyncWith)
 
 
-def grad_disabled_on_ast(tree: ast.Module, calls: Collection[ast.AST], names: ImportedNames) -> frozenset[int]:
-    """The ids of those of ``calls`` that ``grad_context`` certainly finds under a grad-disabling context
-    (``with torch.no_grad():``, ``@torch.inference_mode()``, ...), read from Python's ast for a rule's
-    ``could_match``: a lexical shape and qualified names, resolved by the module's import table.
+def grad_disabled_on_ast(tree: ast.Module, calls: Collection[ast_shapes.Site], names: ImportedNames) -> frozenset[int]:
+    """The ids of the nodes of those of ``calls`` (sites of ``ast_shapes.shapes(tree)``) that ``grad_context``
+    certainly finds under a grad-disabling context (``with torch.no_grad():``, ``@torch.inference_mode()``,
+    ...), read from Python's ast for a rule's ``could_match``: a lexical shape and qualified names, resolved by
+    the module's import table. Which ``with`` holds a call is read from positions, so that no walk is needed.
 
     Never more than ``grad_context`` finds, so that a prefilter built on it keeps every file its rule reports
-    on: a context whose callee the table cannot name counts as undecided, and a region holding any call named
+    on: a context whose callee the table cannot name counts as undecided, and a region holding a call named
     like a grad-mode statement (``set_grad_enabled``, ``enable_grad``) as re-enabled.
     """
-    wanted = {id(call) for call in calls}
-    reenabled = _regions_holding_grad_calls(tree)
-    found: set[int] = set()
-    # (node, whether grad_context, asked about it, certainly finds a disabling context)
-    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
-    while stack:
-        node, disabled = stack.pop()
-        if disabled and id(node) in wanted:
-            found.add(id(node))
-        if isinstance(node, _AST_DEFERRED):
-            stack.extend((child, False) for child in ast_children(node))
-        elif isinstance(node, _AST_FUNCTIONS):
-            # Everything under a def (its decorators and defaults too) gets the def's decorator context.
-            inner = _ast_region_disabled(node, [(decorator, True) for decorator in node.decorator_list], names, reenabled)
-            stack.extend((child, bool(inner)) for child in ast_children(node))
-        elif isinstance(node, _AST_WITHS):
-            inner = _ast_region_disabled(node, [(item.context_expr, False) for item in node.items], names, reenabled)
-            body = disabled if inner is None else inner
-            stack.extend((child, disabled) for child in ast_children(node, ("items",)))
-            stack.extend((statement, body) for statement in node.body)
-        else:
-            stack.extend((child, disabled) for child in ast_children(node))
+    shapes = ast_shapes.shapes(tree)
+    withs_by_frame: dict[int, list[ast.AST]] = {}
+    for site in shapes.of(*_AST_WITHS):
+        withs_by_frame.setdefault(id(site.frame), []).append(site.node)
+    regions = _GradRegions(names, _grad_mode_statements(shapes))
+    generators = shapes.of(ast.GeneratorExp)
+    found = set()
+    for site in calls:
+        if site.frame is not site.function:
+            continue  # the innermost frame is a lambda or a class body: grad_context stops there
+        if any(generator.frame is site.frame and _holds(generator.node, site.node) for generator in generators):
+            continue  # a generator expression runs later, under its consumer's grad mode
+        if regions.disabled_at(site, withs_by_frame.get(id(site.frame), [])):
+            found.add(id(site.node))
     return frozenset(found)
 
 
-def _ast_region_disabled(
-    region: ast.AST, contexts: list[tuple[ast.expr, bool]], names: ImportedNames, reenabled: set[int]
-) -> Optional[bool]:
-    """Whether the nearest of ``contexts`` (``with`` items or decorators, outermost first) certainly disables
-    grad in ``region``: None if none of them sets a context."""
-    for expression, as_decorator in reversed(contexts):
-        context = _ast_context(expression, as_decorator, names)
-        if context is not None:
-            return context.mode is GradMode.DISABLED and id(region) not in reenabled
-    return None
+class _GradRegions:
+    """What the ``with`` statements and decorators of one module say about the grad mode of the calls in them."""
+
+    def __init__(self, names: ImportedNames, statements: list[ast.AST]) -> None:
+        self._names = names
+        self._statements = statements
+
+    def disabled_at(self, site: ast_shapes.Site, withs: list[ast.AST]) -> bool:
+        """Whether the nearest context around ``site`` in its frame (a ``with`` of the frame whose body holds it,
+        else the frame's decorators) certainly disables grad."""
+        holding = [statement for statement in withs if _in_body(statement, site.node)]
+        # Inner blocks start later: the nearest `with` comes first.
+        for statement in sorted(holding, key=_start, reverse=True):
+            decided = self._decides(statement, [(item.context_expr, False) for item in statement.items])  # type: ignore[attr-defined]
+            if decided is not None:
+                return decided
+        if site.function is None:
+            return False
+        return bool(self._decides(site.function, [(decorator, True) for decorator in site.function.decorator_list]))
+
+    def _decides(self, region: ast.AST, contexts: list[tuple[ast.expr, bool]]) -> Optional[bool]:
+        """Whether the nearest of ``contexts`` (``with`` items or decorators, outermost first) certainly disables
+        grad in ``region``: None if none of them sets a context."""
+        for expression, as_decorator in reversed(contexts):
+            context = _ast_context(expression, as_decorator, self._names)
+            if context is not None:
+                reenabled = any(_holds(region, statement) for statement in self._statements)
+                return context.mode is GradMode.DISABLED and not reenabled
+        return None
+
+
+def _start(node: ast.AST) -> tuple[int, int]:
+    return node.lineno, node.col_offset  # type: ignore[attr-defined]
+
+
+def _holds(outer: ast.AST, node: ast.AST) -> bool:
+    """Whether ``node`` lies within ``outer``'s source span."""
+    return _start(outer) <= _start(node) and (node.end_lineno, node.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)  # type: ignore[attr-defined]
+
+
+def _in_body(statement: ast.AST, node: ast.AST) -> bool:
+    """Whether ``node`` lies within the body of ``statement`` (a ``with``), not in its items."""
+    body = statement.body  # type: ignore[attr-defined]
+    first, last = body[0], body[-1]
+    return _start(first) <= _start(node) and (node.end_lineno, node.end_col_offset) <= (last.end_lineno, last.end_col_offset)  # type: ignore[attr-defined]
 
 
 def _ast_context(node: ast.expr, as_decorator: bool, names: ImportedNames) -> Optional[GradContext]:
@@ -251,14 +275,14 @@ def _ast_mode(call: ast.Call) -> Optional[str]:
     return str(value.value) if isinstance(value, ast.Constant) and isinstance(value.value, bool) else "other"
 
 
-def _regions_holding_grad_calls(tree: ast.Module) -> set[int]:
-    """Ids of every ``with`` and ``def`` that holds a call named like a grad-mode statement, made as a statement
-    (not as a ``with`` item or a decorator, which ``_ast_context`` reads): ``_regions_holding`` on the ast."""
-    calls = [site.node for site in ast_shapes.shapes(tree).calls() if ast_shapes.last_name(site.node.func) in _GRAD_MODE_CALLEES]
-    regions: set[int] = set()
-    for path in ast_shapes.paths(tree, calls).values():
-        call, parent = path[-1], path[-2]
-        if isinstance(parent, ast.withitem) or call in getattr(parent, "decorator_list", ()):
-            continue
-        regions.update(id(node) for node in path if isinstance(node, (*_AST_WITHS, *_AST_FUNCTIONS)))
-    return regions
+def _grad_mode_statements(shapes: ast_shapes.Shapes) -> list[ast.AST]:
+    """The calls named like a grad-mode statement and made as one, not as a ``with`` item or a decorator (which
+    ``_ast_context`` reads): on the ast, the calls ``_regions_holding`` marks the regions around."""
+    items = {id(item.context_expr) for site in shapes.of(*_AST_WITHS) for item in site.node.items}  # type: ignore[attr-defined]
+    return [
+        site.node
+        for site in shapes.calls()
+        if ast_shapes.last_name(site.node.func) in _GRAD_MODE_CALLEES  # type: ignore[attr-defined]
+        and id(site.node) not in items
+        and not (site.function is not None and any(site.node is decorator for decorator in site.function.decorator_list))
+    ]

@@ -16,6 +16,7 @@ from perflint.analysis.bindings import reaching_value
 from perflint.analysis.graph_free import (
     FLOAT_METHODS,
     PASS_THROUGH_METHODS,
+    ast_is_detached,
     graph_roots,
     integer_valued,
     is_detached,
@@ -396,14 +397,14 @@ class CpuWithoutDetach(Rule):
             method = _ast_method_name(site.node)
             if method == "detach" and _ast_is_host_copy(site.node.func.value):
                 return True
-            if method == "numpy" and id(site.function) in backward_functions and _ast_is_host_copy(site.node.func.value):
+            if method == "numpy" and id(site.function) in backward_functions and _ast_is_reported_copy(site.node.func.value):
                 return True
         # `y = x.cpu()` in a loop body.
         return any(
             site.loop is not None
             and len(site.node.targets) == 1
             and isinstance(site.node.targets[0], ast.Name)
-            and _ast_is_host_copy(site.node.value)
+            and _ast_is_reported_copy(site.node.value)
             for site in shapes.of(ast.Assign)
         )
 
@@ -622,10 +623,16 @@ def _ast_kept_values(tree: ast.Module) -> Iterator[ast.expr]:
 
 
 def _ast_may_be_reported(node: ast.expr) -> bool:
-    """A host copy, or ``.detach()`` of one."""
+    """A host copy of a value not detached already, or ``.detach()`` of any host copy."""
     if _ast_method_name(node) == "detach":
         return _ast_is_host_copy(node.func.value)
-    return _ast_is_host_copy(node)
+    return _ast_is_reported_copy(node)
+
+
+def _ast_is_reported_copy(node: ast.expr) -> bool:
+    """A host copy whose source is not detached already: ``_report_copy`` and ``_requires_grad`` leave
+    ``x.detach().float().cpu()`` alone (``is_detached``)."""
+    return _ast_is_host_copy(node) and not ast_is_detached(node.func.value)  # type: ignore[attr-defined]
 
 
 def _ast_method_name(node: ast.expr) -> Optional[str]:

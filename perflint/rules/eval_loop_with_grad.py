@@ -309,7 +309,7 @@ class EvalLoopWithGrad(Rule):
         # Functions that make some call (a helper running the model makes one).
         defined = {site.function.name for site in calls if site.function is not None}
         runs = [
-            site.node
+            site
             for site in ast_shapes.in_loops(calls)
             if (site.function in switching or (site.function is not None and site.function.name in called_after_eval))
             and site.function not in backpropagating

@@ -137,8 +137,9 @@ def _both_readings(source: str) -> list[tuple[int, bool, GradMode]]:
     starts and what it calls (``f(x)(y)`` and ``f(x)`` start alike)."""
     tree = ast.parse(source)
     table = imported_names(tree)
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
-    disabled = grad_disabled_on_ast(tree, calls, table)
+    sites = ast_shapes.shapes(tree).calls()
+    calls = [site.node for site in sites]
+    disabled = grad_disabled_on_ast(tree, sites, table)
     asker = _Asker(table)
     cst.MetadataWrapper(cst.parse_module(source)).visit_batched([asker])
     lines = re.split(r"\r\n|\r|\n", source)  # Python's line ends (str.splitlines also splits at form feeds)
