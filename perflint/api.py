@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import libcst as cst
 
@@ -170,10 +170,14 @@ def _lint_and_fix(
         tree = prefiltered.tree if current is module else None
         return engine.lint(current, prefiltered.rules, str(path), settings.rule_options, tree=tree, selected=prefiltered.selected)
 
+    def source_of(current: cst.Module) -> str:
+        # The file as read is its module's code: no code generation (a whole-module pass) to read its comments.
+        return decode_source(data) if current is module else current.code
+
     first = run_rules(module)
     errors = [FileError(path, ErrorKind.RULE, failure.reason, failure.code) for failure in first.failures]
-    wanted = _wanted(settings.unsafe_fixes, options.fix_filter)
-    kept = _unsuppressed(first.findings, module)
+    wanted = _wanted(settings.unsafe_fixes, source_of, options.fix_filter)
+    kept = _unsuppressed(first.findings, source_of(module))
     fixed, remaining = module, first
     if any(wanted(finding, module) for finding in kept):
         try:
@@ -190,7 +194,7 @@ def _lint_and_fix(
             error = FileError(path, ErrorKind.RULE, failure.reason, failure.code)
             if error not in errors:
                 errors.append(error)
-        left = _unsuppressed(remaining.findings, fixed)
+        left = _unsuppressed(remaining.findings, source_of(fixed))
     resolved = _resolved(kept, Counter((f.code, f.message) for f in left), [wanted(f, module) for f in kept]) if fixed is not module else []
     if options.fix:
         violations = [_violation(f, path, _unapplied(f)) for f in left]
@@ -216,10 +220,10 @@ def _lint_and_fix(
     )
 
 
-def _unsuppressed(findings: Sequence[Finding], module: cst.Module) -> list[Finding]:
+def _unsuppressed(findings: Sequence[Finding], source: str) -> list[Finding]:
     if not findings:
         return []
-    suppressions = noqa_lines(module.code)
+    suppressions = noqa_lines(source)
     return [f for f in findings if not is_suppressed(suppressions, f.range.start.line, f.code)]
 
 
@@ -333,7 +337,7 @@ def _hunks(before_text: str, after_text: str) -> list[Edit]:
     return edits
 
 
-def _wanted(unsafe: bool, fix_filter: Optional[fixes.IsWanted] = None):
+def _wanted(unsafe: bool, source_of: Callable[[cst.Module], str], fix_filter: Optional[fixes.IsWanted] = None):
     noqa_cache: dict[int, object] = {}
 
     def wanted(finding: Finding, module: cst.Module) -> bool:
@@ -341,7 +345,7 @@ def _wanted(unsafe: bool, fix_filter: Optional[fixes.IsWanted] = None):
             return False
         if id(module) not in noqa_cache:
             noqa_cache.clear()
-            noqa_cache[id(module)] = noqa_lines(module.code)
+            noqa_cache[id(module)] = noqa_lines(source_of(module))
         if is_suppressed(noqa_cache[id(module)], finding.range.start.line, finding.code):
             return False
         return fix_filter is None or fix_filter(finding, module)

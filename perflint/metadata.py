@@ -9,9 +9,10 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
 - QualifiedNameProvider: LibCST's provider visits every node and stores, per node, a deferred call to the
   node's scope's ``get_qualified_names_for``; here that call is made for the nodes a rule asks about
   (a 5,000-line script: 1.1 s of provider for the few hundred names rules ask about).
-- ExpressionContextProvider, ScopeProvider and PositionProvider: run by calling the provider itself. LibCST's
-  resolver adds a whole-module visit per resolution round even when a round has nothing to batch (0.3 s on that
-  script).
+- PositionProvider: generated one top-level statement at a time, when a node of it is asked about
+  (``StatementPositions``): findings need the positions of a few nodes, LibCST generates the whole module.
+- ExpressionContextProvider and ScopeProvider: run by calling the provider itself. LibCST's resolver adds a
+  whole-module visit per resolution round even when a round has nothing to batch (0.3 s on that script).
 - ExpressionContextProvider and ScopeProvider visit through ``CSTNode.visit``, which rebuilds every node it
   leaves. While they run, their visitors walk the nodes in place instead (``_visiting_in_place``), in the same
   order with the same callbacks, and skip tokens (whitespace, punctuation), for which LibCST documents no scope
@@ -35,11 +36,13 @@ from libcst.metadata import (
     Scope,
     ScopeProvider,
 )
+from libcst._position import CodeRange
 from libcst.metadata.base_provider import ProviderT
+from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 from libcst.metadata.expression_context_provider import ExpressionContextVisitor
 from libcst.metadata.scope_provider import _ASSIGNMENT_LIKE_NODES, ScopeVisitor
 
-from perflint.traversal import TOKENS, children, visit_batched
+from perflint.traversal import non_token_children, visit_batched
 from perflint.tree_index import index_of
 
 
@@ -76,6 +79,8 @@ class ModuleMetadata:
             return index_of(self._wrapper.module).parents
         if provider is QualifiedNameProvider:
             return QualifiedNames(self.values(ScopeProvider))  # type: ignore[arg-type]
+        if provider is PositionProvider:
+            return StatementPositions(self._wrapper.module, lambda: self._run_alone(PositionProvider))
         if provider in (ExpressionContextProvider, ScopeProvider, PositionProvider):
             return self._run_alone(provider)
         return self._wrapper.resolve(provider)
@@ -160,7 +165,7 @@ def _visit_in_place(
     if visit is None or visit(visitor, node) is not False:
         # A node parsed from a string annotation is not in the module's index.
         below = visitor.provider.child_nodes.get(id(node))  # type: ignore[attr-defined]
-        for child in children(node, TOKENS) if below is None else below:
+        for child in non_token_children(node) if below is None else below:
             child.visit(visitor)
     if kind is _ScopeVisitor:
         visitor.left(node)  # type: ignore[attr-defined]
@@ -194,6 +199,77 @@ class QualifiedNames(Mapping[cst.CSTNode, object]):
 
     def __len__(self) -> int:
         return len(self._scopes)
+
+
+class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
+    """PositionProvider's values, generated one top-level statement at a time.
+
+    LibCST generates the whole module's code with positions on the first question (on a 10,000-line script
+    about as much CPU as its parse), where findings need the positions of a few nodes. Here a node's top-level
+    statement is generated with positions the first time a node of it is asked about, starting on the line
+    the statements before it end on (counted in their plain code, generated once): the same code generation
+    from the same line, so the same values. A node outside every statement (a token, the module's header or
+    footer, the module itself) gets the values of the whole module's generation (``whole``).
+    """
+
+    def __init__(self, module: cst.Module, generate_whole: Callable[[], Mapping[cst.CSTNode, object]]) -> None:
+        self._module = module
+        self._generate_whole = generate_whole
+        self._whole_values: Optional[Mapping[cst.CSTNode, object]] = None
+        self._parents = index_of(module).parents
+        self._values: dict[cst.CSTNode, CodeRange] = {}
+        self._generated: set[int] = set()
+        # The first line of each top-level statement (by id) found so far, and where the next one starts.
+        self._first_lines: dict[int, int] = {}
+        self._counted = 0
+        self._next_line = 1 + sum(_line_breaks(module.code_for_node(line)) for line in module.header)
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        if node in self._values:
+            return self._values[node]
+        statement = self._statement_of(node)
+        if statement is None or id(statement) in self._generated:
+            # Not in a statement, or in one already generated without it (not a node of this module).
+            return self._whole()[node]  # type: ignore[return-value]
+        self._generate(statement)
+        return self._values[node]
+
+    def _statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        parent = self._parents.get(node)
+        while parent is not None and parent is not self._module:
+            node, parent = parent, self._parents.get(parent)
+        return node if parent is self._module else None
+
+    def _generate(self, statement: cst.CSTNode) -> None:
+        body = self._module.body
+        while id(statement) not in self._first_lines:
+            counted = body[self._counted]
+            self._first_lines[id(counted)] = self._next_line
+            self._next_line += _line_breaks(self._module.code_for_node(counted))
+            self._counted += 1
+        provider = PositionProvider()
+        state = PositionProvidingCodegenState(
+            default_indent=self._module.default_indent, default_newline=self._module.default_newline, provider=provider
+        )
+        state.line = self._first_lines[id(statement)]
+        statement._codegen(state)
+        self._values.update(provider._computed)
+        self._generated.add(id(statement))
+
+    def _whole(self) -> Mapping[cst.CSTNode, object]:
+        if self._whole_values is None:
+            self._whole_values = self._generate_whole()
+        return self._whole_values
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+
+def _line_breaks(code: str) -> int:
+    return len(NEWLINE_RE.findall(code))
 
 
 class LazyMetadata(Mapping[cst.CSTNode, object]):

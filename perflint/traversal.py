@@ -16,10 +16,12 @@ Also here, for Python's ``ast``: ``ast_children``, the one reading of a node's c
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import textwrap
+import typing
 from functools import lru_cache
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import libcst as cst
 import libcst._nodes.op as op_nodes
@@ -116,6 +118,52 @@ def children(node: cst.CSTNode, skip: frozenset[type] = frozenset()) -> list[cst
         elif kind is tuple or kind is list:
             found.extend(child for child in value if IS_NODE_TYPE[type(child)] and type(child) not in skip)
     return found
+
+
+def non_token_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``children(node, TOKENS)``, reading only the fields that can hold a node that is not a token (a Name's
+    ``lpar``, ``rpar`` and ``value`` are never read): the walks over whole modules read every node this way."""
+    found: list[cst.CSTNode] = []
+    for name in non_token_fields(type(node)):
+        value = getattr(node, name)
+        kind = type(value)
+        if IS_NODE_TYPE[kind]:
+            if kind not in TOKENS:
+                found.append(value)
+        elif kind is tuple or kind is list:
+            found.extend(child for child in value if IS_NODE_TYPE[type(child)] and type(child) not in TOKENS)
+    return found
+
+
+@lru_cache(maxsize=None)
+def non_token_fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+    """The fields of ``visit_order(kind)`` whose declared type allows a node that is not a token."""
+    declared = {field.name: field.type for field in dataclasses.fields(kind)}
+    return tuple(name for name in visit_order(kind) if _may_hold_non_token(declared.get(name, object)))
+
+
+def _may_hold_non_token(declared: object) -> bool:
+    """Whether a field declared ``declared`` (a class or a typing form over classes) can hold a node that is not
+    a token; anything this cannot read (a string annotation, ``Any``) counts as able to."""
+    arguments = typing.get_args(declared)
+    if arguments:
+        return any(_may_hold_non_token(argument) for argument in arguments)
+    if not isinstance(declared, type):
+        return True
+    if not issubclass(declared, cst.CSTNode):
+        return declared is object
+    return not all((kind.__module__, kind.__qualname__) in _TOKEN_CLASS_NAMES for kind in _with_subclasses(declared))
+
+
+# Token classes by module and name: LibCST's ``add_slots`` replaces each node class with a copy that has slots,
+# and the class it copied stays listed among its bases' subclasses (it has no instances).
+_TOKEN_CLASS_NAMES = frozenset((kind.__module__, kind.__qualname__) for kind in TOKENS)
+
+
+def _with_subclasses(kind: type) -> Iterator[type]:
+    yield kind
+    for subclass in kind.__subclasses__():
+        yield from _with_subclasses(subclass)
 
 
 class _NodeTypes(dict[type, bool]):

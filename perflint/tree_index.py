@@ -9,7 +9,7 @@ from typing import Callable, Hashable, Optional, TypeVar
 
 import libcst as cst
 
-from perflint.traversal import TOKENS, children
+from perflint.traversal import non_token_children
 
 T = TypeVar("T")
 N = TypeVar("N", bound=cst.CSTNode)
@@ -73,7 +73,7 @@ class TreeIndex:
             position += 1
             stack.append((None, node))
             inner = node if kind in DEFERRED_TYPES else frame
-            below = child_nodes[id(node)] = children(node, TOKENS)
+            below = child_nodes[id(node)] = non_token_children(node)
             for child in below:
                 parents[child] = node
             stack.extend((child, inner) for child in reversed(below))

@@ -141,6 +141,12 @@ def _assert_metadata_equals_libcst_providers(module: cst.Module) -> None:
     names = wrapper.resolve(QualifiedNameProvider)
     theirs = {node: value() if callable(value) else value for node, value in names.items() if node in not_tokens}
     assert {node: ours.values(QualifiedNameProvider)[node] for node in theirs} == theirs
+    # Positions asked node by node (in no particular order) come from their statements' own generation.
+    positions = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True)).values(PositionProvider)
+    theirs_positions = wrapper.resolve(PositionProvider)
+    asked = not_tokens - {module}
+    assert {node: positions[node] for node in asked} == {node: theirs_positions[node] for node in asked}
+    assert isinstance(positions, metadata.StatementPositions) and positions._whole_values is None
 
 
 @pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
@@ -348,3 +354,12 @@ def test_the_in_place_visitors_have_only_libcsts_on_visit_and_scope_visitors_on_
         assert visitor.on_visit is cst.CSTVisitor.on_visit
     assert ExpressionContextVisitor.on_leave is cst.CSTVisitor.on_leave
     assert ScopeVisitor.on_leave.__qualname__ == "ScopeVisitor.on_leave"
+
+
+@pytest.mark.parametrize(("name", "source"), [("every syntax", EVERY_SYNTAX), *INPUTS[:40]], ids=lambda value: value if isinstance(value, str) else "")
+def test_non_token_children_reads_only_fields_that_can_hold_them(name: str, source: bytes) -> None:
+    """The fields ``non_token_children`` skips (a Name's parentheses, a call's whitespace) never hold a node that
+    is not a token: it lists what ``children(node, TOKENS)`` lists, for every node."""
+    module = engine.parse(source)
+    for node in {module, *MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)}:
+        assert traversal.non_token_children(node) == traversal.children(node, traversal.TOKENS)
