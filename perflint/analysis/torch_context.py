@@ -136,9 +136,15 @@ def _call_context(visitor: MetadataDependent, node: cst.BaseExpression, as_decor
     if not isinstance(node, cst.Call):
         # `@torch.inference_mode` without parentheses is documented to work as a decorator.
         return context_of(qualified_names(visitor, node), None, is_call=False, as_decorator=as_decorator) if as_decorator else None
-    mode = argument(node, 0, "mode")
-    spelled = mode.value if isinstance(mode, cst.Name) and mode.value in ("True", "False") else None if mode is None else "other"
-    return context_of(qualified_names(visitor, node.func), spelled, is_call=True, as_decorator=as_decorator)
+    return context_of(qualified_names(visitor, node.func), _mode(node), is_call=True, as_decorator=as_decorator)
+
+
+def _mode(call: cst.Call) -> Optional[str]:
+    """The spelling of ``call``'s first or ``mode=`` argument as ``context_of`` reads it."""
+    mode = argument(call, 0, "mode")
+    if mode is None:
+        return None
+    return mode.value if isinstance(mode, cst.Name) and mode.value in ("True", "False") else "other"
 
 
 def context_of(names: frozenset[str], mode: Optional[str], is_call: bool, as_decorator: bool) -> Optional[GradContext]:
@@ -238,16 +244,19 @@ def _start(node: ast.AST) -> tuple[int, int]:
     return node.lineno, node.col_offset  # type: ignore[attr-defined]
 
 
+def _end(node: ast.AST) -> tuple[int, int]:
+    return node.end_lineno, node.end_col_offset  # type: ignore[attr-defined,return-value]
+
+
 def _holds(outer: ast.AST, node: ast.AST) -> bool:
     """Whether ``node`` lies within ``outer``'s source span."""
-    return _start(outer) <= _start(node) and (node.end_lineno, node.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)  # type: ignore[attr-defined]
+    return _start(outer) <= _start(node) and _end(node) <= _end(outer)
 
 
 def _in_body(statement: ast.AST, node: ast.AST) -> bool:
     """Whether ``node`` lies within the body of ``statement`` (a ``with``), not in its items."""
     body = statement.body  # type: ignore[attr-defined]
-    first, last = body[0], body[-1]
-    return _start(first) <= _start(node) and (node.end_lineno, node.end_col_offset) <= (last.end_lineno, last.end_col_offset)  # type: ignore[attr-defined]
+    return _start(body[0]) <= _start(node) and _end(node) <= _end(body[-1])
 
 
 def _ast_context(node: ast.expr, as_decorator: bool, names: ImportedNames) -> Optional[GradContext]:

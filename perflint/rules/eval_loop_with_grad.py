@@ -287,7 +287,8 @@ class EvalLoopWithGrad(Rule):
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop, calls
         ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module defines (a helper that may
-        run the model), or a parameter of the loop's function (a model whose ``.eval()`` is in a caller).
+        run the model), or a model its callers may have evaluated and passed (a parameter of the loop's
+        function, or ``self.<rest>`` where some evaluated name ends in ``.<rest>``).
 
         Only loops that can see an eval count: the loop's function (or the module) switches some model itself,
         or is called, by its name, from a function that does (``_models_in_eval_mode``); and the function
