@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Callable, Iterator, Mapping, Optional, Sequence, Union, cast
 
 import libcst as cst
 from libcst.metadata import (
@@ -253,7 +253,7 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
         )
         state.line = self._first_lines[id(statement)]
         statement._codegen(state)
-        self._values.update(provider._computed)
+        self._values.update(cast(Mapping[cst.CSTNode, CodeRange], provider._computed))
         self._generated.add(id(statement))
 
     def _whole(self) -> Mapping[cst.CSTNode, object]:

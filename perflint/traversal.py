@@ -162,7 +162,8 @@ _TOKEN_CLASS_NAMES = frozenset((kind.__module__, kind.__qualname__) for kind in 
 
 def _with_subclasses(kind: type) -> Iterator[type]:
     yield kind
-    for subclass in kind.__subclasses__():
+    subclasses: list[type] = kind.__subclasses__()
+    for subclass in subclasses:
         yield from _with_subclasses(subclass)
 
 

@@ -288,10 +288,11 @@ def _grad_mode_statements(shapes: ast_shapes.Shapes) -> list[ast.AST]:
     """The calls named like a grad-mode statement and made as one, not as a ``with`` item or a decorator (which
     ``_ast_context`` reads): on the ast, the calls ``_regions_holding`` marks the regions around."""
     items = {id(item.context_expr) for site in shapes.of(*_AST_WITHS) for item in site.node.items}  # type: ignore[attr-defined]
-    return [
-        site.node
-        for site in shapes.calls()
-        if ast_shapes.last_name(site.node.func) in _GRAD_MODE_CALLEES  # type: ignore[attr-defined]
-        and id(site.node) not in items
-        and not (site.function is not None and any(site.node is decorator for decorator in site.function.decorator_list))
-    ]
+    statements = []
+    for site in shapes.calls():
+        named = ast_shapes.last_name(site.node.func)  # type: ignore[attr-defined]
+        if named is None or named not in _GRAD_MODE_CALLEES or id(site.node) in items:
+            continue
+        if site.function is None or all(site.node is not decorator for decorator in site.function.decorator_list):
+            statements.append(site.node)
+    return statements
