@@ -108,8 +108,19 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
 
 def children(node: cst.CSTNode, skip: frozenset[type] = frozenset()) -> list[cst.CSTNode]:
     """``node.children``: its child nodes in LibCST's visiting order, less those of the types in ``skip``."""
+    return _nodes_in(node, visit_order(type(node)), skip)
+
+
+def non_token_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``children(node, TOKENS)``, reading only the fields that can hold a node that is not a token (a Name's
+    ``lpar``, ``rpar`` and ``value`` are never read): the walks over whole modules read every node this way."""
+    return _nodes_in(node, non_token_fields(type(node)), TOKENS)
+
+
+def _nodes_in(node: cst.CSTNode, fields: tuple[str, ...], skip: frozenset[type]) -> list[cst.CSTNode]:
+    """The nodes held by ``fields`` of ``node`` (directly or in a sequence), in that order, less those of ``skip``."""
     found: list[cst.CSTNode] = []
-    for name in visit_order(type(node)):
+    for name in fields:
         value = getattr(node, name)
         kind = type(value)
         if IS_NODE_TYPE[kind]:
@@ -117,21 +128,6 @@ def children(node: cst.CSTNode, skip: frozenset[type] = frozenset()) -> list[cst
                 found.append(value)
         elif kind is tuple or kind is list:
             found.extend(child for child in value if IS_NODE_TYPE[type(child)] and type(child) not in skip)
-    return found
-
-
-def non_token_children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """``children(node, TOKENS)``, reading only the fields that can hold a node that is not a token (a Name's
-    ``lpar``, ``rpar`` and ``value`` are never read): the walks over whole modules read every node this way."""
-    found: list[cst.CSTNode] = []
-    for name in non_token_fields(type(node)):
-        value = getattr(node, name)
-        kind = type(value)
-        if IS_NODE_TYPE[kind]:
-            if kind not in TOKENS:
-                found.append(value)
-        elif kind is tuple or kind is list:
-            found.extend(child for child in value if IS_NODE_TYPE[type(child)] and type(child) not in TOKENS)
     return found
 
 
