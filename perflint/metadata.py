@@ -27,6 +27,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union, cast
 
 import libcst as cst
 from libcst.metadata import (
+    CodeRange,
     ExpressionContextProvider,
     MetadataWrapper,
     ParentNodeProvider,
@@ -36,10 +37,9 @@ from libcst.metadata import (
     Scope,
     ScopeProvider,
 )
-from libcst._position import CodeRange
 from libcst.metadata.base_provider import ProviderT
-from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 from libcst.metadata.expression_context_provider import ExpressionContextVisitor
+from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 from libcst.metadata.scope_provider import _ASSIGNMENT_LIKE_NODES, ScopeVisitor
 
 from perflint.traversal import non_token_children, visit_batched
@@ -81,7 +81,7 @@ class ModuleMetadata:
             return QualifiedNames(self.values(ScopeProvider))  # type: ignore[arg-type]
         if provider is PositionProvider:
             return StatementPositions(self._wrapper.module, lambda: self._run_alone(PositionProvider))
-        if provider in (ExpressionContextProvider, ScopeProvider, PositionProvider):
+        if provider in (ExpressionContextProvider, ScopeProvider):
             return self._run_alone(provider)
         return self._wrapper.resolve(provider)
 
@@ -209,7 +209,7 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
     statement is generated with positions the first time a node of it is asked about, starting on the line
     the statements before it end on (counted in their plain code, generated once): the same code generation
     from the same line, so the same values. A node outside every statement (a token, the module's header or
-    footer, the module itself) gets the values of the whole module's generation (``whole``).
+    footer, the module itself) gets the values of the whole module's generation (``generate_whole``).
     """
 
     def __init__(self, module: cst.Module, generate_whole: Callable[[], Mapping[cst.CSTNode, object]]) -> None:
