@@ -28,7 +28,7 @@ folder (``--keep DIR`` keeps them there instead) and never to the repository.
 Usage::
 
     python benchmarks/scaling.py SOURCE [--shape main|module] [--sizes 100,1000,5000,20000] [--runs 3]
-        [--rules PFL103,PFL104] [--keep DIR]
+        [--rules PFL103,PFL104] [--keep DIR] [--cli-collector] [--output FILE]
 
 SOURCE is any folder of real training code, e.g. ``corpus/src`` from ``benchmarks/corpus/build_corpus.py``, or
 a checkout of ``pytorch/examples`` and ``karpathy/nanoGPT`` (``benchmarks/results/scaling.md`` used those two).
@@ -274,7 +274,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--largest", type=int, default=0, help="measure the N largest real files of SOURCE instead")
     parser.add_argument("--by", choices=("lines", "bytes"), default="lines", help="how --largest ranks files")
     parser.add_argument("--select", default="", help="with --largest: rules to run (default: the default rules)")
-    parser.add_argument("--output", type=Path, help="with --largest: also append the table to this markdown file")
+    parser.add_argument("--output", type=Path, help="also append the table to this markdown file")
     parser.add_argument("--cli-collector", action="store_true", help="both columns with the collector thresholds `perflint check` sets")
     args = parser.parse_args(argv)
     if args.cli_collector:
@@ -292,10 +292,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         )
         text += largest_table(args.source, args.largest, args.by, args.runs, select) + "\n"
         text += f"\nload average {os.getloadavg()[0]:.1f} at the end\n"
-        print(text, end="")
-        if args.output is not None:
-            with args.output.open("a", encoding="utf-8") as stream:
-                stream.write(text + "\n")
+        _report(text, args.output)
         return
 
     texts = source_files(args.source)
@@ -315,15 +312,25 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             lines = source.count("\n")
             rows[lines] = measure(path, source.encode(), columns, args.runs)
             print(f"{lines} lines: " + ", ".join(f"{k} {v:.3f}s" for k, v in rows[lines].items()), file=sys.stderr)
-    print(f"CPU ms per 1,000 lines, {args.shape} shape, median of {args.runs} (process_time, cache off)\n")
-    print(table(rows, columns))
     largest = max(rows)
     growth = (rows[largest]["all"] / largest) / (rows[min(rows)]["all"] / min(rows))
     parse_ratio = rows[largest]["all"] / rows[largest]["parse"]
-    print(
-        f"\nall rules: growth {growth:.2f}x (goal <= {GOAL_GROWTH}), "
-        f"{parse_ratio:.2f}x a bare parse at {largest} lines (goal <= {GOAL_PARSE_RATIO})"
+    collector = "the command line's collector" if args.cli_collector else "CPython's default collector"
+    text = (
+        f"CPU ms per 1,000 lines, {args.shape} shape, median of {args.runs} (process_time, cache off, {collector})\n\n"
+        f"{table(rows, columns)}\n\n"
+        f"all rules: growth {growth:.2f}x (goal <= {GOAL_GROWTH}), "
+        f"{parse_ratio:.2f}x a bare parse at {largest} lines (goal <= {GOAL_PARSE_RATIO})\n"
     )
+    _report(text, args.output)
+
+
+def _report(text: str, output: Optional[Path]) -> None:
+    """Print ``text``; with ``--output``, also append it to that markdown file."""
+    print(text, end="")
+    if output is not None:
+        with output.open("a", encoding="utf-8") as stream:
+            stream.write(text + "\n")
 
 
 if __name__ == "__main__":
