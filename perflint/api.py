@@ -115,7 +115,7 @@ def check_source(data: bytes, path: Path, settings: Settings, options: RunOption
 
 def _check_python(data: bytes, path: Path, settings: Settings, options: RunOptions) -> FileResult:
     try:
-        decode_source(data)
+        text = decode_source(data)
     except ValueError as error:
         return FileResult(path, original=data, errors=(FileError(path, ErrorKind.ENCODING, str(error)),))
     prefiltered = engine.prefilter(data, settings.rules_for(path))
@@ -126,7 +126,7 @@ def _check_python(data: bytes, path: Path, settings: Settings, options: RunOptio
     except SourceError as error:
         return FileResult(path, original=data, errors=(FileError(path, ErrorKind.SYNTAX, _syntax_reason(data, str(error))),))
     try:
-        return _lint_and_fix(module, data, path, prefiltered, settings, options)
+        return _lint_and_fix(module, data, text, path, prefiltered, settings, options)
     except (SourceError, RecursionError) as error:
         # Nesting that parses can still exhaust the stack in metadata, the visit or code generation.
         reason = str(error) if isinstance(error, SourceError) else "too deeply nested to analyse (recursion limit reached)"
@@ -151,6 +151,7 @@ def _syntax_reason(data: bytes, reason: str) -> str:
 def _lint_and_fix(
     module: cst.Module,
     data: bytes,
+    text: str,
     path: Path,
     prefiltered: engine.Prefiltered,
     settings: Settings,
@@ -171,8 +172,9 @@ def _lint_and_fix(
         return engine.lint(current, prefiltered.rules, str(path), settings.rule_options, tree=tree, selected=prefiltered.selected)
 
     def source_of(current: cst.Module) -> str:
-        # The file as read is its module's code: no code generation (a whole-module pass) to read its comments.
-        return decode_source(data) if current is module else current.code
+        # The file as read (``text``) is its module's code: no code generation (a whole-module pass) to read
+        # its comments.
+        return text if current is module else current.code
 
     first = run_rules(module)
     errors = [FileError(path, ErrorKind.RULE, failure.reason, failure.code) for failure in first.failures]
