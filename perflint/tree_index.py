@@ -162,6 +162,10 @@ class TreeIndex:
         """Whether ``node`` is ``ancestor`` or one of its descendants."""
         return self._start[ancestor] <= self._start[node] < self._end[ancestor]
 
+    def ends_before(self, node: cst.CSTNode, other: cst.CSTNode) -> bool:
+        """Whether ``node`` ends where ``other`` starts or before: it comes first and does not hold it."""
+        return self._start[node] < self._start[other] and not self.contains(node, other)
+
     def memo(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
         """``compute()``, once per module and ``key`` (a fact's name and the nodes it is about)."""
         if key not in self._memo:

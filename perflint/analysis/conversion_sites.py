@@ -361,8 +361,9 @@ class ConversionSites:
         if statement is not last and not last_line_ends_with_it:
             return False
         inside = [node for node in nodes if self._is_within(node, statement)]
+        index = tree_index(self.visitor, statement)
         return bool(inside) and all(self._is_within(node, statement.value) for node in inside) and all(
-            self._ends_before(node, statement) for node in nodes if node not in inside
+            index.ends_before(node, statement) for node in nodes if node not in inside
         )
 
     def _facts(self, function: cst.FunctionDef) -> FunctionFacts:
@@ -396,13 +397,8 @@ class ConversionSites:
         # needs them): the uses of one tensor never hold one another, so the two orders agree.
         return sorted(uses, key=lambda use: tree_index(self.visitor, use.node).order(use.node))
 
-    def _ends_before(self, node: cst.CSTNode, other: cst.CSTNode) -> bool:
-        """Whether ``node`` ends where ``other`` starts or before: it comes first and does not hold it."""
-        index = tree_index(self.visitor, node)
-        return index.order(node) < index.order(other) and not index.contains(node, other)
-
     def _is_within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
-        return node is container or any(ancestor is container for ancestor in ancestors(self.visitor, node))
+        return tree_index(self.visitor, node).contains(container, node)
 
     def exclusive(self, uses: Sequence[Use]) -> bool:
         """Whether at most one of the uses can run: all in different arms of the same ifs, or each in a

@@ -579,7 +579,7 @@ class CpuWithoutDetach(Rule):
             return False
         index = tree_index(self, name)
         for access in scope.accesses[name.value]:
-            if index.order(access.node) > index.order(loops[0]) and not index.contains(loops[0], access.node):
+            if index.ends_before(loops[0], access.node):
                 return True
             parent = self.get_metadata(ParentNodeProvider, access.node, None)
             if isinstance(parent, cst.Arg) and method_call(self.get_metadata(ParentNodeProvider, parent), *KEEPING_METHODS):
