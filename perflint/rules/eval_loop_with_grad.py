@@ -597,9 +597,9 @@ def _ast_may_run_model(site: ast_shapes.Site, models: Collection[str], defined: 
     may have passed it as a model."""
     func = site.node.func  # type: ignore[attr-defined]
     spelled = ast_shapes.dotted_name(func)
-    if spelled in models or (isinstance(func, ast.Attribute) and func.attr in defined):
-        return True
-    if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS and ast_shapes.dotted_name(func.value) in models:
+    # `m` of `m.forward(x)` / `m.predict(x)`.
+    run = ast_shapes.dotted_name(func.value) if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS else None
+    if spelled in models or run in models or (isinstance(func, ast.Attribute) and func.attr in defined):
         return True
     if isinstance(func, ast.Name) and func.id in defined:
         return True
@@ -607,7 +607,6 @@ def _ast_may_run_model(site: ast_shapes.Site, models: Collection[str], defined: 
         return False
     # A model its callers evaluated has, inside the function, a parameter's name (passed as an argument) or
     # the name `self.<rest>` for a caller's `self.<rest>.eval()` (``_caller_evidence``).
-    run = ast_shapes.dotted_name(func.value) if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS else None
     arguments = site.function.args
     parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
     for name in (spelled, run):
