@@ -39,14 +39,17 @@ FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
 @dataclass(frozen=True)
 class Site:
     """A recorded node, the outermost loop whose body or header holds it (None outside loops), the
-    innermost ``def`` it is in (None at module or class level outside any def; lambdas do not count), and
-    its frame: the innermost ``def``, ``lambda`` or class it is in (None at module level), whose own code
-    it is (``TreeIndex.same_scope``'s frame). A ``def``'s decorators and defaults count as its own."""
+    innermost ``def`` it is in (None at module or class level outside any def; lambdas do not count), its
+    frame: the innermost ``def``, ``lambda`` or class it is in (None at module level), whose own code it is
+    (``TreeIndex.same_scope``'s frame), and the outermost loop of that frame holding it (``frame_loop``: a
+    call in a ``def`` written in a loop body runs where the ``def`` is called). A ``def``'s decorators and
+    defaults count as its own."""
 
     node: ast.AST
     loop: Optional[ast.AST]
     function: Optional[Function]
     frame: Optional[ast.AST]
+    frame_loop: Optional[ast.AST]
 
 
 @dataclass
@@ -78,20 +81,23 @@ def shapes(tree: ast.Module) -> Shapes:
     ``ast.iter_child_nodes``), and it runs over every file that holds a rule's token.
     """
     result = Shapes()
-    stack: list[tuple[ast.AST, Optional[ast.AST], Optional[Function], Optional[ast.AST]]] = [(tree, None, None, None)]
+    stack: list[tuple[ast.AST, Optional[ast.AST], Optional[Function], Optional[ast.AST], Optional[ast.AST]]] = [
+        (tree, None, None, None, None)
+    ]
     while stack:
-        node, loop, function, frame = stack.pop()
+        node, loop, function, frame, frame_loop = stack.pop()
         kind = type(node)
         if kind in RECORDED_KINDS:
-            result.sites.setdefault(kind, []).append(Site(node, loop, function, frame))
-            if loop is None and kind in LOOP_KINDS:
-                loop = node
+            result.sites.setdefault(kind, []).append(Site(node, loop, function, frame, frame_loop))
+            if kind in LOOP_KINDS:
+                loop = loop or node
+                frame_loop = frame_loop or node
         elif kind in FUNCTION_KINDS:
             function = node
         if kind in FRAME_KINDS:
-            frame = node
+            frame, frame_loop = node, None
         for child in reversed(ast_children(node, _recording_fields(kind))):
-            stack.append((child, loop, function, frame))
+            stack.append((child, loop, function, frame, frame_loop))
     return result
 
 
@@ -212,3 +218,8 @@ def same_expression(left: ast.AST, right: ast.AST) -> bool:
 def in_loops(sites: Iterable[Site]) -> list[Site]:
     """The sites that run inside some loop."""
     return [site for site in sites if site.loop is not None]
+
+
+def in_frame_loops(sites: Iterable[Site]) -> list[Site]:
+    """The sites that run inside some loop of their own frame."""
+    return [site for site in sites if site.frame_loop is not None]

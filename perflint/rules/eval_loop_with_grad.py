@@ -311,7 +311,7 @@ class EvalLoopWithGrad(Rule):
         defined = {site.function.name for site in calls if site.function is not None}
         runs = [
             site
-            for site in ast_shapes.in_loops(calls)
+            for site in ast_shapes.in_frame_loops(calls)
             if (site.function in switching or (site.function is not None and site.function.name in called_after_eval))
             and site.function not in backpropagating
             and _ast_may_run_model(site, models, defined)
@@ -593,27 +593,49 @@ def _ast_eval_switch(call: ast.Call) -> Optional[str]:
 
 def _ast_may_run_model(site: ast_shapes.Site, models: Collection[str], defined: Collection[str]) -> bool:
     """Whether the call at ``site`` may run one of ``models`` (every name the module evaluates): it calls one (or
-    its ``forward`` / ``predict``), a function or method named like one the module defines, or what its callers
-    may have passed it as a model."""
+    its ``forward`` / ``predict``) or what its callers may have passed it as a model, or it calls a function or
+    method named like one the module defines and hands it a model (``_model_run_by``'s helpers)."""
     func = site.node.func  # type: ignore[attr-defined]
-    spelled = ast_shapes.dotted_name(func)
     # `m` of `m.forward(x)` / `m.predict(x)`.
     run = ast_shapes.dotted_name(func.value) if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS else None
-    if spelled in models or run in models or (isinstance(func, ast.Attribute) and func.attr in defined):
+    if any(_ast_may_be_model(site, name, models) for name in (ast_shapes.dotted_name(func), run)):
         return True
-    if isinstance(func, ast.Name) and func.id in defined:
+    if site.function is None or ast_shapes.last_name(func) not in defined:
+        return False
+    return _ast_hands_model(site, models)
+
+
+def _ast_may_be_model(site: ast_shapes.Site, name: Optional[str], models: Collection[str]) -> bool:
+    """Whether ``name``, spelled at ``site``, may name a model the loop's function sees in eval mode: one the
+    module evaluates, or, inside a function, what a caller that evaluated it passed (``_caller_evidence``): a
+    parameter's name, or ``self.<rest>`` for a caller's ``self.<rest>.eval()``."""
+    if name is None:
+        return False
+    if name in models:
         return True
     if site.function is None:
         return False
-    # A model its callers evaluated has, inside the function, a parameter's name (passed as an argument) or
-    # the name `self.<rest>` for a caller's `self.<rest>.eval()` (``_caller_evidence``).
     arguments = site.function.args
     parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
-    for name in (spelled, run):
-        head, _, rest = (name or "").partition(".")
-        if head in parameters and (not rest or any(model.endswith("." + rest) for model in models)):
+    head, _, rest = name.partition(".")
+    return head in parameters and (not rest or any(model.endswith("." + rest) for model in models))
+
+
+def _ast_hands_model(site: ast_shapes.Site, models: Collection[str]) -> bool:
+    """Whether the helper call at ``site`` gives its callee a model under some name (``_model_run_by``'s
+    ``inside``): an argument that may be a model, or, for ``self.m(...)``, the caller's ``self.<rest>``."""
+    call = site.node
+    assert isinstance(call, ast.Call) and site.function is not None
+    positional = [a.arg for a in (*site.function.args.posonlyargs, *site.function.args.args)]
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        if not (isinstance(func.value, ast.Name) and positional and func.value.id == positional[0]):
+            return False  # `called_function` reaches methods through the caller's first parameter only
+        if any("." in model for model in models):
             return True
-    return False
+    if any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+        return False  # `parameter_for` binds no parameter through `*args` / `**kwargs`
+    return any(_ast_may_be_model(site, ast_shapes.dotted_name(value), models) for value in ast_shapes.argument_values(call))
 
 
 def _is_true_keyword(arg: cst.Arg, keyword: str) -> bool:

@@ -66,6 +66,39 @@ REPORTED = {
                 self.net.encoder.eval()
                 self._validate_loop(loader)
         """,
+    "a module function the loop hands the model to": """
+        def _predict(net, x):
+            return net(x)
+
+        def evaluate(model, loader):
+            model.eval()
+            outputs = []
+            for x in loader:
+                outputs.append(_predict(x=x, net=model))
+            return outputs
+        """,
+    "a method called through self, running self.model": """
+        class Evaluator:
+            def _forward(self, x):
+                return self.model(x)
+
+            def run(self, loader):
+                self.model.eval()
+                for x in loader:
+                    self._forward(x)
+        """,
+    "a helper handed a model its caller's caller evaluated": """
+        def _predict(net, x):
+            return net(x)
+
+        def _loop(model, loader):
+            for x in loader:
+                _predict(model, x)
+
+        def main(model, loader):
+            model.eval()
+            _loop(model, loader)
+        """,
     # Each of these has a grad-mode context around the loop that does not prove autograd off. (A function that
     # sets the grad mode itself, `torch.set_grad_enabled(...)`, is one the rule leaves alone.)
     "a no_grad of the module's own": """
@@ -155,6 +188,48 @@ RULED_OUT = {
         def train(model, batch):
             model.eval()
             return _canonicalize(batch, [1, 5])
+        """,
+    # wer-inc/gogooku3 scripts/train_atft.py: helpers called in loops of functions that evaluate a model, handed
+    # no model (a loop variable, a constant), or called on an object that is not the caller's `self`.
+    "helpers handed no model": """
+        def _finite(obj, name="root"):
+            if isinstance(obj, dict):
+                for key, value in obj.items():
+                    obj[key] = _finite(value, f"{name}.{key}")
+            return obj
+
+        def rank(values):
+            return values.argsort()
+
+        class Metrics:
+            def update(self, values):
+                self.seen.append(values)
+
+        def validate(model, loader, metrics):
+            model.eval()
+            for x in loader:
+                batch = _finite(x)
+                ranks = rank(batch)
+                metrics.update(ranks)
+                coverage(0.9)
+
+        def coverage(level):
+            return [level]
+        """,
+    # The same file: a def written in the loop body of `train`, called there under `no_grad()`; its own code
+    # runs in no loop of its own.
+    "a model call in a def written in a loop body": """
+        import torch
+
+        def train(model, loaders):
+            model.eval()
+            for loader in loaders:
+                def forward(net, x):
+                    return net(x)
+
+                with torch.no_grad():
+                    for x in loader:
+                        forward(model, x)
         """,
     # The commonest evaluation loop in real code is already right: autograd is off around it.
     "loop inside with torch.no_grad()": """
