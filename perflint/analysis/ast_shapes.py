@@ -220,6 +220,18 @@ def in_loops(sites: Iterable[Site]) -> list[Site]:
     return [site for site in sites if site.loop is not None]
 
 
+def may_call_local_function(site: Site) -> bool:
+    """Whether the call at ``site`` has a shape ``local_calls.called_function`` may resolve: ``f(...)``, or
+    ``self.m(...)`` where ``self`` is the first positional parameter of the ``def`` it is in."""
+    func = site.node.func  # type: ignore[attr-defined]
+    if isinstance(func, ast.Name):
+        return True
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and site.function is not None):
+        return False
+    positional = [*site.function.args.posonlyargs, *site.function.args.args]
+    return bool(positional) and func.value.id == positional[0].arg
+
+
 def in_frame_loops(sites: Iterable[Site]) -> list[Site]:
     """The sites that run inside some loop of their own frame."""
     return [site for site in sites if site.frame_loop is not None]

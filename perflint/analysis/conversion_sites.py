@@ -453,10 +453,14 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
     # `[x.numpy() for x in xs]`, `lambda x: x.numpy()`: a name of the inner scope, not of the def.
     found = [(site, name, methods) for site, name, methods in found if name is None or not _ast_inner_name(tree, site, site.node, name)]
     if not through_helpers:
-        per_chain = Counter(
-            (id(site.function), name, methods) for site, name, methods in found if name is not None and site.function is not None
-        )
-        if any(count > 1 for count in per_chain.values()):
+        # Per chain, whether each conversion rebinds its name (`codes = codes.tolist()`): the binding comes
+        # between it and any conversion that runs after it, so two of those never convert the same value.
+        rebinds = _ast_rebinding_values(tree)
+        per_chain: dict[tuple[int, str, tuple[str, ...]], list[bool]] = defaultdict(list)
+        for site, name, methods in found:
+            if name is not None and site.function is not None:
+                per_chain[(id(site.function), name, methods)].append(name in rebinds.get(id(site.node), ()))
+        if any(len(rebinding) > 1 and not all(rebinding) for rebinding in per_chain.values()):
             return True
         return any(in_loop(tree, site, name) for site, name, _methods in found if name is not None and site.function is not None)
     # Functions converting their own parameter (`p.numpy()`, `p.mean(dim=1).numpy()`), by name: their
@@ -471,6 +475,8 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
     uses: Counter[tuple[int, str]] = Counter()
     passed: set[tuple[int, str]] = set()
     for site in ast_shapes.shapes(tree).calls():
+        if not ast_shapes.may_call_local_function(site):
+            continue  # `Loss.compute_ic(p, t)`: `called_function` resolves no such call
         for name in _ast_names_passed_to_converted_parameters(site.node, helpers):
             if _ast_inner_name(tree, site, site.node, name):
                 continue
@@ -573,31 +579,79 @@ def _ast_imports_torch(tree: ast.Module) -> bool:
 
 
 def in_loop(tree: ast.Module, site: ast_shapes.Site, name: str) -> bool:
-    """Whether ``site`` lies in a loop or list/set/dict comprehension of its def that stores ``name`` nowhere
-    (no assignment, ``for`` or comprehension target of it): spans of recorded nodes, compared by position."""
+    """Whether ``site`` lies where a loop or list/set/dict comprehension of its def runs it once per pass
+    (``repeating_loop``'s places: a ``for``'s body, a ``while``'s test and body, a comprehension but for its first
+    iterable; a lambda or generator expression in between runs it at another time) and the loop stores ``name``
+    nowhere (no assignment, ``for`` or comprehension target of it): spans of recorded nodes, by position."""
     position = _ast_span(site.node)[0]
-    inside = [span for span in _ast_loops(tree).get(id(site.function), ()) if span[0] <= position < span[1]]
-    if not inside:
+    holding = [region for region in _ast_loops(tree).get(id(site.function), ()) if region.runs_at(position)]
+    if not holding:
         return False
-    first, last = max(inside)  # the innermost: the one starting last
+    # The innermost: the one starting last, or, of two starting together, ending first.
+    innermost = max(holding, key=lambda region: (region.runs[0], _negated(region.runs[1])))
+    if innermost.loop is None:
+        return False
+    first, last = innermost.loop
     return not any(first <= where < last for where in _ast_stores(tree).get((id(site.function), name), ()))
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Where a loop, comprehension, lambda or generator expression runs code (``runs``, less ``hole``: the first
+    iterable of a comprehension, evaluated once before it), and the loop's whole span (None for a lambda or a
+    generator expression, which run their code at another time)."""
+
+    runs: Span
+    hole: Optional[Span]
+    loop: Optional[Span]
+
+    def runs_at(self, position: tuple[int, int]) -> bool:
+        return self.runs[0] <= position < self.runs[1] and not (self.hole is not None and self.hole[0] <= position < self.hole[1])
+
+
+def _negated(position: tuple[int, int]) -> tuple[int, int]:
+    return (-position[0], -position[1])
+
+
+@lru_cache(maxsize=1)
+def _ast_loops(tree: ast.Module) -> dict[int, list[_Region]]:
+    """The regions of the loops, comprehensions, lambdas and generator expressions of each def (by its id)."""
+    loops: dict[int, list[_Region]] = defaultdict(list)
+    kinds = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.Lambda, ast.GeneratorExp)
+    for site in ast_shapes.shapes(tree).of(*kinds):
+        if site.function is not None:
+            loops[id(site.function)].append(_region(site.node))
+    return loops
+
+
+def _region(node: ast.AST) -> _Region:
+    whole = _ast_span(node)
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        return _Region((_ast_span(node.body[0])[0], _ast_span(node.body[-1])[1]), None, whole)
+    if isinstance(node, ast.While):
+        return _Region((_ast_span(node.test)[0], _ast_span(node.body[-1])[1]), None, whole)
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
+        return _Region(whole, _ast_span(node.generators[0].iter), whole)
+    return _Region(whole, None, None)
+
+
+@lru_cache(maxsize=1)
+def _ast_rebinding_values(tree: ast.Module) -> dict[int, set[str]]:
+    """The names each assigned value is bound to as a plain name (``x = y = value``), by the value's id."""
+    bound: dict[int, set[str]] = {}
+    for site in ast_shapes.shapes(tree).of(ast.Assign):
+        node = site.node
+        assert isinstance(node, ast.Assign)
+        names = {target.id for target in node.targets if isinstance(target, ast.Name)}
+        if names:
+            bound[id(node.value)] = names
+    return bound
 
 
 def _ast_span(node: ast.AST) -> Span:
     """Where ``node`` (an expression or statement) starts and ends, as (line, column) pairs."""
     assert isinstance(node, (ast.expr, ast.stmt))
     return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
-
-
-@lru_cache(maxsize=1)
-def _ast_loops(tree: ast.Module) -> dict[int, list[Span]]:
-    """The spans of the loops and list/set/dict comprehensions of each def (by the def's id)."""
-    loops: dict[int, list[Span]] = defaultdict(list)
-    kinds = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp)
-    for site in ast_shapes.shapes(tree).of(*kinds):
-        if site.function is not None:
-            loops[id(site.function)].append(_ast_span(site.node))
-    return loops
 
 
 @lru_cache(maxsize=1)

@@ -625,14 +625,11 @@ def _ast_hands_model(site: ast_shapes.Site, models: Collection[str]) -> bool:
     """Whether the helper call at ``site`` gives its callee a model under some name (``_model_run_by``'s
     ``inside``): an argument that may be a model, or, for ``self.m(...)``, the caller's ``self.<rest>``."""
     call = site.node
-    assert isinstance(call, ast.Call) and site.function is not None
-    positional = [a.arg for a in (*site.function.args.posonlyargs, *site.function.args.args)]
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        if not (isinstance(func.value, ast.Name) and positional and func.value.id == positional[0]):
-            return False  # `called_function` reaches methods through the caller's first parameter only
-        if any("." in model for model in models):
-            return True
+    assert isinstance(call, ast.Call)
+    if not ast_shapes.may_call_local_function(site):
+        return False
+    if isinstance(call.func, ast.Attribute) and any("." in model for model in models):
+        return True
     if any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
         return False  # `parameter_for` binds no parameter through `*args` / `**kwargs`
     return any(_ast_may_be_model(site, ast_shapes.dotted_name(value), models) for value in ast_shapes.argument_values(call))

@@ -1,0 +1,100 @@
+"""PFL102's ``could_match`` (``conversion_sites.could_repeat``): a shape check that keeps every module the rule
+reports in, and rules out conversions no pass of a loop repeats (an iterable evaluated once, code that runs at
+another time) and chains of conversions that each rebind their name."""
+
+from __future__ import annotations
+
+import pytest
+
+from perflint.rules.repeated_host_conversion import RepeatedHostConversion
+from tests.support import prefilter_keeps
+
+REPORTED = {
+    "a conversion in a while loop's test": """
+        import torch
+
+        def countdown(t: torch.Tensor, n):
+            while t.tolist()[0] < n:
+                n -= 1
+            return n
+        """,
+    "a conversion in a comprehension's second iterable": """
+        import torch
+
+        def shifted(t: torch.Tensor, ys):
+            return [a + y for y in ys for a in t.tolist()]
+        """,
+    "a conversion before one that rebinds the name, in one pass": """
+        import torch
+
+        def codes_of(codes: torch.Tensor, batches):
+            for batch in batches:
+                first = codes.tolist()
+                codes = codes.tolist()
+        """,
+    "a conversion before one that rebinds the name": """
+        import torch
+
+        def codes_of(codes: torch.Tensor):
+            first = codes.tolist()
+            codes = codes.tolist()
+            return first, codes
+        """,
+}
+
+RULED_OUT = {
+    # wer-inc/gogooku3 scripts/train_atft.py: the first iterable of a comprehension is evaluated once.
+    "a comprehension's first iterable": """
+        import torch
+
+        def dates(date_values: torch.Tensor):
+            return [str(x) for x in date_values.view(-1).tolist()]
+        """,
+    "a for loop's iterable": """
+        import torch
+
+        def show(t: torch.Tensor):
+            for x in t.tolist():
+                print(x)
+        """,
+    # The same file, in one long function: `codes = codes.tolist()` in several branches; each binding comes
+    # between its conversion and any later one.
+    "conversions that each rebind their name": """
+        import torch
+
+        def run(batches, other):
+            for batch in batches:
+                codes = batch["codes"]
+                if torch.is_tensor(codes):
+                    codes = codes.tolist()
+            for batch in other:
+                codes = batch["codes"]
+                if torch.is_tensor(codes):
+                    codes = codes.tolist()
+        """,
+    "a conversion in a lambda made in a loop": """
+        import torch
+
+        def hooks(t: torch.Tensor, batches):
+            made = []
+            for batch in batches:
+                made.append(lambda: t.tolist())
+            return made
+        """,
+    "a conversion in a generator expression made in a loop": """
+        import torch
+
+        def totals(t: torch.Tensor, batches):
+            return [sum(t.tolist()[0] for _ in batch) for batch in batches]
+        """,
+}
+
+
+@pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
+def test_reported_modules_pass_could_match(source: str) -> None:
+    assert prefilter_keeps(RepeatedHostConversion, source, reported=True)
+
+
+@pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
+def test_conversions_the_rule_never_reports_are_ruled_out(source: str) -> None:
+    assert not prefilter_keeps(RepeatedHostConversion, source, reported=False)
