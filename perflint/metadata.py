@@ -39,6 +39,7 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 from libcst.metadata.expression_context_provider import ExpressionContextVisitor
+from libcst._nodes.internal import CodegenState
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 from libcst.metadata.scope_provider import _ASSIGNMENT_LIKE_NODES, ScopeVisitor
 
@@ -202,14 +203,17 @@ class QualifiedNames(Mapping[cst.CSTNode, object]):
 
 
 class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
-    """PositionProvider's values, generated one top-level statement at a time.
+    """PositionProvider's values, generated one statement of a block at a time.
 
     LibCST generates the whole module's code with positions on the first question (on a 10,000-line script
-    about as much CPU as its parse), where findings need the positions of a few nodes. Here a node's top-level
-    statement is generated with positions the first time a node of it is asked about, starting on the line
-    the statements before it end on (counted in their plain code, generated once): the same code generation
-    from the same line, so the same values. A node outside every statement (a token, the module's header or
-    footer, the module itself) gets the values of the whole module's generation (``generate_whole``).
+    about as much CPU as its parse), where findings need the positions of a few nodes. Here a node's innermost
+    *block statement* (a statement of the module's body or of an indented block) is generated with positions
+    the first time a node of it is asked about: the same code generation from the same state, so the same
+    values. A block statement starts a line, at column 0, under the indents of the blocks around it; the line
+    is counted in the plain code of what comes before it (the module's statements before its top-level
+    statement, and the part of that statement before it), which costs a sixth of generating with positions.
+    A node outside every statement (a token, the module's header or footer, the module itself) gets the values
+    of the whole module's generation (``generate_whole``).
     """
 
     def __init__(self, module: cst.Module, generate_whole: Callable[[], Mapping[cst.CSTNode, object]]) -> None:
@@ -219,42 +223,55 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
         self._parents = index_of(module).parents
         self._values: dict[cst.CSTNode, CodeRange] = {}
         self._generated: set[int] = set()
-        # The first line of each top-level statement (by id) found so far, and where the next one starts.
-        self._first_lines: dict[int, int] = {}
+        # The first line and indents of each block statement (by id) found so far.
+        self._starts: dict[int, tuple[int, list[str]]] = {}
+        # Top-level statements counted so far, and where the next one starts.
         self._counted = 0
         self._next_line = 1 + sum(_line_breaks(module.code_for_node(line)) for line in module.header)
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         if node in self._values:
             return self._values[node]
-        statement = self._statement_of(node)
-        if statement is None or id(statement) in self._generated:
+        found = self._statements_of(node)
+        if found is None or id(found[0]) in self._generated:
             # Not in a statement, or in one already generated without it (not a node of this module).
             return self._whole()[node]  # type: ignore[return-value]
-        self._generate(statement)
+        self._generate(*found)
         return self._values[node]
 
-    def _statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    def _statements_of(self, node: cst.CSTNode) -> Optional[tuple[cst.CSTNode, cst.CSTNode]]:
+        """``node``'s innermost block statement (itself included) and its top-level statement."""
+        innermost = None
         parent = self._parents.get(node)
         while parent is not None and parent is not self._module:
+            if innermost is None and type(parent) is cst.IndentedBlock:
+                innermost = node  # the block's non-token children are its statements
             node, parent = parent, self._parents.get(parent)
-        return node if parent is self._module else None
+        return (innermost or node, node) if parent is self._module else None
 
-    def _generate(self, statement: cst.CSTNode) -> None:
-        body = self._module.body
-        while id(statement) not in self._first_lines:
-            counted = body[self._counted]
-            self._first_lines[id(counted)] = self._next_line
-            self._next_line += _line_breaks(self._module.code_for_node(counted))
-            self._counted += 1
+    def _generate(self, statement: cst.CSTNode, top_level: cst.CSTNode) -> None:
+        if id(statement) not in self._starts:
+            self._count_lines_before(top_level)
+        line, indents = self._starts[id(statement)]
         provider = PositionProvider()
         state = PositionProvidingCodegenState(
             default_indent=self._module.default_indent, default_newline=self._module.default_newline, provider=provider
         )
-        state.line = self._first_lines[id(statement)]
+        state.line, state.indent_tokens = line, list(indents)
         statement._codegen(state)
         self._values.update(cast(Mapping[cst.CSTNode, CodeRange], provider._computed))
         self._generated.add(id(statement))
+
+    def _count_lines_before(self, top_level: cst.CSTNode) -> None:
+        """Where ``top_level`` and each block statement in it start, from the plain code before each."""
+        body = self._module.body
+        while id(top_level) not in self._starts:
+            counted = body[self._counted]
+            state = _BlockStatementStarts(self._module.default_indent, self._module.default_newline, self._next_line)
+            counted._codegen(state)
+            self._starts.update(state.starts())
+            self._next_line += _line_breaks("".join(state.tokens))
+            self._counted += 1
 
     def _whole(self) -> Mapping[cst.CSTNode, object]:
         if self._whole_values is None:
@@ -266,6 +283,36 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
 
     def __len__(self) -> int:
         return len(self._whole())
+
+
+class _BlockStatementStarts(CodegenState):
+    """A plain code generation of one top-level statement that notes where it and each statement of an indented
+    block in it start: the number of tokens before and the indents then."""
+
+    def __init__(self, default_indent: str, default_newline: str, first_line: int) -> None:
+        super().__init__(default_indent=default_indent, default_newline=default_newline)
+        self._first_line = first_line
+        self._marks: list[tuple[int, int, list[str]]] = []  # (node id, tokens before it, indents)
+        self._open: list[cst.CSTNode] = []  # the nodes being generated, outermost first
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if not self._open or type(self._open[-1]) is cst.IndentedBlock:
+            # The top-level statement, or a child of a block: its statements (and header and footer lines).
+            self._marks.append((id(node), len(self.tokens), list(self.indent_tokens)))
+        self._open.append(node)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        self._open.pop()
+
+    def starts(self) -> dict[int, tuple[int, list[str]]]:
+        """Each noted node's first line and the indents it is generated under."""
+        found = {}
+        line, counted = self._first_line, 0
+        for node_id, before, indents in self._marks:
+            line += _line_breaks("".join(self.tokens[counted:before]))
+            counted = before
+            found[node_id] = (line, indents)
+        return found
 
 
 def _line_breaks(code: str) -> int:
