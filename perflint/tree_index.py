@@ -43,15 +43,16 @@ class TreeIndex:
         self._nodes: list[cst.CSTNode] = []  # in pre-order
         self._start: dict[cst.CSTNode, int] = {}
         self._end: dict[cst.CSTNode, int] = {}
-        self._frame: dict[cst.CSTNode, cst.CSTNode] = {}
-        # (type, frame or None for all frames) -> (positions, nodes), both in pre-order.
+        # (type, frame or None for all frames) -> (positions, nodes), both in pre-order. The pass files each node
+        # under its frame; the entry of all frames is put together from those when first asked for.
         self._filed: dict[tuple[type, Optional[cst.CSTNode]], tuple[list[int], list[cst.CSTNode]]] = {}
+        self._entries_of_type: dict[type, list[tuple[list[int], list[cst.CSTNode]]]] = {}
         self._memo: dict[tuple[Hashable, ...], object] = {}
         self._build()
 
     def _build(self) -> None:
-        nodes, start, end, frames, filed, parents = self._nodes, self._start, self._end, self._frame, self._filed, self.parents
-        child_nodes = self.child_nodes
+        nodes, start, end, filed, parents = self._nodes, self._start, self._end, self._filed, self.parents
+        child_nodes, entries_of_type = self.child_nodes, self._entries_of_type
         position = 0
         # (node, its frame); None marks "every descendant of the node below it on the stack has been seen".
         stack: list[tuple[Optional[cst.CSTNode], cst.CSTNode]] = [(self.module, self.module)]
@@ -62,21 +63,20 @@ class TreeIndex:
                 continue
             nodes.append(node)
             start[node] = position
-            frames[node] = frame
             kind = type(node)
-            for key in ((kind, frame), (kind, None)):
-                entry = filed.get(key)
-                if entry is None:
-                    entry = filed[key] = ([], [])
-                entry[0].append(position)
-                entry[1].append(node)
+            entry = filed.get((kind, frame))
+            if entry is None:
+                entry = filed[(kind, frame)] = ([], [])
+                entries_of_type.setdefault(kind, []).append(entry)
+            entry[0].append(position)
+            entry[1].append(node)
             position += 1
             stack.append((None, node))
             inner = node if kind in DEFERRED_TYPES else frame
             below = child_nodes[id(node)] = non_token_children(node)
             for child in below:
                 parents[child] = node
-            stack.extend((child, inner) for child in reversed(below))
+            stack.extend([(child, inner) for child in reversed(below)])
 
     def visit(self, visitor: cst.CSTVisitor) -> None:
         """The calls ``traversal.walk(module, visitor)`` makes for the nodes that are not tokens, in the same
@@ -119,7 +119,13 @@ class TreeIndex:
 
     def _opened_frame(self, root: cst.CSTNode) -> cst.CSTNode:
         """The frame whose nodes ``walk_same_scope(root)`` yields (``root`` itself aside)."""
-        return root if isinstance(root, (*DEFERRED, cst.Module)) else self._frame[root]
+        if isinstance(root, (*DEFERRED, cst.Module)):
+            return root
+        # The nearest def, lambda or class above `root`, else the module (which has no parent).
+        parent = self.parents.get(root)
+        while parent is not None and type(parent) not in DEFERRED_TYPES:
+            parent = self.parents.get(parent)
+        return self.module if parent is None else parent
 
     def under(self, root: cst.CSTNode, *kinds: type[N]) -> list[N]:
         """The nodes of ``kinds`` (exact types) among ``root`` and all its descendants, nested scopes included."""
@@ -129,7 +135,7 @@ class TreeIndex:
         low, high = self._start[root], self._end[root]
         found: list[tuple[int, cst.CSTNode]] = []
         for kind in kinds:
-            entry = self._filed.get((kind, frame))
+            entry = self._entry(kind, frame)
             if entry is None:
                 continue
             positions, nodes = entry
@@ -138,6 +144,17 @@ class TreeIndex:
         if len(kinds) > 1:
             found.sort(key=lambda pair: pair[0])
         return [node for _position, node in found]
+
+    def _entry(self, kind: type, frame: Optional[cst.CSTNode]) -> Optional[tuple[list[int], list[cst.CSTNode]]]:
+        """The positions and nodes of ``kind`` in ``frame`` (None: in every frame), in pre-order."""
+        entry = self._filed.get((kind, frame))
+        if entry is None and frame is None and kind in self._entries_of_type:
+            pairs = sorted(
+                (pair for positions, nodes in self._entries_of_type[kind] for pair in zip(positions, nodes)),
+                key=lambda pair: pair[0],
+            )
+            entry = self._filed[(kind, None)] = ([position for position, _node in pairs], [node for _position, node in pairs])
+        return entry
 
     def grouped(self, kind: type[N], key: Callable[[N], Optional[Hashable]], fact: Hashable) -> dict[Hashable, list[N]]:
         """The module's nodes of ``kind`` (exact type) by ``key`` of each, in source order, once per module;
