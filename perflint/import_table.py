@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Collection, Iterator, Mapping, Optional
 
-from perflint.traversal import ast_children
+from perflint.traversal import ast_branch_fields, ast_children
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,14 @@ def imported_names(tree: ast.Module) -> ImportedNames:
     bindings: Counter[str] = Counter()
     defined: set[str] = set()
     complete = True
-    for node, module_level in _nodes_with_level(tree):
+    # Every node with whether it runs in the module's own scope; the fields skipped hold no import or binding
+    # (an import's aliases are read from the import).
+    stack: list[tuple[ast.AST, bool]] = [(tree, True)]
+    while stack:
+        node, module_level = stack.pop()
         kind = type(node)
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+        if kind is ast.Import or kind is ast.ImportFrom:
+            if kind is ast.ImportFrom and any(alias.name == "*" for alias in node.names):  # type: ignore[attr-defined]
                 complete = False
             for name, target in _import_bindings(node):
                 bindings[name] += 1
@@ -97,26 +101,21 @@ def imported_names(tree: ast.Module) -> ImportedNames:
                 import_targets.setdefault(name, set()).add(target)
                 if module_level:
                     module_level_imports.add(name)
+        elif kind is ast.Name:
+            # Most nodes a walk meets are names, nearly all of them read: told apart here, without a call.
+            if type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
+                bindings[node.id] += 1  # type: ignore[attr-defined]
         elif kind in BINDING_TYPES:
             bindings.update(_other_bindings(node))
-            if isinstance(node, DEFINITIONS):
-                defined.add(node.name)
+            if kind in DEFINITION_TYPES:
+                defined.add(node.name)  # type: ignore[attr-defined]
+        inner = module_level and kind not in SCOPE_TYPES
+        stack.extend([(child, inner) for child in ast_children(node, ast_branch_fields(kind))])
     imported = {name: frozenset(targets) for name, targets in import_targets.items()}
     import_only = frozenset(name for name in imported if bindings[name] == import_bindings[name])
     # One target, and bound in the module's scope (a use in a scope without a binding of its own looks there).
     exact = {name: next(iter(imported[name])) for name in import_only if len(imported[name]) == 1 and name in module_level_imports}
     return ImportedNames(exact, imported, import_only, frozenset(bindings), frozenset(defined), complete)
-
-
-def _nodes_with_level(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
-    """Every node of ``tree``, with whether it runs in the module's own scope."""
-    stack: list[tuple[ast.AST, bool]] = [(tree, True)]
-    while stack:
-        node, module_level = stack.pop()
-        yield node, module_level
-        inner = module_level and not isinstance(node, SCOPES)
-        for child in ast_children(node):
-            stack.append((child, inner))
 
 
 SCOPES = (
@@ -129,6 +128,7 @@ SCOPES = (
     ast.DictComp,
     ast.GeneratorExp,
 )
+SCOPE_TYPES = frozenset(SCOPES)
 
 
 def _import_bindings(node: ast.AST) -> Iterator[tuple[str, str]]:
@@ -148,10 +148,8 @@ def _import_bindings(node: ast.AST) -> Iterator[tuple[str, str]]:
 
 
 def _other_bindings(node: ast.AST) -> Iterator[str]:
-    """The names ``node`` binds (or declares global/nonlocal) other than by import."""
-    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-        yield node.id
-    elif isinstance(node, ast.arg):
+    """The names ``node`` binds (or declares global/nonlocal) other than by import or as a Name."""
+    if isinstance(node, ast.arg):
         yield node.arg
     elif isinstance(node, (ast.Global, ast.Nonlocal)):
         yield from node.names
@@ -165,12 +163,13 @@ def _other_bindings(node: ast.AST) -> Iterator[str]:
 # The statements that bind their ``name`` (their names start the provider's scope paths), and with the
 # type parameters of Python 3.12+, everything that binds a ``name``.
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+DEFINITION_TYPES = frozenset(DEFINITIONS)
 NAMED_DEFINITIONS = DEFINITIONS + tuple(
     kind for kind in (getattr(ast, name, None) for name in ("TypeVar", "ParamSpec", "TypeVarTuple")) if kind is not None
 )
 # Every node type ``_other_bindings`` reads: the loop above skips the others at once.
 BINDING_TYPES = frozenset(
-    {ast.Name, ast.arg, ast.Global, ast.Nonlocal, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping, *NAMED_DEFINITIONS}
+    {ast.arg, ast.Global, ast.Nonlocal, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping, *NAMED_DEFINITIONS}
 )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Iterator, Optional, Union
 
-from perflint.traversal import ast_children
+from perflint.traversal import ast_branch_fields, ast_children
 
 LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -26,12 +26,6 @@ RECORDED = (
 )  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)
-# Fields under which no recorded node can be: names and other scalars, expression contexts, operator singletons
-# and import aliases. ``shapes`` does not read them (a third of its walk on the corpus).
-UNRECORDED_FIELDS = frozenset(
-    {"ctx", "op", "ops", "names", "id", "attr", "arg", "name", "module", "level", "kind", "type_comment", "conversion",
-     "is_async"}
-)  # fmt: skip
 # The nodes whose bodies run at another time than the code around them (``syntax.DEFERRED`` on LibCST).
 FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
 
@@ -96,20 +90,9 @@ def shapes(tree: ast.Module) -> Shapes:
             function = node
         if kind in FRAME_KINDS:
             frame, frame_loop = node, None
-        for child in reversed(ast_children(node, _recording_fields(kind))):
+        for child in reversed(ast_children(node, ast_branch_fields(kind))):
             stack.append((child, loop, function, frame, frame_loop))
     return result
-
-
-_RECORDING_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
-
-
-def _recording_fields(kind: type[ast.AST]) -> tuple[str, ...]:
-    """The fields of ``kind`` a recorded node may be under (worked out once per node type)."""
-    fields = _RECORDING_FIELDS.get(kind)
-    if fields is None:
-        fields = _RECORDING_FIELDS[kind] = tuple(name for name in kind._fields if name not in UNRECORDED_FIELDS)
-    return fields
 
 
 def dotted_name(node: ast.AST, max_parts: Optional[int] = None) -> Optional[str]:

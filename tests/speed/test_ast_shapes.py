@@ -59,7 +59,7 @@ PYTHON_FIXTURES = [path for path in fixture_inputs() if path.suffix == ".py"]
 def test_shapes_records_what_a_walk_of_every_field_records(source, monkeypatch: pytest.MonkeyPatch) -> None:
     tree = ast.parse(source)
     recorded = _sites(tree)
-    monkeypatch.setattr(ast_shapes, "_recording_fields", lambda kind: kind._fields)
+    monkeypatch.setattr(ast_shapes, "ast_branch_fields", lambda kind: kind._fields)
     assert recorded == _sites(tree)
     assert len(recorded[ast.Call]) >= 1
 
