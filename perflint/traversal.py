@@ -41,6 +41,10 @@ TOKENS = frozenset(
     {cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace}
 )
 TOKEN_NAMES = frozenset(kind.__name__ for kind in TOKENS)
+# Every node type by its name, as visitor callbacks name them (``visit_Call``).
+NODE_TYPES = {
+    name: kind for name, kind in vars(cst).items() if isinstance(kind, type) and issubclass(kind, cst.CSTNode)
+}
 
 
 def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor]) -> None:
@@ -57,7 +61,7 @@ def visit_batched(module: cst.Module, visitors: Iterable[cst.BatchableCSTVisitor
     # index anyway (for parents): the visit reads it instead of walking the tree once more.
     from perflint.tree_index import index_of  # imported here: the index is built with this module's walk
 
-    index_of(module).visit(batched)
+    index_of(module).visit(batched, tuple(NODE_TYPES[name] for name in batched.names() if name in NODE_TYPES))
 
 
 class _Batched(cst.CSTVisitor):

@@ -78,14 +78,15 @@ class TreeIndex:
                 parents[child] = node
             stack.extend([(child, inner) for child in reversed(below)])
 
-    def visit(self, visitor: cst.CSTVisitor) -> None:
-        """The calls ``traversal.walk(module, visitor)`` makes for the nodes that are not tokens, in the same
+    def visit(self, visitor: cst.CSTVisitor, kinds: tuple[type[cst.CSTNode], ...]) -> None:
+        """The calls ``traversal.walk(module, visitor)`` makes for the nodes of ``kinds`` (exact types), in the same
         order, read from the index instead of the tree, for a visitor that visits every node's children (its
-        ``on_visit`` answer is not read): each node's ``on_leave`` comes once every node of its span has been
-        visited."""
-        end = self._end
+        ``on_visit`` answer is not read) and has callbacks for those types only: each node's ``on_leave`` comes
+        once every node of its span has been visited, before the first node after it."""
+        start, end = self._start, self._end
         open_nodes: list[cst.CSTNode] = []
-        for position, node in enumerate(self._nodes):
+        for node in self.under(self.module, *kinds):
+            position = start[node]
             while open_nodes and end[open_nodes[-1]] <= position:
                 visitor.on_leave(open_nodes.pop())
             visitor.on_visit(node)
