@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Callable, Iterator, Mapping, Optional, Sequence, Union, cast
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
     CodeRange,
     ExpressionContextProvider,
@@ -43,6 +44,7 @@ from libcst._nodes.internal import CodegenState
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 from libcst.metadata.scope_provider import _ASSIGNMENT_LIKE_NODES, ScopeVisitor
 
+from perflint.import_table import ImportedNames
 from perflint.traversal import non_token_children, visit_batched
 from perflint.tree_index import index_of
 
@@ -58,8 +60,11 @@ class NeedsEagerResolution(BaseException):
 class ModuleMetadata:
     """Every provider's node -> value mapping for one module, each computed on first request and kept."""
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
+    def __init__(self, wrapper: MetadataWrapper, imported_names: Optional[Callable[[], ImportedNames]] = None) -> None:
         self._wrapper = wrapper
+        # The module's import table, if the caller has one: it spares the scope analysis most of its
+        # qualified-name questions (``_ScopeVisitor.visit_Call``).
+        self._imported_names = imported_names
         self._values: dict[ProviderT, Mapping[cst.CSTNode, object]] = {}
 
     @property
@@ -103,7 +108,7 @@ class ModuleMetadata:
         instance.child_nodes = index_of(module).child_nodes  # type: ignore[attr-defined]
         if isinstance(instance, ScopeProvider):
             # What ScopeProvider.visit_Module does, with the visitor below.
-            visitor = _ScopeVisitor(instance)
+            visitor = _ScopeVisitor(instance, self._imported_names)
             with _visiting_in_place():
                 module.visit(visitor)
             visitor.infer_accesses()
@@ -114,17 +119,43 @@ class ModuleMetadata:
 
 
 class _ScopeVisitor(ScopeVisitor):
-    """LibCST's ScopeVisitor, whose leaving a node (``left``, called by ``_visit_in_place`` before the node's
-    ``leave_<Type>``) tells assignment-like nodes by their exact type: its ``isinstance`` against 18 node
-    classes, each an ABC, was a third of the provider's CPU. None of those classes has a subclass, so the
-    answer is the same."""
+    """LibCST's ScopeVisitor, with two shortcuts that give the same scopes.
+
+    Leaving a node (``left``, called by ``_visit_in_place`` before the node's ``leave_<Type>``) tells
+    assignment-like nodes by their exact type: its ``isinstance`` against 18 node classes, each an ABC, was a
+    third of the provider's CPU. None of those classes has a subclass, so the answer is the same.
+
+    ``visit_Call`` asks every call's qualified names, to find ``typing.NewType``, ``typing.TypeVar`` and
+    ``typing.cast`` (whose arguments are type hints): a fifth of the provider's CPU on training scripts. A call
+    the module's import table says cannot be one of those (``ImportedNames.cannot_refer_to``, for the name
+    LibCST would look up) is visited as LibCST visits any other call.
+    """
+
+    def __init__(self, provider: ScopeProvider, imported_names: Optional[Callable[[], ImportedNames]]) -> None:
+        super().__init__(provider)
+        self._imported_names = imported_names
 
     def left(self, original_node: cst.CSTNode) -> None:
         self.provider.set_metadata(original_node, self.scope)
         if type(original_node) in ASSIGNMENT_LIKE_TYPES:
             self.scope._assignment_count += 1
 
+    def visit_Call(self, node: cst.Call) -> Optional[bool]:
+        if self._imported_names is None or self._may_set_type_hints(node):
+            return super().visit_Call(node)
+        # What ScopeVisitor.visit_Call does for other calls: open the two stacks its leave_Call closes.
+        self._ScopeVisitor__top_level_attribute_stack.append(None)  # type: ignore[attr-defined]
+        self._ScopeVisitor__in_type_hint_stack.append(False)  # type: ignore[attr-defined]
+        return True
 
+    def _may_set_type_hints(self, call: cst.Call) -> bool:
+        assert self._imported_names is not None
+        name = get_full_name_for_node(call)
+        return name is not None and not self._imported_names().cannot_refer_to(name, TYPE_HINT_CALLS)
+
+
+# The calls ScopeVisitor.visit_Call treats apart: their arguments are type hints.
+TYPE_HINT_CALLS = frozenset({"typing.NewType", "typing.TypeVar", "typing.cast"})
 ASSIGNMENT_LIKE_TYPES = frozenset(_ASSIGNMENT_LIKE_NODES)
 
 

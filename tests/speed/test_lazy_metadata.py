@@ -130,7 +130,7 @@ def _assert_metadata_equals_libcst_providers(module: cst.Module) -> None:
     """Every provider's values equal LibCST's, except that tokens (whitespace, punctuation), which LibCST documents
     as having no scope and which get no expression context, are not given one."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True))
+    ours = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True), engine.ImportTableOf(module, None))
     assert dict(ours.values(PositionProvider)) == dict(wrapper.resolve(PositionProvider))
     assert dict(ours.values(ExpressionContextProvider)) == dict(wrapper.resolve(ExpressionContextProvider))
     in_module = {module, *MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)}
@@ -156,6 +156,38 @@ def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
 
 def test_metadata_equals_libcst_providers_on_every_syntax() -> None:
     _assert_metadata_equals_libcst_providers(engine.parse(EVERY_SYNTAX))
+
+
+# Calls whose string arguments LibCST reads as type hints (accesses of `Foo`, `Bar`...), under every spelling
+# the import table must not rule out, next to calls named alike that are not those.
+TYPE_HINT_CALLS = b"""
+import typing
+import typing as t
+from typing import cast as c, NewType, TypeVar as TV
+
+UserId = NewType("UserId", "Foo")
+T = TV("T", "Foo", bound="Bar")
+x = c("List[Foo]", y)
+z = t.cast("Dict[str, Baz]", w)
+q = typing.cast("Qux", w)
+
+def f(cast, TypeVar):
+    return cast("Foo", 1), TypeVar("Bar")
+
+class Foo: ...
+class Bar: ...
+class Baz: ...
+class Qux: ...
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [TYPE_HINT_CALLS, TYPE_HINT_CALLS + b"from typing import *\n", TYPE_HINT_CALLS.replace(b"import typing\n", b"class typing: ...\n")],
+    ids=["aliases", "a star import", "a class named typing"],
+)
+def test_metadata_equals_libcst_providers_on_type_hint_calls(source: bytes) -> None:
+    _assert_metadata_equals_libcst_providers(engine.parse(source))
 
 
 @pytest.mark.slow
