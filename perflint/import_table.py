@@ -118,17 +118,10 @@ def imported_names(tree: ast.Module) -> ImportedNames:
     return ImportedNames(exact, imported, import_only, frozenset(bindings), frozenset(defined), complete)
 
 
-SCOPES = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.Lambda,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
+# The nodes whose code runs in a scope of its own.
+SCOPE_TYPES = frozenset(
+    {ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp}
 )
-SCOPE_TYPES = frozenset(SCOPES)
 
 
 def _import_bindings(node: ast.AST) -> Iterator[tuple[str, str]]:
