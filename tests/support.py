@@ -6,7 +6,9 @@ import ast
 import textwrap
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
+
+import pytest
 
 from perflint import api, engine
 from perflint.config import Settings
@@ -61,3 +63,21 @@ def prefilter_keeps(rule: type[Rule], source: str, reported: bool) -> bool:
     outcome = engine.lint(engine.parse(code.encode()), [rule], "shape.py", {})
     assert outcome.failures == () and bool(outcome.findings) == reported
     return rule.could_match(ast.parse(code))
+
+
+def prefilter_tests(
+    rule: type[Rule], reported: Mapping[str, str], ruled_out: Mapping[str, str]
+) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """A rule's two prefilter tests, over named modules: each of ``reported`` (the rule reports in it) passes its
+    ``could_match``, each of ``ruled_out`` (the rule reports nothing there) is ruled out. Bind them to names
+    starting ``test_`` in the test module."""
+
+    @pytest.mark.parametrize("source", reported.values(), ids=reported.keys())
+    def reported_modules_pass(source: str) -> None:
+        assert prefilter_keeps(rule, source, reported=True)
+
+    @pytest.mark.parametrize("source", ruled_out.values(), ids=ruled_out.keys())
+    def modules_without_findings_are_ruled_out(source: str) -> None:
+        assert not prefilter_keeps(rule, source, reported=False)
+
+    return reported_modules_pass, modules_without_findings_are_ruled_out

@@ -3,10 +3,8 @@ copies of values detached already, which the rule leaves alone (``is_detached``)
 
 from __future__ import annotations
 
-import pytest
-
 from perflint.rules.cpu_without_detach import CpuWithoutDetach
-from tests.support import prefilter_keeps
+from tests.support import prefilter_tests
 
 REPORTED = {
     "a kept copy of a computed value": """
@@ -57,11 +55,6 @@ RULED_OUT = {
 }
 
 
-@pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
-def test_reported_modules_pass_could_match(source: str) -> None:
-    assert prefilter_keeps(CpuWithoutDetach, source, reported=True)
-
-
-@pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
-def test_copies_the_rule_never_reports_are_ruled_out(source: str) -> None:
-    assert not prefilter_keeps(CpuWithoutDetach, source, reported=False)
+test_reported_modules_pass_could_match, test_modules_the_rule_never_reports_in_are_ruled_out = prefilter_tests(
+    CpuWithoutDetach, REPORTED, RULED_OUT
+)

@@ -3,10 +3,8 @@ every module the rule reports in and rules out the loops it never reports."""
 
 from __future__ import annotations
 
-import pytest
-
 from perflint.rules.enumerate_append_grouping import EnumerateAppendGrouping
-from tests.support import prefilter_keeps
+from tests.support import prefilter_tests
 
 REPORTED = {
     "enumerate imported under another name": """
@@ -61,11 +59,6 @@ RULED_OUT = {
 }
 
 
-@pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
-def test_reported_modules_pass_could_match(source: str) -> None:
-    assert prefilter_keeps(EnumerateAppendGrouping, source, reported=True)
-
-
-@pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
-def test_loops_the_rule_never_reports_are_ruled_out(source: str) -> None:
-    assert not prefilter_keeps(EnumerateAppendGrouping, source, reported=False)
+test_reported_modules_pass_could_match, test_modules_the_rule_never_reports_in_are_ruled_out = prefilter_tests(
+    EnumerateAppendGrouping, REPORTED, RULED_OUT
+)

@@ -4,10 +4,8 @@ functions that backpropagate in their own code, and model calls the rule finds u
 
 from __future__ import annotations
 
-import pytest
-
 from perflint.rules.eval_loop_with_grad import EvalLoopWithGrad
-from tests.support import prefilter_keeps
+from tests.support import prefilter_tests
 
 REPORTED = {
     "eval in the loop's function": """
@@ -277,11 +275,6 @@ RULED_OUT = {
 }
 
 
-@pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
-def test_reported_modules_pass_could_match(source: str) -> None:
-    assert prefilter_keeps(EvalLoopWithGrad, source, reported=True)
-
-
-@pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
-def test_loops_the_rule_never_reports_are_ruled_out(source: str) -> None:
-    assert not prefilter_keeps(EvalLoopWithGrad, source, reported=False)
+test_reported_modules_pass_could_match, test_modules_the_rule_never_reports_in_are_ruled_out = prefilter_tests(
+    EvalLoopWithGrad, REPORTED, RULED_OUT
+)

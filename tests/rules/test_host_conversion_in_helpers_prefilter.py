@@ -3,10 +3,8 @@ module the rule reports in, and rules out calls whose callee ``called_function``
 
 from __future__ import annotations
 
-import pytest
-
 from perflint.rules.host_conversion_in_helpers import HostConversionInHelpers
-from tests.support import prefilter_keeps
+from tests.support import prefilter_tests
 
 REPORTED = {
     "a module function handed the same tensors twice": """
@@ -52,11 +50,6 @@ RULED_OUT = {
 }
 
 
-@pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
-def test_reported_modules_pass_could_match(source: str) -> None:
-    assert prefilter_keeps(HostConversionInHelpers, source, reported=True)
-
-
-@pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
-def test_calls_the_rule_cannot_resolve_are_ruled_out(source: str) -> None:
-    assert not prefilter_keeps(HostConversionInHelpers, source, reported=False)
+test_reported_modules_pass_could_match, test_modules_the_rule_never_reports_in_are_ruled_out = prefilter_tests(
+    HostConversionInHelpers, REPORTED, RULED_OUT
+)

@@ -4,10 +4,8 @@ another time) and chains of conversions that each rebind their name."""
 
 from __future__ import annotations
 
-import pytest
-
 from perflint.rules.repeated_host_conversion import RepeatedHostConversion
-from tests.support import prefilter_keeps
+from tests.support import prefilter_tests
 
 REPORTED = {
     "a conversion in a while loop's test": """
@@ -90,11 +88,6 @@ RULED_OUT = {
 }
 
 
-@pytest.mark.parametrize("source", REPORTED.values(), ids=REPORTED.keys())
-def test_reported_modules_pass_could_match(source: str) -> None:
-    assert prefilter_keeps(RepeatedHostConversion, source, reported=True)
-
-
-@pytest.mark.parametrize("source", RULED_OUT.values(), ids=RULED_OUT.keys())
-def test_conversions_the_rule_never_reports_are_ruled_out(source: str) -> None:
-    assert not prefilter_keeps(RepeatedHostConversion, source, reported=False)
+test_reported_modules_pass_could_match, test_modules_the_rule_never_reports_in_are_ruled_out = prefilter_tests(
+    RepeatedHostConversion, REPORTED, RULED_OUT
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import libcst as cst
 import pytest
@@ -295,63 +295,40 @@ def _calls_made(module: cst.Module, recorder: Callable[[], cst.BatchableCSTVisit
     return ours.calls, theirs.calls
 
 
-class _LoopRecorder(cst.BatchableCSTVisitor):
-    """Callbacks for a few node types that nest in one another (the visit reads only those types' nodes)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, str, int]] = []
-
-    def _record(self, kind: str, node: cst.CSTNode) -> None:
-        self.calls.append((kind, type(node).__name__, id(node)))
-
-    def visit_For(self, node: cst.For) -> None:
-        self._record("visit", node)
-
-    def leave_For(self, node: cst.For) -> None:
-        self._record("leave", node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._record("visit", node)
-
-    def leave_Module(self, node: cst.Module) -> None:
-        self._record("leave", node)
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._record("visit", node)
-
-    def leave_Attribute(self, node: cst.Attribute) -> None:
-        self._record("leave", node)
-
-    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._record("leave", node)
-
-
 @pytest.mark.parametrize(("name", "source"), [*INPUTS, ("every syntax", EVERY_SYNTAX)], ids=[name for name, _ in INPUTS] + ["every syntax"])
 def test_batched_visit_makes_libcst_calls_in_libcst_order(name: str, source: bytes) -> None:
     module = engine.parse(source)
-    for recorder in (_Recorder, _LoopRecorder):
+    # Callbacks for a few node types that nest in one another: the visit reads only those types' nodes.
+    nesting = partial(
+        _recording,
+        ("visit_For", "leave_For", "visit_While", "leave_Module", "visit_Lambda", "leave_Attribute", "leave_IndentedBlock"),
+    )
+    for recorder in (_Recorder, nesting):
         ours, theirs = _calls_made(module, recorder)
         assert ours == theirs and ours
 
 
-def _recording_every_node() -> cst.BatchableCSTVisitor:
-    """A batchable visitor with a visit and a leave callback for every node type but the tokens."""
+def _recording(callbacks: Iterable[str]) -> cst.BatchableCSTVisitor:
+    """A batchable visitor with the ``callbacks`` named (``visit_For``, ``leave_Name``...), each recording its call."""
 
-    def recorder(kind: str, name: str):
+    def recorder(name: str):
+        kind = name.partition("_")[0]
+
         def record(self, node: cst.CSTNode) -> None:
             self.calls.append((kind, id(node)))
 
-        record.__name__ = f"{kind}_{name}"  # LibCST finds callbacks by their function's name
+        record.__name__ = name  # LibCST finds callbacks by their function's name
         return record
 
-    kinds = {name for name, value in vars(cst).items() if isinstance(value, type) and issubclass(value, cst.CSTNode)}
-    callbacks = {
-        f"{kind}_{name}": recorder(kind, name) for name in kinds - traversal.TOKEN_NAMES for kind in ("visit", "leave")
-    }
-    visitor = type("EveryNode", (cst.BatchableCSTVisitor,), callbacks)()
+    visitor = type("Recording", (cst.BatchableCSTVisitor,), {name: recorder(name) for name in callbacks})()
     visitor.calls = []
     return visitor
+
+
+def _recording_every_node() -> cst.BatchableCSTVisitor:
+    """A batchable visitor with a visit and a leave callback for every node type but the tokens."""
+    kinds = {name for name, value in vars(cst).items() if isinstance(value, type) and issubclass(value, cst.CSTNode)}
+    return _recording(f"{kind}_{name}" for name in kinds - traversal.TOKEN_NAMES for kind in ("visit", "leave"))
 
 
 @pytest.mark.parametrize(("name", "source"), [*INPUTS, ("every syntax", EVERY_SYNTAX)], ids=[name for name, _ in INPUTS] + ["every syntax"])
