@@ -285,14 +285,16 @@ class EvalLoopWithGrad(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop, calls
-        ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module defines (a helper that may
-        run the model), or a model its callers may have evaluated and passed (a parameter of the loop's
-        function, or ``self.<rest>`` where some evaluated name ends in ``.<rest>``).
+        """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop of the
+        call's own function, calls ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module
+        defines handing it a model (a helper that may run it), or a model its callers may have evaluated and
+        passed (a parameter of the loop's function, or ``self.<rest>`` where some evaluated name ends in
+        ``.<rest>``).
 
         Only loops that can see an eval count: the loop's function (or the module) switches some model itself,
-        or is called, by its name, from a function that does (``_models_in_eval_mode``); and the function
-        does not backpropagate in its own code (``_wants_gradients`` leaves such functions alone). A call that
+        or is called, by its name and as ``f(...)`` or ``self.f(...)`` (what ``called_function`` resolves), from
+        a function that does (``_models_in_eval_mode``); and the function does not backpropagate in its own code
+        (``_wants_gradients`` leaves such functions alone). A call that
         ``grad_context`` certainly finds under a grad-disabling context (``with torch.no_grad():``, a
         ``@torch.no_grad()`` def) does not count: ``_first_unguarded_call`` skips it."""
         calls = ast_shapes.shapes(tree).calls()
@@ -301,10 +303,12 @@ class EvalLoopWithGrad(Rule):
             return False
         models = {model for _function, model in switches}
         switching = {function for function, _model in switches}
+        # Functions called, in a shape `called_function` resolves, from one that switches (`self.model.train()`
+        # names no method of the module).
         called_after_eval = {
             ast_shapes.last_name(site.node.func)
             for site in calls
-            if isinstance(site.node, ast.Call) and site.function is not None and site.function in switching
+            if site.function is not None and site.function in switching and ast_shapes.may_call_local_function(site)
         }
         backpropagating = {site.frame for site in calls if ast_shapes.method_name(site.node) == "backward"}
         # Functions that make some call (a helper running the model makes one).

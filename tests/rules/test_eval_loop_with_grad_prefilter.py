@@ -229,6 +229,29 @@ RULED_OUT = {
                     for x in loader:
                         forward(model, x)
         """,
+    # dvgodoy/PyTorchStepByStep stepbystep/v0.py: `self.model.train()` in the method that evaluates is a mode
+    # switch, not a call of the class's own `train`, whose loop runs a training step through `self`.
+    "a method named like a mode switch": """
+        class StepByStep:
+            def predict(self, x):
+                self.model.eval()
+                y_hat = self.model(x)
+                self.model.train()
+                return y_hat
+
+            def _step(self, x, y):
+                self.model.train()
+                loss = self.loss_fn(self.model(x), y)
+                loss.backward()
+                return loss
+
+            def _mini_batch(self, loader):
+                return [self._step(x, y) for x, y in loader]
+
+            def train(self, n_epochs):
+                for epoch in range(n_epochs):
+                    self.losses.append(self._mini_batch(self.train_loader))
+        """,
     # The commonest evaluation loop in real code is already right: autograd is off around it.
     "loop inside with torch.no_grad()": """
         import torch
