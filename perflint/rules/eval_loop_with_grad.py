@@ -308,7 +308,10 @@ class EvalLoopWithGrad(Rule):
         called_after_eval = {
             ast_shapes.last_name(site.node.func)
             for site in calls
-            if site.function is not None and site.function in switching and ast_shapes.may_call_local_function(site)
+            if isinstance(site.node, ast.Call)
+            and site.function is not None
+            and site.function in switching
+            and ast_shapes.may_call_local_function(site)
         }
         backpropagating = {site.frame for site in calls if ast_shapes.method_name(site.node) == "backward"}
         # Functions that make some call (a helper running the model makes one).
