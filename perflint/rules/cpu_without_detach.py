@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Optional
+from typing import Iterator
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
@@ -392,9 +392,9 @@ class CpuWithoutDetach(Rule):
         shapes = ast_shapes.shapes(tree)
         # `x.cpu().detach()` anywhere; `x.cpu().numpy()` (reported only with a backward call in the function).
         calls = shapes.calls()
-        backward_functions = {id(site.function) for site in calls if _ast_method_name(site.node) == "backward"}
+        backward_functions = {id(site.function) for site in calls if ast_shapes.method_name(site.node) == "backward"}
         for site in calls:
-            method = _ast_method_name(site.node)
+            method = ast_shapes.method_name(site.node)
             if method == "detach" and _ast_is_host_copy(site.node.func.value):
                 return True
             if method == "numpy" and id(site.function) in backward_functions and _ast_is_reported_copy(site.node.func.value):
@@ -624,7 +624,7 @@ def _ast_kept_values(tree: ast.Module) -> Iterator[ast.expr]:
 
 def _ast_may_be_reported(node: ast.expr) -> bool:
     """A host copy of a value not detached already, or ``.detach()`` of any host copy."""
-    if _ast_method_name(node) == "detach":
+    if ast_shapes.method_name(node) == "detach":
         return _ast_is_host_copy(node.func.value)
     return _ast_is_reported_copy(node)
 
@@ -635,15 +635,9 @@ def _ast_is_reported_copy(node: ast.expr) -> bool:
     return _ast_is_host_copy(node) and not ast_is_detached(node.func.value)  # type: ignore[attr-defined]
 
 
-def _ast_method_name(node: ast.expr) -> Optional[str]:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return None
-
-
 def _ast_is_host_copy(node: ast.expr) -> bool:
     """``x.cpu()`` or ``x.to(<one argument>)`` whose device is the literal "cpu", possibly inside a call."""
-    method = _ast_method_name(node)
+    method = ast_shapes.method_name(node)
     if method == "cpu":
         return not node.args and not node.keywords
     if method != "to" or len(node.args) + len(node.keywords) != 1:
