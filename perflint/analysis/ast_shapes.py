@@ -26,6 +26,8 @@ RECORDED = (
 )  # fmt: skip
 # The same, for the walk's exact-type lookups (ast never makes subclasses of its node types).
 RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP_TYPES), frozenset(FUNCTION_TYPES)
+# Where a node starts and ends in the source, as (line, column) pairs.
+Span = tuple[tuple[int, int], tuple[int, int]]
 # The nodes whose bodies run at another time than the code around them (``syntax.DEFERRED`` on LibCST).
 FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
 
@@ -108,6 +110,12 @@ def dotted_name(node: ast.AST, max_parts: Optional[int] = None) -> Optional[str]
         return None
     parts.append(node.id)
     return ".".join(reversed(parts))
+
+
+def span(node: ast.AST) -> Span:
+    """Where ``node`` (an expression or statement) starts and ends."""
+    assert isinstance(node, (ast.expr, ast.stmt))
+    return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
 def last_name(func: ast.AST) -> Optional[str]:

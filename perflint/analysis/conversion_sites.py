@@ -45,7 +45,6 @@ from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.types import Applicability
 
 # A node's (line, column) start and end, on Python's ast.
-Span = tuple[tuple[int, int], tuple[int, int]]
 
 @dataclass(frozen=True)
 class Use:
@@ -538,7 +537,7 @@ def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[s
 def _ast_inner_name(tree: ast.Module, site: ast_shapes.Site, node: ast.AST, name: str) -> bool:
     """Whether ``name`` at ``node`` is bound by a comprehension or lambda around it (not the def's variable):
     ``node`` lies in one's span, outside the first iterable (evaluated in the enclosing scope)."""
-    position = _ast_span(node)[0]
+    position = ast_shapes.span(node)[0]
     return any(
         start <= position < end and not hole[0] <= position < hole[1]
         for start, end, hole in _ast_inner_scopes(tree).get((id(site.function), name), ())
@@ -546,23 +545,23 @@ def _ast_inner_name(tree: ast.Module, site: ast_shapes.Site, node: ast.AST, name
 
 
 @lru_cache(maxsize=1)
-def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], Span]]]:
+def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], ast_shapes.Span]]]:
     """Per (def id, name): the spans where a comprehension or lambda binds ``name``, each with its hole."""
-    scopes: dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], Span]]] = defaultdict(list)
-    no_hole: Span = ((0, 0), (0, 0))
+    scopes: dict[tuple[int, str], list[tuple[tuple[int, int], tuple[int, int], ast_shapes.Span]]] = defaultdict(list)
+    no_hole: ast_shapes.Span = ((0, 0), (0, 0))
     shapes = ast_shapes.shapes(tree)
     for site in shapes.of(ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
         node = site.node
         assert isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
-        start, end = _ast_span(node)
-        hole = _ast_span(node.generators[0].iter)
+        start, end = ast_shapes.span(node)
+        hole = ast_shapes.span(node.generators[0].iter)
         for generator in node.generators:
             for target in _ast_target_names(generator.target):
                 scopes[(id(site.function), target.id)].append((start, end, hole))
     for site in shapes.of(ast.Lambda):
         node = site.node
         assert isinstance(node, ast.Lambda)
-        start, end = _ast_span(node.body)
+        start, end = ast_shapes.span(node.body)
         for param in _ast_parameter_names(node):
             scopes[(id(site.function), param)].append((start, end, no_hole))
     return scopes
@@ -583,7 +582,7 @@ def in_loop(tree: ast.Module, site: ast_shapes.Site, name: str) -> bool:
     (``repeating_loop``'s places: a ``for``'s body, a ``while``'s test and body, a comprehension but for its first
     iterable; a lambda or generator expression in between runs it at another time) and the loop stores ``name``
     nowhere (no assignment, ``for`` or comprehension target of it): spans of recorded nodes, by position."""
-    position = _ast_span(site.node)[0]
+    position = ast_shapes.span(site.node)[0]
     holding = [region for region in _ast_loops(tree).get(id(site.function), ()) if region.runs_at(position)]
     if not holding:
         return False
@@ -601,9 +600,9 @@ class _Region:
     iterable of a comprehension, evaluated once before it), and the loop's whole span (None for a lambda or a
     generator expression, which run their code at another time)."""
 
-    runs: Span
-    hole: Optional[Span]
-    loop: Optional[Span]
+    runs: ast_shapes.Span
+    hole: Optional[ast_shapes.Span]
+    loop: Optional[ast_shapes.Span]
 
     def runs_at(self, position: tuple[int, int]) -> bool:
         return self.runs[0] <= position < self.runs[1] and not (self.hole is not None and self.hole[0] <= position < self.hole[1])
@@ -625,13 +624,13 @@ def _ast_loops(tree: ast.Module) -> dict[int, list[_Region]]:
 
 
 def _region(node: ast.AST) -> _Region:
-    whole = _ast_span(node)
+    whole = ast_shapes.span(node)
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        return _Region((_ast_span(node.body[0])[0], _ast_span(node.body[-1])[1]), None, whole)
+        return _Region((ast_shapes.span(node.body[0])[0], ast_shapes.span(node.body[-1])[1]), None, whole)
     if isinstance(node, ast.While):
-        return _Region((_ast_span(node.test)[0], _ast_span(node.body[-1])[1]), None, whole)
+        return _Region((ast_shapes.span(node.test)[0], ast_shapes.span(node.body[-1])[1]), None, whole)
     if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
-        return _Region(whole, _ast_span(node.generators[0].iter), whole)
+        return _Region(whole, ast_shapes.span(node.generators[0].iter), whole)
     return _Region(whole, None, None)
 
 
@@ -646,12 +645,6 @@ def _ast_rebinding_values(tree: ast.Module) -> dict[int, set[str]]:
         if names:
             bound[id(node.value)] = names
     return bound
-
-
-def _ast_span(node: ast.AST) -> Span:
-    """Where ``node`` (an expression or statement) starts and ends, as (line, column) pairs."""
-    assert isinstance(node, (ast.expr, ast.stmt))
-    return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
 @lru_cache(maxsize=1)

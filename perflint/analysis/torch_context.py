@@ -221,7 +221,7 @@ class _GradRegions:
         else the frame's decorators) certainly disables grad."""
         holding = [statement for statement in withs if _in_body(statement, site.node)]
         # Inner blocks start later: the nearest `with` comes first.
-        for statement in sorted(holding, key=_start, reverse=True):
+        for statement in sorted(holding, key=lambda statement: ast_shapes.span(statement)[0], reverse=True):
             decided = self._decides(statement, [(item.context_expr, False) for item in statement.items])  # type: ignore[attr-defined]
             if decided is not None:
                 return decided
@@ -240,23 +240,17 @@ class _GradRegions:
         return None
 
 
-def _start(node: ast.AST) -> tuple[int, int]:
-    return node.lineno, node.col_offset  # type: ignore[attr-defined]
-
-
-def _end(node: ast.AST) -> tuple[int, int]:
-    return node.end_lineno, node.end_col_offset  # type: ignore[attr-defined,return-value]
-
-
 def _holds(outer: ast.AST, node: ast.AST) -> bool:
     """Whether ``node`` lies within ``outer``'s source span."""
-    return _start(outer) <= _start(node) and _end(node) <= _end(outer)
+    (outer_start, outer_end), (start, end) = ast_shapes.span(outer), ast_shapes.span(node)
+    return outer_start <= start and end <= outer_end
 
 
 def _in_body(statement: ast.AST, node: ast.AST) -> bool:
     """Whether ``node`` lies within the body of ``statement`` (a ``with``), not in its items."""
     body = statement.body  # type: ignore[attr-defined]
-    return _start(body[0]) <= _start(node) and _end(node) <= _end(body[-1])
+    start, end = ast_shapes.span(node)
+    return ast_shapes.span(body[0])[0] <= start and end <= ast_shapes.span(body[-1])[1]
 
 
 def _ast_context(node: ast.expr, as_decorator: bool, names: ImportedNames) -> Optional[GradContext]:
