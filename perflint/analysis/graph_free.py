@@ -16,7 +16,7 @@ The visitor must depend on ParentNodeProvider, QualifiedNameProvider and ScopePr
 from __future__ import annotations
 
 import ast
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import libcst as cst
 from libcst import MetadataDependent
@@ -359,29 +359,40 @@ def _is_state_dict_call(node: cst.BaseExpression) -> bool:
 
 def is_detached(node: cst.BaseExpression) -> bool:
     """``x.detach()...``, ``x.data`` or a chain starting from one: already outside the graph."""
-    while True:
-        if isinstance(node, cst.Attribute) and node.attr.value == "data":
-            return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            if node.func.attr.value in DETACHED_MARKERS:
-                return True
-            node = node.func.value
-        elif isinstance(node, cst.Attribute):
-            node = node.value
-        else:
-            return False
+    return _detached_chain(node, _cst_link)
 
 
 def ast_is_detached(node: ast.expr) -> bool:
     """``is_detached`` on Python's ast, for prefilters: the same chain, read from the same shapes."""
-    while True:
-        if isinstance(node, ast.Attribute) and node.attr == "data":
+    return _detached_chain(node, _ast_link)
+
+
+# One link of a chain of attributes and method calls: whether it is a method call, its name, and the node below.
+Link = Optional[tuple[bool, str, Any]]
+
+
+def _detached_chain(node: Any, link: Callable[[Any], Link]) -> bool:
+    """Whether the chain under ``node`` (its links read by ``link``) reads ``.data`` or calls a detaching method."""
+    step = link(node)
+    while step is not None:
+        is_call, name, below = step
+        if (name in DETACHED_MARKERS) if is_call else (name == "data"):
             return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in DETACHED_MARKERS:
-                return True
-            node = node.func.value
-        elif isinstance(node, ast.Attribute):
-            node = node.value
-        else:
-            return False
+        step = link(below)
+    return False
+
+
+def _cst_link(node: cst.CSTNode) -> Link:
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return True, node.func.attr.value, node.func.value
+    if isinstance(node, cst.Attribute):
+        return False, node.attr.value, node.value
+    return None
+
+
+def _ast_link(node: ast.AST) -> Link:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return True, node.func.attr, node.func.value
+    if isinstance(node, ast.Attribute):
+        return False, node.attr, node.value
+    return None
