@@ -287,7 +287,8 @@ class EvalLoopWithGrad(Rule):
     def could_match(cls, tree: ast.Module) -> bool:
         """Whether ``tree`` puts some ``m`` in eval mode (``m.eval()`` / ``m.train(False)``) and, in a loop of the
         call's own function, calls ``m`` (or ``m.forward`` / ``m.predict``), a function or method the module
-        defines handing it a model (a helper that may run it), or a model its callers may have evaluated and
+        defines handing it a model (a helper with a call outside its own grad-disabling contexts that may run
+        what it was handed or hand it on), or a model its callers may have evaluated and
         passed (a parameter of the loop's function, or ``self.<rest>`` where some evaluated name ends in
         ``.<rest>``).
 
@@ -314,14 +315,13 @@ class EvalLoopWithGrad(Rule):
             and ast_shapes.may_call_local_function(site)
         }
         backpropagating = {site.frame for site in calls if ast_shapes.method_name(site.node) == "backward"}
-        # Functions that make some call (a helper running the model makes one).
-        defined = {site.function.name for site in calls if site.function is not None}
+        helpers = _AstHelpers(tree, calls)
         runs = [
             site
             for site in ast_shapes.in_frame_loops(calls)
             if (site.function in switching or (site.function is not None and site.function.name in called_after_eval))
             and site.function not in backpropagating
-            and _ast_may_run_model(site, models, defined)
+            and _ast_may_run_model(site, models, helpers)
         ]
         # A call under `torch.no_grad()` (or another grad-mode context) is one the rule leaves alone.
         return bool(runs) and len(grad_disabled_on_ast(tree, runs, imported_names(tree))) < len(runs)
@@ -598,18 +598,108 @@ def _ast_eval_switch(call: ast.Call) -> Optional[str]:
     return None
 
 
-def _ast_may_run_model(site: ast_shapes.Site, models: Collection[str], defined: Collection[str]) -> bool:
+def _ast_may_run_model(site: ast_shapes.Site, models: Collection[str], helpers: _AstHelpers) -> bool:
     """Whether the call at ``site`` may run one of ``models`` (every name the module evaluates): it calls one (or
     its ``forward`` / ``predict``) or what its callers may have passed it as a model, or it calls a function or
-    method named like one the module defines and hands it a model (``_model_run_by``'s helpers)."""
+    method named like one the module defines, hands it a model, and that function may run what it is handed
+    (``_model_run_by``'s helpers)."""
     func = site.node.func  # type: ignore[attr-defined]
-    # `m` of `m.forward(x)` / `m.predict(x)`.
-    run = ast_shapes.dotted_name(func.value) if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS else None
-    if any(_ast_may_be_model(site, name, models) for name in (ast_shapes.dotted_name(func), run)):
+    if any(_ast_may_be_model(site, name, models) for name in _ast_run_names(func)):
         return True
-    if site.function is None or ast_shapes.last_name(func) not in defined:
+    if site.function is None or not _ast_hands_model(site, models):
         return False
-    return _ast_hands_model(site, models)
+    return helpers.may_run_handed_model(site, models)
+
+
+def _ast_run_names(func: ast.expr) -> tuple[Optional[str], Optional[str]]:
+    """The names a call of ``func`` may run as a model: ``m`` of ``m(x)``, and ``m`` of ``m.forward(x)`` /
+    ``m.predict(x)`` (``_model_run_by``'s direct runs)."""
+    run = ast_shapes.dotted_name(func.value) if isinstance(func, ast.Attribute) and func.attr in INFERENCE_METHODS else None
+    return ast_shapes.dotted_name(func), run
+
+
+class _AstHelpers:
+    """The functions and methods of a module a helper call may reach, read from Python's ast for ``could_match``:
+    does one of them run what the call hands it as a model, where autograd may be on (``_model_run_inside``,
+    one call deep; a call it makes of another local function counts as a run)?"""
+
+    def __init__(self, tree: ast.Module, calls: list[ast_shapes.Site]) -> None:
+        self._tree = tree
+        # Each def's own calls (not those of lambdas, classes or defs inside it), by the def's name: a def that
+        # makes no call runs no model.
+        self._calls_of: dict[ast.AST, list[ast_shapes.Site]] = {}
+        for site in calls:
+            if site.frame is not None and site.frame is site.function:
+                self._calls_of.setdefault(site.frame, []).append(site)
+        self._named: dict[str, list[ast_shapes.Function]] = {}
+        for function in self._calls_of:
+            self._named.setdefault(function.name, []).append(function)  # type: ignore[attr-defined]
+        self._unguarded: dict[int, list[ast_shapes.Site]] = {}
+
+    def may_run_handed_model(self, site: ast_shapes.Site, models: Collection[str]) -> bool:
+        call = site.node
+        assert isinstance(call, ast.Call)
+        # `f(...)` reaches a module-level function, `self.m(...)` a method (whose `self` no argument fills).
+        method = isinstance(call.func, ast.Attribute)
+        for function in self._named.get(ast_shapes.last_name(call.func) or "", []):
+            handed = _ast_handed_names(site, function, models, method)
+            if handed and any(self._may_run(inner, handed, method) for inner in self._unguarded_calls(function)):
+                return True
+        return False
+
+    def _unguarded_calls(self, function: ast_shapes.Function) -> list[ast_shapes.Site]:
+        """The calls of ``function``'s own code that are not certainly under a grad-disabling context."""
+        if id(function) not in self._unguarded:
+            own = self._calls_of[function]
+            off = grad_disabled_on_ast(self._tree, own, imported_names(self._tree))
+            self._unguarded[id(function)] = [site for site in own if id(site.node) not in off]
+        return self._unguarded[id(function)]
+
+    def _may_run(self, site: ast_shapes.Site, handed: Collection[str], method: bool) -> bool:
+        """Whether the call at ``site``, inside the helper, may run one of the ``handed`` names (for a method, any
+        ``self.<rest>`` as well) or hand one on to another local function."""
+        call = site.node
+        assert isinstance(call, ast.Call)
+        own = _ast_first_parameter(site.function) if method else None
+
+        def is_handed(name: Optional[str]) -> bool:
+            return name is not None and (name in handed or (own is not None and name.startswith(own + ".")))
+
+        if any(is_handed(name) for name in _ast_run_names(call.func)):
+            return True
+        if not (ast_shapes.may_call_local_function(site) and ast_shapes.last_name(call.func) in self._named):
+            return False
+        passed = [ast_shapes.dotted_name(value) for value in ast_shapes.argument_values(call)]
+        return (own is not None and isinstance(call.func, ast.Attribute)) or any(is_handed(name) for name in passed)
+
+
+def _ast_handed_names(site: ast_shapes.Site, function: ast_shapes.Function, models: Collection[str], method: bool) -> set[str]:
+    """The parameters of ``function`` the call at ``site`` binds to arguments that may be models
+    (``parameter_for``), and, for a method, its ``self`` (which carries the caller's ``self.<rest>``)."""
+    call = site.node
+    assert isinstance(call, ast.Call)
+    arguments = function.args
+    positional = [arg.arg for arg in (*arguments.posonlyargs, *arguments.args)][1 if method else 0 :]
+    keywords = {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    handed = set()
+    for position, value in enumerate(call.args):
+        if position < len(positional) and _ast_may_be_model(site, ast_shapes.dotted_name(value), models):
+            handed.add(positional[position])
+    for keyword in call.keywords:
+        if keyword.arg in keywords and _ast_may_be_model(site, ast_shapes.dotted_name(keyword.value), models):
+            handed.add(keyword.arg)
+    if method and any("." in model for model in models):
+        first = _ast_first_parameter(function)
+        if first is not None:
+            handed.add(first)
+    return handed
+
+
+def _ast_first_parameter(function: Optional[ast_shapes.Function]) -> Optional[str]:
+    if function is None:
+        return None
+    positional = [*function.args.posonlyargs, *function.args.args]
+    return positional[0].arg if positional else None
 
 
 def _ast_may_be_model(site: ast_shapes.Site, name: Optional[str], models: Collection[str]) -> bool:

@@ -97,6 +97,31 @@ REPORTED = {
             model.eval()
             _loop(model, loader)
         """,
+    "a helper handing the model on to another helper": """
+        def _run(net, x):
+            return net(x)
+
+        def _predict(m, x):
+            return _run(m, x)
+
+        def evaluate(model, loader):
+            model.eval()
+            for x in loader:
+                _predict(model, x)
+        """,
+    "a helper whose model call is outside its no_grad block": """
+        import torch
+
+        def _predict(net, x):
+            with torch.no_grad():
+                x = x.float()
+            return net(x)
+
+        def evaluate(model, loader):
+            model.eval()
+            for x in loader:
+                _predict(model, x)
+        """,
     # Each of these has a grad-mode context around the loop that does not prove autograd off. (A function that
     # sets the grad mode itself, `torch.set_grad_enabled(...)`, is one the rule leaves alone.)
     "a no_grad of the module's own": """
@@ -251,6 +276,41 @@ RULED_OUT = {
             def train(self, n_epochs):
                 for epoch in range(n_epochs):
                     self.losses.append(self._mini_batch(self.train_loader))
+        """,
+    # wer-inc/gogooku3 scripts/train_atft.py: `validate(model, ...)` in a loop of `train`, and `validate` runs
+    # the model only under its own `no_grad()`; the nested def it calls is handed no model.
+    "a helper that runs the model under its own no_grad": """
+        import torch
+
+        def validate(model, loader, criterion):
+            model.eval()
+            outputs = []
+            with torch.no_grad():
+                for x in loader:
+                    outputs.append(model(x))
+
+            def rank_simple(values):
+                return values.argsort()
+
+            return rank_simple(torch.cat(outputs)), criterion.horizons
+
+        def train(model, folds, criterion):
+            model.eval()
+            for fold in folds:
+                validate(model, fold, criterion)
+        """,
+    "a method helper decorated with @torch.no_grad()": """
+        import torch
+
+        class Trainer:
+            @torch.no_grad()
+            def _predict(self, x):
+                return self.model(x)
+
+            def evaluate(self, loader):
+                self.model.eval()
+                for x in loader:
+                    self._predict(x)
         """,
     # The commonest evaluation loop in real code is already right: autograd is off around it.
     "loop inside with torch.no_grad()": """
