@@ -9,6 +9,7 @@ answer loosely (any qualification, no scoping) where ast cannot tell.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Iterator, Optional, Union
@@ -30,6 +31,7 @@ RECORDED_KINDS, LOOP_KINDS, FUNCTION_KINDS = frozenset(RECORDED), frozenset(LOOP
 Span = tuple[tuple[int, int], tuple[int, int]]
 # The nodes whose bodies run at another time than the code around them (``syntax.DEFERRED`` on LibCST).
 FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
+COMPREHENSION_KINDS = frozenset(COMPREHENSION_TYPES)
 
 
 @dataclass(frozen=True)
@@ -226,3 +228,84 @@ def may_call_local_function(site: Site) -> bool:
 def in_frame_loops(sites: Iterable[Site]) -> list[Site]:
     """The sites that run inside some loop of their own frame."""
     return [site for site in sites if site.frame_loop is not None]
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One spelling of a name: where it starts, whether it stores to the name (an assignment, ``for`` or
+    ``with`` target; not ``del x``, nor ``x: T`` without a value, which binds nothing), whether it may read
+    it (any spelling but a plain store: ``x += 1`` does both), its frame (as ``Site.frame``), whether it lies
+    in a comprehension or generator expression, and the method name of the call it is a direct argument of
+    (``append`` for ``xs.append(n)``), else None."""
+
+    start: tuple[int, int]
+    stored: bool
+    read: bool
+    frame: Optional[ast.AST]
+    in_comprehension: bool
+    argument_of: Optional[str]
+
+
+@dataclass
+class NameOccurrences:
+    """Every ``ast.Name`` of a module by identifier, in source-walk order, and every string constant (which a
+    type hint may spell a name in)."""
+
+    names: dict[str, list[Occurrence]] = field(default_factory=dict)
+    strings: list[tuple[tuple[int, int], str]] = field(default_factory=list)
+
+    def of(self, name: str) -> list[Occurrence]:
+        return self.names.get(name, [])
+
+    def strings_naming(self, name: str) -> list[tuple[int, int]]:
+        """Where a string constant holds ``name`` as a word (``"Optional[y]"`` holds ``y``)."""
+        return [
+            start
+            for start, value in self.strings
+            if name in value and any(word == name for word in _IDENTIFIER_CHARACTERS.sub(" ", value).split())
+        ]
+
+
+_IDENTIFIER_CHARACTERS = re.compile(r"[^\w]")
+
+
+@lru_cache(maxsize=1)
+def name_occurrences(tree: ast.Module) -> NameOccurrences:
+    """The NameOccurrences of ``tree``: one walk of every node, computed once per tree and only when a check
+    asks where a name is spelled."""
+    result = NameOccurrences()
+    argument_of: dict[int, str] = {}
+    declared_only: set[int] = set()  # the targets of `x: T` without a value
+    augmented: set[int] = set()  # the targets of `x += v`
+    stack: list[tuple[ast.AST, Optional[ast.AST], bool]] = [(tree, None, False)]
+    while stack:
+        node, frame, in_comprehension = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            store = type(node.ctx) is ast.Store  # type: ignore[attr-defined]
+            occurrence = Occurrence(
+                (node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                store and id(node) not in declared_only,
+                not store or id(node) in augmented,
+                frame,
+                in_comprehension,
+                argument_of.get(id(node)),
+            )
+            result.names.setdefault(node.id, []).append(occurrence)  # type: ignore[attr-defined]
+            continue
+        if kind is ast.Constant and isinstance(node.value, str):  # type: ignore[attr-defined]
+            result.strings.append(((node.lineno, node.col_offset), node.value))  # type: ignore[attr-defined]
+        elif kind is ast.Call and isinstance(node.func, ast.Attribute):  # type: ignore[attr-defined]
+            for value in argument_values(node):  # type: ignore[arg-type]
+                argument_of[id(value)] = node.func.attr  # type: ignore[attr-defined]
+        elif kind is ast.AnnAssign and node.value is None:  # type: ignore[attr-defined]
+            declared_only.add(id(node.target))  # type: ignore[attr-defined]
+        elif kind is ast.AugAssign:
+            augmented.add(id(node.target))  # type: ignore[attr-defined]
+        if kind in FRAME_KINDS:
+            frame = node
+        elif kind in COMPREHENSION_KINDS:
+            in_comprehension = True
+        for child in reversed(ast_children(node)):
+            stack.append((child, frame, in_comprehension))
+    return result

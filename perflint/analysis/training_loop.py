@@ -31,6 +31,8 @@ ScopeNode = Union[cst.FunctionDef, cst.Module]
 LOOPS = (cst.For, cst.While)
 
 AUTOGRAD_BACKWARD = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
+# The last names of ``E.backward()`` and of AUTOGRAD_BACKWARD: what a prefilter on Python's ast looks for.
+BACKWARD_NAMES = frozenset({"backward", "grad"})
 OPTIMIZER_PREFIX = "torch.optim."
 # Under torch.optim, but not optimizers: `sched.step()` of a learning-rate scheduler updates no weights.
 NOT_OPTIMIZER_PREFIXES = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")

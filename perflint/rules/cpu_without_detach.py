@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from typing import Iterator, Optional
 
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
@@ -11,7 +11,7 @@ from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameP
 from perflint.analysis import ast_shapes
 from perflint.analysis.names import argument, is_call_to, literal_string, method_call, receiver
 from perflint.analysis.syntax import tree_index
-from perflint.analysis.torch_context import GradMode, grad_context
+from perflint.analysis.torch_context import GradMode, grad_context, grad_disabled_on_ast
 from perflint.analysis.bindings import reaching_value
 from perflint.analysis.graph_free import (
     FLOAT_METHODS,
@@ -24,7 +24,14 @@ from perflint.analysis.graph_free import (
     proven_new,
 )
 from perflint.analysis.torch_values import ReceiverKind, receiver_kind
-from perflint.analysis.training_loop import backpropagated_names, backward_calls, enclosing_loops, enclosing_scope
+from perflint.analysis.training_loop import (
+    BACKWARD_NAMES,
+    backpropagated_names,
+    backward_calls,
+    enclosing_loops,
+    enclosing_scope,
+)
+from perflint.import_table import imported_names
 from perflint.rule import Invalid, Rewrite, Rule, RuleContext, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -382,29 +389,30 @@ class CpuWithoutDetach(Rule):
 
     @classmethod
     def could_match(cls, tree: ast.Module) -> bool:
-        """Whether ``tree`` holds a kept host copy: the shape ``visit_Call`` + ``_is_kept`` report, on Python's ast.
+        """Whether ``tree`` holds a kept host copy: the shape ``visit_Call`` + ``_is_kept`` report, on Python's ast,
+        less the copies ``_report_copy`` certainly leaves alone (``_AstCopies``).
 
         Looser where ast cannot tell: any one-argument call counts as ``torch.device``. Keep it in step
         with ``_is_host_copy`` and ``_is_kept``: anything they accept must pass here.
         """
-        if any(_ast_may_be_reported(value) for value in _ast_kept_values(tree)):
-            return True
         shapes = ast_shapes.shapes(tree)
-        # `x.cpu().detach()` anywhere; `x.cpu().numpy()` (reported only with a backward call in the function).
-        calls = shapes.calls()
-        backward_functions = {id(site.function) for site in calls if ast_shapes.method_name(site.node) == "backward"}
-        for site in calls:
+        copies = _AstCopies(tree)
+        if any(_ast_may_be_reported(value) and not copies.left_alone(value) for value in _ast_kept_values(tree)):
+            return True
+        # `x.cpu().detach()` anywhere; `x.cpu().numpy()` (reported only where `x` is differentiated in the function).
+        for site in shapes.calls():
             method = ast_shapes.method_name(site.node)
             if method == "detach" and _ast_is_host_copy(site.node.func.value):
                 return True
-            if method == "numpy" and id(site.function) in backward_functions and _ast_is_reported_copy(site.node.func.value):
+            if method == "numpy" and _ast_is_reported_copy(site.node.func.value) and copies.may_require_grad(site):
                 return True
-        # `y = x.cpu()` in a loop body.
+        # `y = x.cpu()` in a loop body, with `y` read after the loop or handed to a keeping method.
         return any(
             site.loop is not None
             and len(site.node.targets) == 1
             and isinstance(site.node.targets[0], ast.Name)
             and _ast_is_reported_copy(site.node.value)
+            and copies.may_outlive_loop(site)
             for site in shapes.of(ast.Assign)
         )
 
@@ -603,6 +611,105 @@ def _detached(value: cst.BaseExpression) -> cst.Call:
 
 def _is_packed_or_module(visitor: Rule, node: cst.BaseExpression) -> bool:
     return receiver_kind(visitor, node) in (ReceiverKind.MODULE, ReceiverKind.PACKED_SEQUENCE)
+
+
+class _AstCopies:
+    """What Python's ast shows of a module's host copies, for ``could_match``: copies ``_report_copy`` certainly
+    leaves alone. Read from the module's name occurrences (one walk, made when first asked)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self._tree = tree
+        self._shapes = ast_shapes.shapes(tree)
+        self._calls: Optional[dict[int, ast_shapes.Site]] = None
+        self._backward_calls: Optional[list[ast_shapes.Site]] = None
+        self._differentiated_in: dict[int, set[str]] = {}
+        self._without_grad: Optional[frozenset[int]] = None
+
+    def left_alone(self, value: ast.expr) -> bool:
+        """A kept copy under a context that certainly disables grad, of a value that is not evidently computed
+        (``_float_evident``): an index, an attribute, or a name bound again later in its scope (so that no
+        binding of it evidently reaches the copy, ``reaching_value``)."""
+        if not _ast_is_reported_copy(value):
+            return False
+        site = self._site_of(value)
+        if site is None or id(value) not in self._copies_without_grad():
+            return False
+        source = value.func.value  # type: ignore[attr-defined]
+        if not isinstance(source, (ast.Name, ast.BinOp, ast.Call)):
+            return True
+        return isinstance(source, ast.Name) and self._bound_again_after(source, site)
+
+    def may_outlive_loop(self, site: ast_shapes.Site) -> bool:
+        """Whether ``y`` of ``y = x.cpu()`` at ``site`` may be read after the innermost loop of its frame that
+        runs the assignment, or handed to a keeping method (``_name_outlives_loop``): any spelling of ``y``
+        in the frame (the module for module-level code) that is not a store counts, nested scopes included."""
+        statement = site.node
+        target = statement.targets[0]  # type: ignore[attr-defined]
+        loop = self._innermost_loop(site)
+        if loop is None:
+            return False  # outside any loop of its frame: one value, dropped with the frame
+        frame_span = ast_shapes.span(site.frame) if isinstance(site.frame, ast.stmt) else None
+        loop_end = ast_shapes.span(loop)[1]
+        occurrences = ast_shapes.name_occurrences(self._tree)
+
+        def in_frame(start: tuple[int, int]) -> bool:
+            return frame_span is None or frame_span[0] <= start <= frame_span[1]
+
+        for occurrence in occurrences.of(target.id):
+            if not occurrence.read or not in_frame(occurrence.start):
+                continue
+            if occurrence.start >= loop_end or occurrence.argument_of in KEEPING_METHODS:
+                return True
+        # A string type hint read after the loop (LibCST's scope analysis parses them).
+        return any(start >= loop_end and in_frame(start) for start in occurrences.strings_naming(target.id))
+
+    def may_require_grad(self, site: ast_shapes.Site) -> bool:
+        """Whether the copied value of ``x.cpu().numpy()`` at ``site`` spells a name that a backward call of its
+        function spells (``_requires_grad``: a graph root of the value among the operands of what a backward
+        call in the function's own code differentiates)."""
+        copied = site.node.func.value.func.value  # type: ignore[attr-defined]
+        return not ast_shapes.names_in(copied).isdisjoint(self._differentiated(site.function))
+
+    def _differentiated(self, function: Optional[ast_shapes.Function]) -> set[str]:
+        """The names spelled in the calls of ``backward`` / ``grad`` (any qualification, or an import alias of
+        one) in ``function``'s own code (the module's, for None)."""
+        if self._backward_calls is None:
+            self._backward_calls = ast_shapes.calls_named(self._tree, BACKWARD_NAMES)
+        key = id(function)
+        if key not in self._differentiated_in:
+            calls = [site.node for site in self._backward_calls if site.frame is function]
+            self._differentiated_in[key] = {name for call in calls for name in ast_shapes.names_in(call)}
+        return self._differentiated_in[key]
+
+    def _copies_without_grad(self) -> frozenset[int]:
+        """The reported copies certainly under a grad-disabling context (one reading for all of them)."""
+        if self._without_grad is None:
+            copies = [site for site in self._shapes.calls() if _ast_is_reported_copy(site.node)]  # type: ignore[arg-type]
+            self._without_grad = grad_disabled_on_ast(self._tree, copies, imported_names(self._tree))
+        return self._without_grad
+
+    def _site_of(self, call: ast.expr) -> Optional[ast_shapes.Site]:
+        if self._calls is None:
+            self._calls = {id(site.node): site for site in self._shapes.calls()}
+        return self._calls.get(id(call))
+
+    def _innermost_loop(self, site: ast_shapes.Site) -> Optional[ast.AST]:
+        start, end = ast_shapes.span(site.node)
+        holding = [
+            loop.node
+            for loop in self._shapes.of(*ast_shapes.LOOP_TYPES)
+            if loop.frame is site.frame and ast_shapes.span(loop.node)[0] <= start and end <= ast_shapes.span(loop.node)[1]
+        ]
+        return max(holding, key=lambda loop: ast_shapes.span(loop)[0], default=None)
+
+    def _bound_again_after(self, name: ast.Name, site: ast_shapes.Site) -> bool:
+        """Whether ``name``, read outside any comprehension, is stored to later in its frame by a statement
+        outside any comprehension: the last binding of its scope then comes after the read."""
+        occurrences = ast_shapes.name_occurrences(self._tree).of(name.id)
+        use = (name.lineno, name.col_offset)
+        if any(o.start == use and o.in_comprehension for o in occurrences):
+            return False
+        return any(o.stored and o.frame is site.frame and not o.in_comprehension and o.start > use for o in occurrences)
 
 
 def _ast_kept_values(tree: ast.Module) -> Iterator[ast.expr]:

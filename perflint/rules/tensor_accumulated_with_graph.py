@@ -15,7 +15,7 @@ from perflint.analysis.graph_free import GRAPH_KEEPING_METHODS, graph_roots, is_
 from perflint.analysis.names import qualified_names
 from perflint.analysis.syntax import TreeIndex, deferred_between, tree_index, walk_same_scope
 from perflint.analysis.torch_context import GradMode, grad_context
-from perflint.analysis.training_loop import backpropagated_names, enclosing_loops, enclosing_scope
+from perflint.analysis.training_loop import BACKWARD_NAMES, backpropagated_names, enclosing_loops, enclosing_scope
 from perflint.rule import Invalid, Rewrite, Rule, Valid
 from perflint.types import Applicability, FixSafety, MetricImpact
 
@@ -32,8 +32,6 @@ GRAPH_BLIND_METHODS = frozenset({"item", "tolist", "detach"})
 GRAPH_BLIND_BUILTINS = frozenset({"builtins.int"})
 ARITHMETIC = (cst.BinaryOperation, cst.UnaryOperation)
 MESSAGE_LIMIT = 100
-# The last names of ``E.backward()``, ``torch.autograd.backward`` and ``torch.autograd.grad``, for ``could_match``.
-BACKWARD_NAMES = frozenset({"backward", "grad"})
 
 
 class TensorAccumulatedWithGraph(Rule):

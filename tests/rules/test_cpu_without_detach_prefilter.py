@@ -1,5 +1,8 @@
-"""PFL101's ``could_match``: a shape check that keeps every module the rule reports in, and rules out host
-copies of values detached already, which the rule leaves alone (``is_detached``)."""
+"""PFL101's ``could_match``: a shape check that keeps every module the rule reports in, and rules out what the
+rule leaves alone: host copies of values detached already (``is_detached``), copies kept under ``no_grad`` of
+values that are not evidently computed (``_float_evident``), copies assigned in a loop and never read after it
+nor kept (``_name_outlives_loop``), and ``.numpy()`` of copies of values no backward call differentiates
+(``_requires_grad``)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,54 @@ REPORTED = {
             opt.step()
             return loss.cpu().numpy()
         """,
+    # A backward call that is not a method call: `torch.autograd.grad` differentiates `loss` too.
+    "numpy of a copy differentiated through torch.autograd.grad": """
+        import torch
+
+        def step(x, w):
+            loss = (x * w).sum()
+            grads = torch.autograd.grad(loss, w)
+            return grads, loss.cpu().numpy()
+        """,
+    "a copy assigned in a loop and read after it": """
+        def predict(model, loader):
+            for x in loader:
+                preds = model(x).cpu()
+            return preds
+        """,
+    "a copy assigned in a loop and appended there": """
+        def predict(model, loader, kept):
+            for x in loader:
+                out = model(x).cpu()
+                kept.append(out)
+        """,
+    "a kept copy of a computed value under no_grad": """
+        import torch
+
+        def predict(model, loader, kept):
+            with torch.no_grad():
+                for x in loader:
+                    out = model(x)
+                    kept.append(out.cpu())
+        """,
+    "a copy assigned in an inner loop, read after it in the outer one": """
+        def predict(model, batches):
+            for batch in batches:
+                for x in batch:
+                    preds = model(x).cpu()
+                print(preds)
+        """,
+    # A comprehension's target is a binding of the comprehension's own scope, not a later one of `out`.
+    "a kept copy under no_grad of a name bound again only by a comprehension": """
+        import torch
+
+        def predict(model, loader, kept):
+            with torch.no_grad():
+                for x in loader:
+                    out = model(x)
+                    kept.append(out.cpu())
+            return [out.shape for out in kept]
+        """,
 }
 
 RULED_OUT = {
@@ -51,6 +102,50 @@ RULED_OUT = {
                 opt.step()
                 value = loss.detach().cpu()
                 print(loss.detach_().cpu().numpy(), value)
+        """,
+    # wer-inc/gogooku3 scripts/train_atft.py (evaluate_model_metrics): under no_grad, a prediction bound again
+    # further down is kept; no binding of it evidently reaches the copy. An index is not evidently computed.
+    "kept copies under no_grad of a name bound again later, and of an index": """
+        import torch
+
+        def evaluate(model, loader, horizons, labels):
+            kept, seen = {}, []
+            with torch.no_grad():
+                for x in loader:
+                    outputs = model(x)
+                    for h in horizons:
+                        pred = outputs[h].detach().float()
+                        if pred.dim() > 1:
+                            pred = pred.mean(dim=-1)
+                        kept[h].append(pred.cpu())
+                        seen.append(labels[h].cpu())
+            for h in horizons:
+                pred = torch.cat(kept[h]).numpy()
+            return kept, seen
+        """,
+    # The same file: copies assigned in a loop body and read only in the same iteration.
+    "copies assigned in a loop and read only there": """
+        import torch
+
+        def check_targets(batches, log):
+            for batch in batches:
+                for key, value in batch.items():
+                    data_cpu = value.cpu()
+                    log(key, data_cpu.mean().item())
+                group_vec = batch["group"].view(-1)
+                if group_vec.device.type != "cpu":
+                    group_vec = group_vec.to("cpu")
+                log(group_vec.numpy())
+        """,
+    # lucidrains/x-transformers train_enwik8.py: a training loop backpropagates through `accelerator.backward`,
+    # and a generated sample, which no backward call spells, is copied to numpy.
+    "numpy of a copy of a value no backward call spells": """
+        def train(model, loader, accelerator, decode):
+            for x in loader:
+                loss = model(x)
+                accelerator.backward(loss)
+                sample = model.generate(x)
+                print(decode(sample.cpu().numpy()))
         """,
 }
 
