@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 from perflint.traversal import ast_branch_fields, ast_children
 
@@ -230,13 +230,13 @@ def in_frame_loops(sites: Iterable[Site]) -> list[Site]:
     return [site for site in sites if site.frame_loop is not None]
 
 
-@dataclass(frozen=True)
-class Occurrence:
+class Occurrence(NamedTuple):
     """One spelling of a name: where it starts, whether it stores to the name (an assignment, ``for`` or
     ``with`` target; not ``del x``, nor ``x: T`` without a value, which binds nothing), whether it may read
     it (any spelling but a plain store: ``x += 1`` does both), its frame (as ``Site.frame``), whether it lies
-    in a comprehension or generator expression, and the method name of the call it is a direct argument of
-    (``append`` for ``xs.append(n)``), else None."""
+    in a comprehension or generator expression, the method name of the call it is a direct argument of
+    (``append`` for ``xs.append(n)``), and the value a one-target assignment binds it to (``v`` for
+    ``x = v`` and for ``x, y = v``; what ``bindings.reaching_value`` may give), else None."""
 
     start: tuple[int, int]
     stored: bool
@@ -244,29 +244,70 @@ class Occurrence:
     frame: Optional[ast.AST]
     in_comprehension: bool
     argument_of: Optional[str]
+    bound: Optional[ast.expr]
 
 
 @dataclass
 class NameOccurrences:
-    """Every ``ast.Name`` of a module by identifier, in source-walk order, and every string constant (which a
-    type hint may spell a name in)."""
+    """Every ``ast.Name`` of a module by identifier, in source-walk order, and every string constant inside a
+    type hint (where LibCST's scope analysis reads names): an annotation, a subscript, or an argument of a
+    call named like ``typing.cast``, ``TypeVar`` or ``NewType``."""
 
     names: dict[str, list[Occurrence]] = field(default_factory=dict)
-    strings: list[tuple[tuple[int, int], str]] = field(default_factory=list)
+    hint_strings: list[tuple[tuple[int, int], str]] = field(default_factory=list)
 
     def of(self, name: str) -> list[Occurrence]:
         return self.names.get(name, [])
 
-    def strings_naming(self, name: str) -> list[tuple[int, int]]:
-        """Where a string constant holds ``name`` as a word (``"Optional[y]"`` holds ``y``)."""
+    def hints_naming(self, name: str) -> list[tuple[int, int]]:
+        """Where a string in a type hint holds ``name`` as a word (``"Optional[y]"`` holds ``y``)."""
         return [
             start
-            for start, value in self.strings
-            if name in value and any(word == name for word in _IDENTIFIER_CHARACTERS.sub(" ", value).split())
+            for start, value in self.hint_strings
+            if name in value and name in _IDENTIFIER_CHARACTERS.sub(" ", value).split()
         ]
 
 
 _IDENTIFIER_CHARACTERS = re.compile(r"[^\w]")
+_TYPE_HINT_CALLS = frozenset({"cast", "TypeVar", "NewType"})
+
+
+@dataclass
+class _ChildFacts:
+    """What a node's parent says about it, for ``name_occurrences``."""
+
+    argument_of: dict[int, str] = field(default_factory=dict)
+    bound: dict[int, ast.expr] = field(default_factory=dict)
+    declared_only: set[int] = field(default_factory=set)  # the targets of `x: T` without a value
+    augmented: set[int] = field(default_factory=set)  # the targets of `x += v`
+    hints: set[int] = field(default_factory=set)  # the roots of type hints
+    hint_calls: frozenset[str] = _TYPE_HINT_CALLS  # with the names imports of them bind
+
+    def note(self, node: ast.AST, kind: type) -> None:
+        if kind is ast.Call:
+            func = node.func  # type: ignore[attr-defined]
+            if isinstance(func, ast.Attribute):
+                for value in argument_values(node):  # type: ignore[arg-type]
+                    self.argument_of[id(value)] = func.attr
+            if last_name(func) in self.hint_calls:
+                self.hints.update(id(value) for value in argument_values(node))  # type: ignore[arg-type]
+        elif kind is ast.Assign and len(node.targets) == 1:  # type: ignore[attr-defined]
+            target = node.targets[0]  # type: ignore[attr-defined]
+            for leaf in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
+                self.bound[id(leaf)] = node.value  # type: ignore[attr-defined]
+        elif kind is ast.AnnAssign:
+            self.hints.add(id(node.annotation))  # type: ignore[attr-defined]
+            if node.value is None:  # type: ignore[attr-defined]
+                self.declared_only.add(id(node.target))  # type: ignore[attr-defined]
+        elif kind is ast.AugAssign:
+            self.augmented.add(id(node.target))  # type: ignore[attr-defined]
+        elif kind is ast.Subscript and isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
+            # `Optional["x"]`: LibCST reads names in the strings of subscripts of typing's names.
+            self.hints.add(id(node.slice))  # type: ignore[attr-defined]
+        elif kind is ast.arg and node.annotation is not None:  # type: ignore[attr-defined]
+            self.hints.add(id(node.annotation))  # type: ignore[attr-defined]
+        elif kind in FUNCTION_KINDS and node.returns is not None:  # type: ignore[attr-defined]
+            self.hints.add(id(node.returns))  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)
@@ -274,38 +315,36 @@ def name_occurrences(tree: ast.Module) -> NameOccurrences:
     """The NameOccurrences of ``tree``: one walk of every node, computed once per tree and only when a check
     asks where a name is spelled."""
     result = NameOccurrences()
-    argument_of: dict[int, str] = {}
-    declared_only: set[int] = set()  # the targets of `x: T` without a value
-    augmented: set[int] = set()  # the targets of `x += v`
-    stack: list[tuple[ast.AST, Optional[ast.AST], bool]] = [(tree, None, False)]
+    facts = _ChildFacts(hint_calls=_TYPE_HINT_CALLS | import_aliases(tree, _TYPE_HINT_CALLS))
+    # (node, its frame, whether in a comprehension, whether in a type hint)
+    stack: list[tuple[ast.AST, Optional[ast.AST], bool, bool]] = [(tree, None, False, False)]
     while stack:
-        node, frame, in_comprehension = stack.pop()
+        node, frame, in_comprehension, in_hint = stack.pop()
         kind = type(node)
         if kind is ast.Name:
+            key = id(node)
             store = type(node.ctx) is ast.Store  # type: ignore[attr-defined]
             occurrence = Occurrence(
                 (node.lineno, node.col_offset),  # type: ignore[attr-defined]
-                store and id(node) not in declared_only,
-                not store or id(node) in augmented,
+                store and key not in facts.declared_only,
+                not store or key in facts.augmented,
                 frame,
                 in_comprehension,
-                argument_of.get(id(node)),
+                facts.argument_of.get(key),
+                facts.bound.get(key) if store else None,
             )
             result.names.setdefault(node.id, []).append(occurrence)  # type: ignore[attr-defined]
             continue
-        if kind is ast.Constant and isinstance(node.value, str):  # type: ignore[attr-defined]
-            result.strings.append(((node.lineno, node.col_offset), node.value))  # type: ignore[attr-defined]
-        elif kind is ast.Call and isinstance(node.func, ast.Attribute):  # type: ignore[attr-defined]
-            for value in argument_values(node):  # type: ignore[arg-type]
-                argument_of[id(value)] = node.func.attr  # type: ignore[attr-defined]
-        elif kind is ast.AnnAssign and node.value is None:  # type: ignore[attr-defined]
-            declared_only.add(id(node.target))  # type: ignore[attr-defined]
-        elif kind is ast.AugAssign:
-            augmented.add(id(node.target))  # type: ignore[attr-defined]
+        in_hint = in_hint or id(node) in facts.hints
+        if kind is ast.Constant:
+            if in_hint and isinstance(node.value, str):  # type: ignore[attr-defined]
+                result.hint_strings.append(((node.lineno, node.col_offset), node.value))  # type: ignore[attr-defined]
+            continue
+        facts.note(node, kind)
         if kind in FRAME_KINDS:
             frame = node
         elif kind in COMPREHENSION_KINDS:
             in_comprehension = True
-        for child in reversed(ast_children(node)):
-            stack.append((child, frame, in_comprehension))
+        for child in reversed(ast_children(node, ast_branch_fields(kind))):
+            stack.append((child, frame, in_comprehension, in_hint))
     return result

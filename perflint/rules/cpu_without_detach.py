@@ -627,17 +627,16 @@ class _AstCopies:
 
     def left_alone(self, value: ast.expr) -> bool:
         """A kept copy under a context that certainly disables grad, of a value that is not evidently computed
-        (``_float_evident``): an index, an attribute, or a name bound again later in its scope (so that no
-        binding of it evidently reaches the copy, ``reaching_value``)."""
+        (``_float_evident``): an index, an attribute, or a name whose reaching value cannot be one."""
         if not _ast_is_reported_copy(value):
             return False
         site = self._site_of(value)
         if site is None or id(value) not in self._copies_without_grad():
             return False
         source = value.func.value  # type: ignore[attr-defined]
-        if not isinstance(source, (ast.Name, ast.BinOp, ast.Call)):
-            return True
-        return isinstance(source, ast.Name) and self._bound_again_after(source, site)
+        if isinstance(source, ast.Name):
+            return self._reaches_nothing_computed(source, site)
+        return not _ast_may_look_computed(source)
 
     def may_outlive_loop(self, site: ast_shapes.Site) -> bool:
         """Whether ``y`` of ``y = x.cpu()`` at ``site`` may be read after the innermost loop of its frame that
@@ -661,7 +660,7 @@ class _AstCopies:
             if occurrence.start >= loop_end or occurrence.argument_of in KEEPING_METHODS:
                 return True
         # A string type hint read after the loop (LibCST's scope analysis parses them).
-        return any(start >= loop_end and in_frame(start) for start in occurrences.strings_naming(target.id))
+        return any(start >= loop_end and in_frame(start) for start in occurrences.hints_naming(target.id))
 
     def may_require_grad(self, site: ast_shapes.Site) -> bool:
         """Whether the copied value of ``x.cpu().numpy()`` at ``site`` spells a name that a backward call of its
@@ -702,14 +701,27 @@ class _AstCopies:
         ]
         return max(holding, key=lambda loop: ast_shapes.span(loop)[0], default=None)
 
-    def _bound_again_after(self, name: ast.Name, site: ast_shapes.Site) -> bool:
-        """Whether ``name``, read outside any comprehension, is stored to later in its frame by a statement
-        outside any comprehension: the last binding of its scope then comes after the read."""
+    def _reaches_nothing_computed(self, name: ast.Name, site: ast_shapes.Site) -> bool:
+        """Whether ``reaching_value`` of ``name`` (read outside any comprehension) is certainly None or not evidently
+        computed. It reads the last binding of the name's scope: here the last store to the name in its frame
+        outside comprehensions. If that comes after the read, or binds no one value (a loop target, ``+=``),
+        the reaching value is None; if it binds an index or an attribute, that is not evidently computed. A
+        binding not seen here (a parameter, an import, a walrus in a comprehension) gives None when it is
+        the last one."""
         occurrences = ast_shapes.name_occurrences(self._tree).of(name.id)
         use = (name.lineno, name.col_offset)
         if any(o.start == use and o.in_comprehension for o in occurrences):
-            return False
-        return any(o.stored and o.frame is site.frame and not o.in_comprehension and o.start > use for o in occurrences)
+            return False  # read in a comprehension's own scope
+        stores = [o for o in occurrences if o.stored and o.frame is site.frame and not o.in_comprehension]
+        if not stores:
+            return True
+        last = max(stores, key=lambda o: o.start)
+        return last.start > use or last.bound is None or not _ast_may_look_computed(last.bound)
+
+
+def _ast_may_look_computed(node: ast.expr) -> bool:
+    """Whether ``_float_evident`` may accept ``node``: only a name, arithmetic or a call can be."""
+    return isinstance(node, (ast.Name, ast.BinOp, ast.Call))
 
 
 def _ast_kept_values(tree: ast.Module) -> Iterator[ast.expr]:

@@ -46,6 +46,16 @@ REPORTED = {
                 preds = model(x).cpu()
             return preds
         """,
+    # LibCST's scope analysis reads the names in string type hints: `"preds"` is a read of `preds`.
+    "a copy assigned in a loop and named in a string type hint after it": """
+        from typing import Optional
+
+        def predict(model, loader):
+            for x in loader:
+                preds = model(x).cpu()
+            result: Optional["preds"] = None
+            return result
+        """,
     "a copy assigned in a loop and appended there": """
         def predict(model, loader, kept):
             for x in loader:
@@ -78,6 +88,16 @@ REPORTED = {
                     out = model(x)
                     kept.append(out.cpu())
             return [out.shape for out in kept]
+        """,
+    "a kept copy under no_grad of a name last bound to a call, first to an index": """
+        import torch
+
+        def predict(model, loader, kept):
+            with torch.no_grad():
+                for batch in loader:
+                    out = batch["x"]
+                    out = model(out)
+                    kept.append(out.cpu())
         """,
 }
 
@@ -123,6 +143,20 @@ RULED_OUT = {
                 pred = torch.cat(kept[h]).numpy()
             return kept, seen
         """,
+    # mlfoundations/open_clip src/open_clip_train/train.py (evaluate): under no_grad, features taken from a
+    # model's output dict are kept; an index is not evidently computed.
+    "kept copies under no_grad of names bound to indexes": """
+        import torch
+
+        def evaluate(model, loader, key):
+            kept = []
+            with torch.no_grad():
+                for batch in loader:
+                    out = model(batch)
+                    features = out[key]
+                    kept.append(features.cpu())
+            return kept
+        """,
     # The same file: copies assigned in a loop body and read only in the same iteration.
     "copies assigned in a loop and read only there": """
         import torch
@@ -136,6 +170,7 @@ RULED_OUT = {
                 if group_vec.device.type != "cpu":
                     group_vec = group_vec.to("cpu")
                 log(group_vec.numpy())
+            log("data_cpu checked", batches.get("data_cpu"))
         """,
     # lucidrains/x-transformers train_enwik8.py: a training loop backpropagates through `accelerator.backward`,
     # and a generated sample, which no backward call spells, is copied to numpy.
