@@ -183,7 +183,7 @@ def lint(
     import_table = None if eager_metadata else ImportTableOf(module, tree)
     # One wrapper for both visits: the metadata resolved for the first (positions) serves the second.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    metadata = ModuleMetadata(wrapper, import_table)
+    metadata = ModuleMetadata(wrapper, import_table, tree)
     try:
         instances = _visit(wrapper, metadata, first, path, options, import_table) if first else []
         outcome = _outcome(instances)

@@ -22,6 +22,7 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
 
 from __future__ import annotations
 
+import ast
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, Iterator, Mapping, Optional, Sequence, Union, cast
@@ -61,11 +62,18 @@ class NeedsEagerResolution(BaseException):
 class ModuleMetadata:
     """Every provider's node -> value mapping for one module, each computed on first request and kept."""
 
-    def __init__(self, wrapper: MetadataWrapper, imported_names: Optional[Callable[[], ImportedNames]] = None) -> None:
+    def __init__(
+        self,
+        wrapper: MetadataWrapper,
+        imported_names: Optional[Callable[[], ImportedNames]] = None,
+        tree: Optional[ast.Module] = None,
+    ) -> None:
         self._wrapper = wrapper
         # The module's import table, if the caller has one: it spares the scope analysis most of its
         # qualified-name questions (``_ScopeVisitor.visit_Call``).
         self._imported_names = imported_names
+        # Python's ast of the module, if the caller has one: where its top-level statements start.
+        self._tree = tree
         self._values: dict[ProviderT, Mapping[cst.CSTNode, object]] = {}
 
     @property
@@ -87,7 +95,7 @@ class ModuleMetadata:
         if provider is QualifiedNameProvider:
             return QualifiedNames(self.values(ScopeProvider))  # type: ignore[arg-type]
         if provider is PositionProvider:
-            return StatementPositions(self._wrapper.module, lambda: self._run_alone(PositionProvider))
+            return StatementPositions(self._wrapper.module, lambda: self._run_alone(PositionProvider), self._tree)
         if provider in (ExpressionContextProvider, ScopeProvider):
             return self._run_alone(provider)
         return self._wrapper.resolve(provider)
@@ -242,14 +250,22 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
     *block statement* (a statement of the module's body or of an indented block) is generated with positions
     the first time a node of it is asked about: the same code generation from the same state, so the same
     values. A block statement starts a line, at column 0, under the indents of the blocks around it; the line
-    is counted in the plain code of what comes before it (the module's statements before its top-level
-    statement, and the part of that statement before it), which costs a sixth of generating with positions.
+    is counted in the plain code of what comes before it in its top-level statement, which costs a sixth of
+    generating with positions. Where the top-level statement starts is read from Python's ast of the module
+    when the caller has it (``top_level_starts``), else counted in the plain code of the statements before it.
     A node outside every statement (a token, the module's header or footer, the module itself) gets the values
     of the whole module's generation (``generate_whole``).
     """
 
-    def __init__(self, module: cst.Module, generate_whole: Callable[[], Mapping[cst.CSTNode, object]]) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        generate_whole: Callable[[], Mapping[cst.CSTNode, object]],
+        tree: Optional[ast.Module] = None,
+    ) -> None:
         self._module = module
+        self._tree = tree
+        self._top_level_starts: Optional[Mapping[int, int]] = None
         self._generate_whole = generate_whole
         self._whole_values: Optional[Mapping[cst.CSTNode, object]] = None
         self._parents = index_of(module).parents
@@ -283,7 +299,7 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
 
     def _generate(self, statement: cst.CSTNode, top_level: cst.CSTNode) -> None:
         if id(statement) not in self._starts:
-            self._count_lines_before(top_level)
+            self._find_starts(top_level)
         line, indents = self._starts[id(statement)]
         provider = PositionProvider()
         state = PositionProvidingCodegenState(
@@ -293,6 +309,18 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
         statement._codegen(state)
         self._values.update(cast(Mapping[cst.CSTNode, CodeRange], provider._computed))
         self._generated.add(id(statement))
+
+    def _find_starts(self, top_level: cst.CSTNode) -> None:
+        """Where ``top_level`` and each block statement in it start."""
+        if self._top_level_starts is None:
+            self._top_level_starts = top_level_starts(self._module, self._tree) if self._tree is not None else {}
+        line = self._top_level_starts.get(id(top_level))
+        if line is None:
+            self._count_lines_before(top_level)
+            return
+        state = _BlockStatementStarts(self._module.default_indent, self._module.default_newline, line)
+        top_level._codegen(state)
+        self._starts.update(state.starts())
 
     def _count_lines_before(self, top_level: cst.CSTNode) -> None:
         """Where ``top_level`` and each block statement in it start, from the plain code before each."""
@@ -345,6 +373,40 @@ class _BlockStatementStarts(CodegenState):
             counted = before
             found[node_id] = (line, indents)
         return found
+
+
+def top_level_starts(module: cst.Module, tree: ast.Module) -> dict[int, int]:
+    """The line each top-level statement of ``module`` starts its code on (its leading lines included), by the
+    statement's id, read from ``tree``, Python's ast of the same source; empty where the two do not pair up.
+
+    A simple statement line holds as many ast statements as it has small statements. Its first token is on
+    the line the first of them starts on; for a decorated definition, the line of the first decorator's
+    expression, less the line breaks between the ``@`` and it (a parenthesized one is left out: its ast starts
+    inside the parentheses). The code starts that many leading lines (and the first decorator's own) earlier.
+    """
+    starts = {}
+    remaining = iter(tree.body)
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            first = next(remaining, None)
+            for _more in statement.body[1:]:
+                next(remaining, None)
+        else:
+            first = next(remaining, None)
+        if first is None:
+            return {}
+        line, before = first.lineno, len(statement.leading_lines)
+        decorators = getattr(statement, "decorators", ())
+        if len(decorators) != len(getattr(first, "decorator_list", ())):
+            return {}
+        if decorators:
+            at = decorators[0]
+            if at.decorator.lpar:
+                continue  # `@(\n    dec\n)`: the ast starts the expression inside its parentheses
+            line = first.decorator_list[0].lineno - _line_breaks(at.whitespace_after_at.value)  # type: ignore[attr-defined]
+            before += len(at.leading_lines)
+        starts[id(statement)] = line - before
+    return starts if next(remaining, None) is None else {}
 
 
 def _line_breaks(code: str) -> int:

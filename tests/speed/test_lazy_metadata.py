@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -126,6 +128,14 @@ def _scope_facts(scopes, in_module) -> dict[object, object]:
     return facts
 
 
+def _python_ast(code: str) -> Optional[ast.Module]:
+    """Python's ast of ``code``, or None where this Python cannot parse it (syntax newer than itself)."""
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        return None
+
+
 def _assert_metadata_equals_libcst_providers(module: cst.Module) -> None:
     """Every provider's values equal LibCST's, except that tokens (whitespace, punctuation), which LibCST documents
     as having no scope and which get no expression context, are not given one."""
@@ -141,17 +151,68 @@ def _assert_metadata_equals_libcst_providers(module: cst.Module) -> None:
     names = wrapper.resolve(QualifiedNameProvider)
     theirs = {node: value() if callable(value) else value for node, value in names.items() if node in not_tokens}
     assert {node: ours.values(QualifiedNameProvider)[node] for node in theirs} == theirs
-    # Positions asked node by node (in no particular order) come from their statements' own generation.
-    positions = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True)).values(PositionProvider)
+    # Positions asked node by node (in no particular order) come from their statements' own generation, with
+    # the top-level statements' lines counted in the code before them or read from Python's ast.
     theirs_positions = wrapper.resolve(PositionProvider)
     asked = not_tokens - {module}
-    assert {node: positions[node] for node in asked} == {node: theirs_positions[node] for node in asked}
-    assert isinstance(positions, metadata.StatementPositions) and positions._whole_values is None
+    for tree in (None, _python_ast(module.code)):
+        positions = ModuleMetadata(MetadataWrapper(module, unsafe_skip_copy=True), tree=tree).values(PositionProvider)
+        assert {node: positions[node] for node in asked} == {node: theirs_positions[node] for node in asked}
+        assert isinstance(positions, metadata.StatementPositions) and positions._whole_values is None
 
 
 @pytest.mark.parametrize(("name", "source"), INPUTS, ids=[name for name, _ in INPUTS])
 def test_metadata_equals_libcst_providers(name: str, source: bytes) -> None:
     _assert_metadata_equals_libcst_providers(engine.parse(source))
+
+
+# Top-level statements whose first line Python's ast and LibCST's code generation might see differently:
+# comments and blank lines before them, decorators with comments between them, a line break after `@`, a
+# parenthesized decorator, several statements on one line, statements opening with a parenthesis.
+STATEMENT_STARTS = b"""# header comment
+
+import torch; import numpy as np  # two statements
+
+
+# comment before a decorated def
+@torch.no_grad()
+# comment between decorators
+@staticmethod
+def f(x):
+    return x.cpu()
+@\\
+    torch.no_grad()
+def g(x):
+    return x.cpu()
+
+@(
+    torch.no_grad()
+)
+def h(x):
+    return x.cpu()
+(
+    a
+).b(); c = (
+    1
+)
+class K:
+    @property
+    def p(self):
+        return 1
+"""
+
+
+def test_metadata_equals_libcst_providers_on_statement_starts() -> None:
+    _assert_metadata_equals_libcst_providers(engine.parse(STATEMENT_STARTS))
+
+
+def test_top_level_starts_come_from_the_ast_where_it_pairs_up() -> None:
+    """Every top-level statement's start is read from the ast but the parenthesized decorator's (left to the
+    count), and a tree of other code pairs up with nothing."""
+    module = engine.parse(STATEMENT_STARTS)
+    starts = metadata.top_level_starts(module, ast.parse(STATEMENT_STARTS))
+    assert len(starts) == len(module.body) - 1
+    assert metadata.top_level_starts(module, ast.parse(b"x = 1\n")) == {}
 
 
 def test_metadata_equals_libcst_providers_on_every_syntax() -> None:
