@@ -250,9 +250,8 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
     *block statement* (a statement of the module's body or of an indented block) is generated with positions
     the first time a node of it is asked about: the same code generation from the same state, so the same
     values. A block statement starts a line, at column 0, under the indents of the blocks around it; the line
-    is counted in the plain code of what comes before it in its top-level statement, which costs a sixth of
-    generating with positions. Where the top-level statement starts is read from Python's ast of the module
-    when the caller has it (``top_level_starts``), else counted in the plain code of the statements before it.
+    is read from Python's ast of the module when the caller has it (``AstStatementStarts``), else counted in
+    the plain code of what comes before it, which costs a sixth of generating with positions.
     A node outside every statement (a token, the module's header or footer, the module itself) gets the values
     of the whole module's generation (``generate_whole``).
     """
@@ -265,7 +264,7 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
     ) -> None:
         self._module = module
         self._tree = tree
-        self._top_level_starts: Optional[Mapping[int, int]] = None
+        self._ast_starts: Optional[AstStatementStarts] = None
         self._generate_whole = generate_whole
         self._whole_values: Optional[Mapping[cst.CSTNode, object]] = None
         self._parents = index_of(module).parents
@@ -299,7 +298,7 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
 
     def _generate(self, statement: cst.CSTNode, top_level: cst.CSTNode) -> None:
         if id(statement) not in self._starts:
-            self._find_starts(top_level)
+            self._find_start(statement, top_level)
         line, indents = self._starts[id(statement)]
         provider = PositionProvider()
         state = PositionProvidingCodegenState(
@@ -310,17 +309,16 @@ class StatementPositions(Mapping[cst.CSTNode, CodeRange]):
         self._values.update(cast(Mapping[cst.CSTNode, CodeRange], provider._computed))
         self._generated.add(id(statement))
 
-    def _find_starts(self, top_level: cst.CSTNode) -> None:
-        """Where ``top_level`` and each block statement in it start."""
-        if self._top_level_starts is None:
-            self._top_level_starts = top_level_starts(self._module, self._tree) if self._tree is not None else {}
-        line = self._top_level_starts.get(id(top_level))
-        if line is None:
+    def _find_start(self, statement: cst.CSTNode, top_level: cst.CSTNode) -> None:
+        """Where ``statement`` starts: read from Python's ast where the caller has it, else counted (with every
+        block statement of the top-level statements up to ``top_level``)."""
+        if self._tree is not None and self._ast_starts is None:
+            self._ast_starts = AstStatementStarts(self._module, self._tree, self._parents)
+        start = self._ast_starts.start(statement) if self._ast_starts is not None else None
+        if start is None:
             self._count_lines_before(top_level)
-            return
-        state = _BlockStatementStarts(self._module.default_indent, self._module.default_newline, line)
-        top_level._codegen(state)
-        self._starts.update(state.starts())
+        else:
+            self._starts[id(statement)] = start
 
     def _count_lines_before(self, top_level: cst.CSTNode) -> None:
         """Where ``top_level`` and each block statement in it start, from the plain code before each."""
@@ -375,38 +373,125 @@ class _BlockStatementStarts(CodegenState):
         return found
 
 
-def top_level_starts(module: cst.Module, tree: ast.Module) -> dict[int, int]:
-    """The line each top-level statement of ``module`` starts its code on (its leading lines included), by the
-    statement's id, read from ``tree``, Python's ast of the same source; empty where the two do not pair up.
+class AstStatementStarts:
+    """Where a block statement's code starts (its line, with its leading lines, and the indents it is generated
+    under), read from Python's ast of the same source instead of counted in the code before it.
 
-    A simple statement line holds as many ast statements as it has small statements. Its first token is on
-    the line the first of them starts on; for a decorated definition, the line of the first decorator's
-    expression, less the line breaks between the ``@`` and it (a parenthesized one is left out: its ast starts
-    inside the parentheses). The code starts that many leading lines (and the first decorator's own) earlier.
+    The statement is paired with its ast statement by walking down from the module: a simple statement line
+    holds as many ast statements as it has small statements, and each block of a compound statement is the
+    ast statement's list of the same role (``body``, ``orelse``, a handler's or a case's ``body``,
+    ``finalbody``; an ``elif`` is the one statement of ``orelse``). The statement's first token is on the line
+    its ast statement starts on; for a decorated definition, the line of the first decorator's expression less
+    the line breaks between the ``@`` and it (a parenthesized one is left out: its ast starts inside the
+    parentheses). Its code starts that many leading lines (and the first decorator's own) earlier. Anything
+    that does not pair up gives None, and the caller counts instead.
     """
-    starts = {}
-    remaining = iter(tree.body)
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            first = next(remaining, None)
-            for _more in statement.body[1:]:
-                next(remaining, None)
-        else:
-            first = next(remaining, None)
-        if first is None:
-            return {}
-        line, before = first.lineno, len(statement.leading_lines)
-        decorators = getattr(statement, "decorators", ())
-        if len(decorators) != len(getattr(first, "decorator_list", ())):
-            return {}
-        if decorators:
-            at = decorators[0]
-            if at.decorator.lpar:
-                continue  # `@(\n    dec\n)`: the ast starts the expression inside its parentheses
-            line = first.decorator_list[0].lineno - _line_breaks(at.whitespace_after_at.value)  # type: ignore[attr-defined]
-            before += len(at.leading_lines)
-        starts[id(statement)] = line - before
-    return starts if next(remaining, None) is None else {}
+
+    def __init__(self, module: cst.Module, tree: ast.Module, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
+        self._module = module
+        self._tree = tree
+        self._parents = parents
+
+    def start(self, statement: cst.CSTNode) -> Optional[tuple[int, list[str]]]:
+        path = self._path_to(statement)
+        if path is None:
+            return None
+        paired: object = self._tree.body
+        indents: list[str] = []
+        for holder, node in zip([self._module, *path], path):
+            paired = _ast_counterpart(holder, node, paired)
+            if paired is None:
+                return None
+            if isinstance(node, cst.IndentedBlock):
+                indents.append(self._module.default_indent if node.indent is None else node.indent)
+        line = _first_line(statement, paired)  # type: ignore[arg-type]
+        return None if line is None else (line, indents)
+
+    def _path_to(self, statement: cst.CSTNode) -> Optional[list[cst.CSTNode]]:
+        """The nodes from the top-level statement down to ``statement``."""
+        path = [statement]
+        parent = self._parents.get(statement)
+        while parent is not None and parent is not self._module:
+            path.append(parent)
+            parent = self._parents.get(parent)
+        return path[::-1] if parent is self._module else None
+
+
+def _ast_counterpart(holder: cst.CSTNode, node: cst.CSTNode, paired: object) -> object:
+    """What in the ast pairs with ``node``, a child of ``holder``, given what pairs with ``holder``: a list of ast
+    statements for a block (and for the module), an ast node otherwise; None where they do not pair up."""
+    if isinstance(holder, (cst.Module, cst.IndentedBlock)):
+        position = _index(holder.body, node)
+        sizes = [len(s.body) if isinstance(s, cst.SimpleStatementLine) else 1 for s in holder.body]
+        if not isinstance(paired, list) or position is None or len(paired) != sum(sizes):
+            return None
+        statement = paired[sum(sizes[:position])]
+        return statement if _pairs(node, statement) else None
+    if isinstance(node, cst.IndentedBlock):
+        # An `else:` or `finally:` block pairs with the list its holder paired with; the others with `body`.
+        return paired if isinstance(holder, (cst.Else, cst.Finally)) else getattr(paired, "body", None)
+    if isinstance(node, cst.Else):
+        return getattr(paired, "orelse", None)
+    if isinstance(node, cst.Finally):
+        return getattr(paired, "finalbody", None)
+    if isinstance(node, cst.If):  # an `elif`: the one statement of the `orelse`
+        orelse = getattr(paired, "orelse", None)
+        return orelse[0] if isinstance(orelse, list) and len(orelse) == 1 and isinstance(orelse[0], ast.If) else None
+    if isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
+        return _nth(getattr(paired, "handlers", None), getattr(holder, "handlers", ()), node)
+    if isinstance(node, cst.MatchCase):
+        return _nth(getattr(paired, "cases", None), getattr(holder, "cases", ()), node)
+    return None
+
+
+def _index(nodes: Sequence[cst.CSTNode], node: cst.CSTNode) -> Optional[int]:
+    return next((i for i, other in enumerate(nodes) if other is node), None)
+
+
+def _nth(paired: object, siblings: Sequence[cst.CSTNode], node: cst.CSTNode) -> object:
+    position = _index(siblings, node)
+    if not isinstance(paired, list) or position is None or len(paired) != len(siblings):
+        return None
+    return paired[position]
+
+
+def _pairs(statement: cst.CSTNode, paired: object) -> bool:
+    """Whether an ast statement can be the counterpart of a LibCST statement (a simple line's first one)."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return isinstance(paired, ast.stmt) and not isinstance(paired, AST_COMPOUND_STATEMENTS)
+    return isinstance(paired, COMPOUND_STATEMENTS.get(type(statement), ()))
+
+
+def _first_line(statement: cst.CSTNode, paired: ast.AST) -> Optional[int]:
+    """The line ``statement``'s code starts on, from its ast statement ``paired``; None if they do not pair up."""
+    if not _pairs(statement, paired):
+        return None
+    line, before = paired.lineno, len(getattr(statement, "leading_lines", ()))
+    decorators = getattr(statement, "decorators", ())
+    if len(decorators) != len(getattr(paired, "decorator_list", ())):
+        return None
+    if decorators:
+        at = decorators[0]
+        if at.decorator.lpar:
+            return None  # `@(\n    dec\n)`: the ast starts the expression inside its parentheses
+        line = paired.decorator_list[0].lineno - _line_breaks(at.whitespace_after_at.value)  # type: ignore[attr-defined]
+        before += len(at.leading_lines)
+    return line - before
+
+
+# Each LibCST compound statement and the ast statements it can pair with; any other pairs with simple lines.
+COMPOUND_STATEMENTS: dict[type[cst.CSTNode], tuple[type[ast.stmt], ...]] = {
+    cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef),
+    cst.ClassDef: (ast.ClassDef,),
+    cst.If: (ast.If,),
+    cst.For: (ast.For, ast.AsyncFor),
+    cst.While: (ast.While,),
+    cst.With: (ast.With, ast.AsyncWith),
+    cst.Try: (ast.Try,),
+    cst.TryStar: tuple(getattr(ast, name) for name in ("TryStar",) if hasattr(ast, name)),
+    cst.Match: (ast.Match,),
+}
+AST_COMPOUND_STATEMENTS = tuple(kind for kinds in COMPOUND_STATEMENTS.values() for kind in kinds)
 
 
 def _line_breaks(code: str) -> int:

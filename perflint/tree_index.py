@@ -40,7 +40,6 @@ class TreeIndex:
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         # Each node's children (tokens left out), by the node's id: the scope providers' walks read them here.
         self.child_nodes: dict[int, list[cst.CSTNode]] = {}
-        self._nodes: list[cst.CSTNode] = []  # in pre-order
         self._start: dict[cst.CSTNode, int] = {}
         self._end: dict[cst.CSTNode, int] = {}
         # (type, frame or None for all frames) -> (positions, nodes), both in pre-order. The pass files each node
@@ -51,7 +50,7 @@ class TreeIndex:
         self._build()
 
     def _build(self) -> None:
-        nodes, start, end, filed, parents = self._nodes, self._start, self._end, self._filed, self.parents
+        start, end, filed, parents = self._start, self._end, self._filed, self.parents
         child_nodes, entries_of_type = self.child_nodes, self._entries_of_type
         position = 0
         # (node, its frame); None marks "every descendant of the node below it on the stack has been seen".
@@ -61,7 +60,6 @@ class TreeIndex:
             if node is None:
                 end[frame] = position
                 continue
-            nodes.append(node)
             start[node] = position
             kind = type(node)
             entry = filed.get((kind, frame))

@@ -32,10 +32,11 @@ Span = tuple[tuple[int, int], tuple[int, int]]
 # The nodes whose bodies run at another time than the code around them (``syntax.DEFERRED`` on LibCST).
 FRAME_KINDS = FUNCTION_KINDS | {ast.Lambda, ast.ClassDef}
 COMPREHENSION_KINDS = frozenset(COMPREHENSION_TYPES)
+# The commonest nodes, which hold nothing a walk looks for.
+LEAF_KINDS = frozenset({ast.Name, ast.Constant})
 
 
-@dataclass(frozen=True)
-class Site:
+class Site(NamedTuple):
     """A recorded node, the outermost loop whose body or header holds it (None outside loops), the
     innermost ``def`` it is in (None at module or class level outside any def; lambdas do not count), its
     frame: the innermost ``def``, ``lambda`` or class it is in (None at module level), whose own code it is
@@ -85,6 +86,8 @@ def shapes(tree: ast.Module) -> Shapes:
     while stack:
         node, loop, function, frame, frame_loop = stack.pop()
         kind = type(node)
+        if kind in LEAF_KINDS:
+            continue
         if kind in RECORDED_KINDS:
             result.sites.setdefault(kind, []).append(Site(node, loop, function, frame, frame_loop))
             if kind in LOOP_KINDS:

@@ -206,13 +206,17 @@ def test_metadata_equals_libcst_providers_on_statement_starts() -> None:
     _assert_metadata_equals_libcst_providers(engine.parse(STATEMENT_STARTS))
 
 
-def test_top_level_starts_come_from_the_ast_where_it_pairs_up() -> None:
-    """Every top-level statement's start is read from the ast but the parenthesized decorator's (left to the
-    count), and a tree of other code pairs up with nothing."""
+def test_statement_starts_come_from_the_ast_where_it_pairs_up() -> None:
+    """Every block statement's start is read from the ast but the parenthesized decorator's (left to the count),
+    and a tree of other code pairs up with nothing."""
     module = engine.parse(STATEMENT_STARTS)
-    starts = metadata.top_level_starts(module, ast.parse(STATEMENT_STARTS))
-    assert len(starts) == len(module.body) - 1
-    assert metadata.top_level_starts(module, ast.parse(b"x = 1\n")) == {}
+    parents = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+    statements = [node for node in parents if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement))]
+    starts = metadata.AstStatementStarts(module, ast.parse(STATEMENT_STARTS), parents)
+    unread = [node for node in statements if starts.start(node) is None]
+    assert len(unread) == 1 and isinstance(unread[0], cst.FunctionDef) and unread[0].name.value == "h"
+    other = metadata.AstStatementStarts(module, ast.parse(b"x = 1\n"), parents)
+    assert all(other.start(node) is None for node in statements)
 
 
 def test_metadata_equals_libcst_providers_on_every_syntax() -> None:
