@@ -439,8 +439,9 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
     """``candidates``' reach as a shape check on Python's ast (a rule's ``could_match``), no flow reasoning.
 
     A conversion is any maximal chain of conversion steps holding a terminal (``numpy``/``tolist``/``cpu``).
-    PFL102 (``through_helpers`` False): in one def, one name converted twice by chains of the same methods,
-    or a name converted inside a loop or list/set/dict comprehension (``in_loop``). PFL106: in one def, a name
+    PFL102 (``through_helpers`` False): in one def, one name converted twice by chains of the same methods
+    with no binding of it between some two (``_ast_rebound_between_each``, by position), or a name converted
+    inside a loop or list/set/dict comprehension (``in_loop``). PFL106: in one def, a name
     passed to a function of the module's that converts one of its own parameters, and used that way or
     converted twice in all.
     """
@@ -455,12 +456,13 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
         # Per chain, whether each conversion rebinds its name (`codes = codes.tolist()`): the binding comes
         # between it and any conversion that runs after it, so two of those never convert the same value.
         rebinds = _ast_rebinding_values(tree)
-        per_chain: dict[tuple[int, str, tuple[str, ...]], list[bool]] = defaultdict(list)
+        per_chain: dict[tuple[int, str, tuple[str, ...]], list[tuple[ast_shapes.Site, bool]]] = defaultdict(list)
         for site, name, methods in found:
             if name is not None and site.function is not None:
-                per_chain[(id(site.function), name, methods)].append(name in rebinds.get(id(site.node), ()))
-        if any(len(rebinding) > 1 and not all(rebinding) for rebinding in per_chain.values()):
-            return True
+                per_chain[(id(site.function), name, methods)].append((site, name in rebinds.get(id(site.node), ())))
+        for (_function, name, _methods), conversions in per_chain.items():
+            if len(conversions) > 1 and not _ast_rebound_between_each(tree, name, conversions):
+                return True
         return any(in_loop(tree, site, name) for site, name, _methods in found if name is not None and site.function is not None)
     # Functions converting their own parameter (`p.numpy()`, `p.mean(dim=1).numpy()`), by name: their
     # positional parameters and the parameter converted.
@@ -645,6 +647,29 @@ def _ast_rebinding_values(tree: ast.Module) -> dict[int, set[str]]:
         if names:
             bound[id(node.value)] = names
     return bound
+
+
+def _ast_rebound_between_each(tree: ast.Module, name: str, conversions: list[tuple[ast_shapes.Site, bool]]) -> bool:
+    """Whether, between each two conversions of ``name`` in a def that come one after the other, ``name`` is
+    bound again in the def's scope: by the first one's own assignment (``codes = codes.tolist()``), or by a
+    store in between whose statement ends before the second starts (``verdict``'s ``_changes_between``, which
+    leaves out only an assignment holding the last conversion). Then no two of them convert the same value,
+    whatever chains the rule groups them by."""
+    function = conversions[0][0].function
+    stores = [
+        occurrence
+        for occurrence in ast_shapes.name_occurrences(tree).of(name)
+        if occurrence.stored and occurrence.frame is function and not occurrence.in_comprehension
+    ]
+    ordered = sorted(((ast_shapes.span(site.node)[0], rebinds) for site, rebinds in conversions), key=lambda pair: pair[0])
+
+    def separated(first: tuple[int, int], second: tuple[int, int]) -> bool:
+        return any(
+            first < store.start < second and (store.assignment is None or ast_shapes.span(store.assignment)[1] <= second)
+            for store in stores
+        )
+
+    return all(rebinds or separated(start, after) for (start, rebinds), (after, _) in zip(ordered, ordered[1:]))
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,7 @@
 """PFL102's ``could_match`` (``conversion_sites.could_repeat``): a shape check that keeps every module the rule
 reports in, and rules out conversions no pass of a loop repeats (an iterable evaluated once, code that runs at
-another time) and chains of conversions that each rebind their name."""
+another time) and conversions of a name bound again between each two (by the first's own assignment or by a
+statement in between)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ REPORTED = {
             codes = codes.tolist()
             return first, codes
         """,
+    # The binding of `x` holds the second conversion: `_changes_between` leaves it out.
+    "a conversion before an assignment that converts and rebinds the name": """
+        import torch
+
+        def codes_of(x: torch.Tensor, log):
+            first = x.detach().cpu()
+            log(first)
+            x = (
+                x.detach().cpu()
+            )
+            return x
+        """,
 }
 
 RULED_OUT = {
@@ -69,6 +82,24 @@ RULED_OUT = {
                 codes = batch["codes"]
                 if torch.is_tensor(codes):
                     codes = codes.tolist()
+        """,
+    # wer-inc/gogooku3 gogooku5/models/apex_ranker/scripts/train_v0.py: in two evaluation loops of one long
+    # function, each conversion follows a binding of its name in the same loop body.
+    "conversions of a name bound again before each": """
+        import torch
+
+        def main(model, loaders, horizons):
+            for batch in loaders[0]:
+                scores = model(batch)
+                for h in horizons:
+                    s = scores[h]
+                    first = s.detach().float().cpu()
+            for batch in loaders[1]:
+                scores = model(batch)
+                for h in horizons:
+                    s = scores[h]
+                    second = s.detach().float().cpu()
+            return first, second
         """,
     "a conversion in a lambda made in a loop": """
         import torch
