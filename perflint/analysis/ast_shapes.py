@@ -238,9 +238,8 @@ class Occurrence(NamedTuple):
     ``with`` target; not ``del x``, nor ``x: T`` without a value, which binds nothing), whether it may read
     it (any spelling but a plain store: ``x += 1`` does both), its frame (as ``Site.frame``), whether it lies
     in a comprehension or generator expression, the method name of the call it is a direct argument of
-    (``append`` for ``xs.append(n)``), the value a one-target assignment binds it to (``v`` for ``x = v`` and
-    for ``x, y = v``; what ``bindings.reaching_value`` may give), and the assignment (plain, augmented or
-    annotated with a value) whose target it is in, else None."""
+    (``append`` for ``xs.append(n)``), and the value a one-target assignment binds it to (``v`` for ``x = v``
+    and for ``x, y = v``; what ``bindings.reaching_value`` may give), else None."""
 
     start: tuple[int, int]
     stored: bool
@@ -249,7 +248,6 @@ class Occurrence(NamedTuple):
     in_comprehension: bool
     argument_of: Optional[str]
     bound: Optional[ast.expr]
-    assignment: Optional[ast.stmt]
 
 
 @dataclass
@@ -283,7 +281,6 @@ class _ChildFacts:
 
     argument_of: dict[int, str] = field(default_factory=dict)
     bound: dict[int, ast.expr] = field(default_factory=dict)
-    assignment: dict[int, ast.stmt] = field(default_factory=dict)
     declared_only: set[int] = field(default_factory=set)  # the targets of `x: T` without a value
     augmented: set[int] = field(default_factory=set)  # the targets of `x += v`
     hints: set[int] = field(default_factory=set)  # the roots of type hints
@@ -297,22 +294,16 @@ class _ChildFacts:
                     self.argument_of[id(value)] = func.attr
             if last_name(func) in self.hint_calls:
                 self.hints.update(id(value) for value in argument_values(node))  # type: ignore[arg-type]
-        elif kind is ast.Assign:
-            targets = node.targets  # type: ignore[attr-defined]
-            self._note_assignment(node, targets)
-            if len(targets) == 1:
-                target = targets[0]
-                for leaf in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
-                    self.bound[id(leaf)] = node.value  # type: ignore[attr-defined]
+        elif kind is ast.Assign and len(node.targets) == 1:  # type: ignore[attr-defined]
+            target = node.targets[0]  # type: ignore[attr-defined]
+            for leaf in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
+                self.bound[id(leaf)] = node.value  # type: ignore[attr-defined]
         elif kind is ast.AnnAssign:
             self.hints.add(id(node.annotation))  # type: ignore[attr-defined]
             if node.value is None:  # type: ignore[attr-defined]
                 self.declared_only.add(id(node.target))  # type: ignore[attr-defined]
-            else:
-                self._note_assignment(node, [node.target])  # type: ignore[attr-defined]
         elif kind is ast.AugAssign:
             self.augmented.add(id(node.target))  # type: ignore[attr-defined]
-            self._note_assignment(node, [node.target])  # type: ignore[attr-defined]
         elif kind is ast.Subscript and isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
             # `Optional["x"]`: LibCST reads names in the strings of subscripts of typing's names.
             self.hints.add(id(node.slice))  # type: ignore[attr-defined]
@@ -320,18 +311,6 @@ class _ChildFacts:
             self.hints.add(id(node.annotation))  # type: ignore[attr-defined]
         elif kind in FUNCTION_KINDS and node.returns is not None:  # type: ignore[attr-defined]
             self.hints.add(id(node.returns))  # type: ignore[attr-defined]
-
-
-    def _note_assignment(self, statement: ast.AST, targets: list[ast.expr]) -> None:
-        pending = list(targets)
-        while pending:
-            target = pending.pop()
-            if isinstance(target, (ast.Tuple, ast.List)):
-                pending.extend(target.elts)
-            elif isinstance(target, ast.Starred):
-                pending.append(target.value)
-            else:
-                self.assignment[id(target)] = statement  # type: ignore[assignment]
 
 
 @lru_cache(maxsize=1)
@@ -356,7 +335,6 @@ def name_occurrences(tree: ast.Module) -> NameOccurrences:
                 in_comprehension,
                 facts.argument_of.get(key),
                 facts.bound.get(key) if store else None,
-                facts.assignment.get(key) if store else None,
             )
             result.names.setdefault(node.id, []).append(occurrence)  # type: ignore[attr-defined]
             continue

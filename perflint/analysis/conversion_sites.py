@@ -11,6 +11,7 @@ PositionProvider, ParentNodeProvider, ScopeProvider and QualifiedNameProvider.
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from functools import lru_cache
 from dataclasses import dataclass
@@ -651,25 +652,40 @@ def _ast_rebinding_values(tree: ast.Module) -> dict[int, set[str]]:
 
 def _ast_rebound_between_each(tree: ast.Module, name: str, conversions: list[tuple[ast_shapes.Site, bool]]) -> bool:
     """Whether, between each two conversions of ``name`` in a def that come one after the other, ``name`` is
-    bound again in the def's scope: by the first one's own assignment (``codes = codes.tolist()``), or by a
-    store in between whose statement ends before the second starts (``verdict``'s ``_changes_between``, which
-    leaves out only an assignment holding the last conversion). Then no two of them convert the same value,
-    whatever chains the rule groups them by."""
+    bound again in the def's scope: by the first one's own assignment (``codes = codes.tolist()``), or by an
+    assignment or ``for`` of the def's own code in between whose statement ends before the second starts
+    (``verdict``'s ``_changes_between``, which leaves out only an assignment that holds the last conversion).
+    Then no two of them convert the same value, whatever chains the rule groups them by."""
     function = conversions[0][0].function
-    stores = [
-        occurrence
-        for occurrence in ast_shapes.name_occurrences(tree).of(name)
-        if occurrence.stored and occurrence.frame is function and not occurrence.in_comprehension
-    ]
-    ordered = sorted(((ast_shapes.span(site.node)[0], rebinds) for site, rebinds in conversions), key=lambda pair: pair[0])
+    stores = _ast_statement_stores(tree).get((id(function), name), [])
+    starts = [start for start, _end in stores]
+    ordered = sorted((ast_shapes.span(site.node)[0], rebinds) for site, rebinds in conversions)
 
     def separated(first: tuple[int, int], second: tuple[int, int]) -> bool:
-        return any(
-            first < store.start < second and (store.assignment is None or ast_shapes.span(store.assignment)[1] <= second)
-            for store in stores
-        )
+        between = stores[bisect_right(starts, first) : bisect_left(starts, second)]
+        return any(end is None or end <= second for _start, end in between)
 
     return all(rebinds or separated(start, after) for (start, rebinds), (after, _) in zip(ordered, ordered[1:]))
+
+
+@lru_cache(maxsize=1)
+def _ast_statement_stores(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tuple[int, int], Optional[tuple[int, int]]]]]:
+    """Where each def's own code binds each plain name by a statement, in source order (by the def's id and the
+    name): an assignment's or augmented assignment's target, with where the statement ends, or a ``for``
+    target (with None: its binding is never the one ``_changes_between`` leaves out)."""
+    stores: dict[tuple[int, str], list[tuple[tuple[int, int], Optional[tuple[int, int]]]]] = defaultdict(list)
+    for site in ast_shapes.shapes(tree).of(ast.Assign, ast.AugAssign, ast.For, ast.AsyncFor):
+        node = site.node
+        if site.frame is None or site.frame is not site.function:
+            continue  # module or class code
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
+        end = None if isinstance(node, (ast.For, ast.AsyncFor)) else ast_shapes.span(node)[1]
+        for target in targets:
+            for part in _ast_target_names(target):
+                stores[(id(site.function), part.id)].append(((part.lineno, part.col_offset), end))
+    for found in stores.values():
+        found.sort(key=lambda store: store[0])
+    return stores
 
 
 @lru_cache(maxsize=1)
