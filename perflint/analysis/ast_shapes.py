@@ -258,17 +258,47 @@ class NameOccurrences:
 
     names: dict[str, list[Occurrence]] = field(default_factory=dict)
     hint_strings: list[tuple[tuple[int, int], str]] = field(default_factory=list)
+    # Answers derived per name, kept: each question costs one pass over the name's spellings, once.
+    _derived: dict[tuple[str, ...], object] = field(default_factory=dict)
 
     def of(self, name: str) -> list[Occurrence]:
         return self.names.get(name, [])
 
+    def read_starts(self, name: str, argument_of: Optional[frozenset[str]] = None) -> list[tuple[int, int]]:
+        """Where ``name`` may be read, in source order; with ``argument_of``, only as a direct argument of a call of
+        one of those methods."""
+        key = ("reads", name, *sorted(argument_of or ()))
+        if key not in self._derived:
+            self._derived[key] = sorted(
+                o.start for o in self.of(name) if o.read and (argument_of is None or o.argument_of in argument_of)
+            )
+        return self._derived[key]  # type: ignore[return-value]
+
+    def last_store(self, name: str, frame: Optional[ast.AST]) -> Optional[Occurrence]:
+        """The last store to ``name`` in ``frame``'s own code outside comprehensions, in source order."""
+        key = ("last store", name, str(id(frame)))
+        if key not in self._derived:
+            stores = [o for o in self.of(name) if o.stored and o.frame is frame and not o.in_comprehension]
+            self._derived[key] = max(stores, key=lambda o: o.start, default=None)
+        return self._derived[key]  # type: ignore[return-value]
+
+    def in_comprehension_at(self, name: str, start: tuple[int, int]) -> bool:
+        """Whether the spelling of ``name`` at ``start`` lies in a comprehension or generator expression."""
+        key = ("in comprehensions", name)
+        if key not in self._derived:
+            self._derived[key] = {o.start for o in self.of(name) if o.in_comprehension}
+        return start in self._derived[key]  # type: ignore[operator]
+
     def hints_naming(self, name: str) -> list[tuple[int, int]]:
-        """Where a string in a type hint holds ``name`` as a word (``"Optional[y]"`` holds ``y``)."""
-        return [
-            start
-            for start, value in self.hint_strings
-            if name in value and name in _IDENTIFIER_CHARACTERS.sub(" ", value).split()
-        ]
+        """Where a string in a type hint holds ``name`` as a word (``"Optional[y]"`` holds ``y``), in source order."""
+        key = ("hints", name)
+        if key not in self._derived:
+            self._derived[key] = sorted(
+                start
+                for start, value in self.hint_strings
+                if name in value and name in _IDENTIFIER_CHARACTERS.sub(" ", value).split()
+            )
+        return self._derived[key]  # type: ignore[return-value]
 
 
 _IDENTIFIER_CHARACTERS = re.compile(r"[^\w]")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import sys
+from bisect import bisect_left
 from typing import Iterator, Optional
 
 import libcst as cst
@@ -624,6 +626,7 @@ class _AstCopies:
         self._backward_calls: Optional[list[ast_shapes.Site]] = None
         self._differentiated_in: dict[int, set[str]] = {}
         self._without_grad: Optional[frozenset[int]] = None
+        self._loops: Optional[dict[int, list[tuple[ast_shapes.Span, ast.AST]]]] = None
 
     def left_alone(self, value: ast.expr) -> bool:
         """A kept copy under a context that certainly disables grad, of a value that is not evidently computed
@@ -641,26 +644,20 @@ class _AstCopies:
     def may_outlive_loop(self, site: ast_shapes.Site) -> bool:
         """Whether ``y`` of ``y = x.cpu()`` at ``site`` may be read after the innermost loop of its frame that
         runs the assignment, or handed to a keeping method (``_name_outlives_loop``): any spelling of ``y``
-        in the frame (the module for module-level code) that is not a store counts, nested scopes included."""
-        statement = site.node
-        target = statement.targets[0]  # type: ignore[attr-defined]
+        in the frame (the module for module-level code) that is not a store counts, nested scopes included,
+        and any string type hint naming it (LibCST's scope analysis reads names in those)."""
+        name = site.node.targets[0].id  # type: ignore[attr-defined]
         loop = self._innermost_loop(site)
         if loop is None:
             return False  # outside any loop of its frame: one value, dropped with the frame
-        frame_span = ast_shapes.span(site.frame) if isinstance(site.frame, ast.stmt) else None
-        loop_end = ast_shapes.span(loop)[1]
+        first, last = ast_shapes.span(site.frame) if isinstance(site.frame, ast.stmt) else ((0, 0), (sys.maxsize, 0))
         occurrences = ast_shapes.name_occurrences(self._tree)
-
-        def in_frame(start: tuple[int, int]) -> bool:
-            return frame_span is None or frame_span[0] <= start <= frame_span[1]
-
-        for occurrence in occurrences.of(target.id):
-            if not occurrence.read or not in_frame(occurrence.start):
-                continue
-            if occurrence.start >= loop_end or occurrence.argument_of in KEEPING_METHODS:
-                return True
-        # A string type hint read after the loop (LibCST's scope analysis parses them).
-        return any(start >= loop_end and in_frame(start) for start in occurrences.hints_naming(target.id))
+        after_loop = (max(ast_shapes.span(loop)[1], first), last)
+        return (
+            _any_within(occurrences.read_starts(name), after_loop)
+            or _any_within(occurrences.read_starts(name, KEEPING_METHODS), (first, last))
+            or _any_within(occurrences.hints_naming(name), after_loop)
+        )
 
     def may_require_grad(self, site: ast_shapes.Site) -> bool:
         """Whether the copied value of ``x.cpu().numpy()`` at ``site`` spells a name that a backward call of its
@@ -693,13 +690,14 @@ class _AstCopies:
         return self._calls.get(id(call))
 
     def _innermost_loop(self, site: ast_shapes.Site) -> Optional[ast.AST]:
+        """The innermost loop of ``site``'s frame that holds it (a statement: in the loop's body or ``else``)."""
+        if self._loops is None:
+            self._loops = {}
+            for loop in self._shapes.of(*ast_shapes.LOOP_TYPES):
+                self._loops.setdefault(id(loop.frame), []).append((ast_shapes.span(loop.node), loop.node))
         start, end = ast_shapes.span(site.node)
-        holding = [
-            loop.node
-            for loop in self._shapes.of(*ast_shapes.LOOP_TYPES)
-            if loop.frame is site.frame and ast_shapes.span(loop.node)[0] <= start and end <= ast_shapes.span(loop.node)[1]
-        ]
-        return max(holding, key=lambda loop: ast_shapes.span(loop)[0], default=None)
+        holding = [(span, loop) for span, loop in self._loops.get(id(site.frame), []) if span[0] <= start and end <= span[1]]
+        return max(holding, key=lambda pair: pair[0][0], default=(None, None))[1]
 
     def _reaches_nothing_computed(self, name: ast.Name, site: ast_shapes.Site) -> bool:
         """Whether ``reaching_value`` of ``name`` (read outside any comprehension) is certainly None or not evidently
@@ -708,15 +706,18 @@ class _AstCopies:
         the reaching value is None; if it binds an index or an attribute, that is not evidently computed. A
         binding not seen here (a parameter, an import, a walrus in a comprehension) gives None when it is
         the last one."""
-        occurrences = ast_shapes.name_occurrences(self._tree).of(name.id)
+        occurrences = ast_shapes.name_occurrences(self._tree)
         use = (name.lineno, name.col_offset)
-        if any(o.start == use and o.in_comprehension for o in occurrences):
+        if occurrences.in_comprehension_at(name.id, use):
             return False  # read in a comprehension's own scope
-        stores = [o for o in occurrences if o.stored and o.frame is site.frame and not o.in_comprehension]
-        if not stores:
-            return True
-        last = max(stores, key=lambda o: o.start)
-        return last.start > use or last.bound is None or not _ast_may_look_computed(last.bound)
+        last = occurrences.last_store(name.id, site.frame)
+        return last is None or last.start > use or last.bound is None or not _ast_may_look_computed(last.bound)
+
+
+def _any_within(starts: list[tuple[int, int]], bounds: tuple[tuple[int, int], tuple[int, int]]) -> bool:
+    """Whether some of ``starts`` (in order) lies within ``bounds``, both ends included."""
+    first = bisect_left(starts, bounds[0])
+    return first < len(starts) and starts[first] <= bounds[1]
 
 
 def _ast_may_look_computed(node: ast.expr) -> bool:
