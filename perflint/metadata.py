@@ -464,7 +464,7 @@ def _pairs(statement: cst.CSTNode, paired: object) -> bool:
 
 def _first_line(statement: cst.CSTNode, paired: ast.AST) -> Optional[int]:
     """The line ``statement``'s code starts on, from its ast statement ``paired``; None if they do not pair up."""
-    if not _pairs(statement, paired):
+    if not _pairs(statement, paired) or not isinstance(paired, ast.stmt):
         return None
     line, before = paired.lineno, len(getattr(statement, "leading_lines", ()))
     decorators = getattr(statement, "decorators", ())

@@ -627,13 +627,13 @@ class _AstHelpers:
         self._tree = tree
         # Each def's own calls (not those of lambdas, classes or defs inside it), by the def's name: a def that
         # makes no call runs no model.
-        self._calls_of: dict[ast.AST, list[ast_shapes.Site]] = {}
+        self._calls_of: dict[ast_shapes.Function, list[ast_shapes.Site]] = {}
         for site in calls:
-            if site.frame is not None and site.frame is site.function:
-                self._calls_of.setdefault(site.frame, []).append(site)
+            if site.function is not None and site.frame is site.function:
+                self._calls_of.setdefault(site.function, []).append(site)
         self._named: dict[str, list[ast_shapes.Function]] = {}
         for function in self._calls_of:
-            self._named.setdefault(function.name, []).append(function)  # type: ignore[attr-defined]
+            self._named.setdefault(function.name, []).append(function)
         self._unguarded: dict[int, list[ast_shapes.Site]] = {}
 
     def may_run_handed_model(self, site: ast_shapes.Site, models: Collection[str]) -> bool:
