@@ -10,7 +10,8 @@ values are exactly those of LibCST's providers; how they are computed is cheaper
   node's scope's ``get_qualified_names_for``; here that call is made for the nodes a rule asks about
   (a 5,000-line script: 1.1 s of provider for the few hundred names rules ask about).
 - PositionProvider: generated one block statement at a time, when a node of it is asked about
-  (``StatementPositions``): findings need the positions of a few nodes, LibCST generates the whole module.
+  (``StatementPositions``), from the line Python's ast gives the statement where the caller has the ast:
+  findings need the positions of a few nodes, LibCST generates the whole module.
 - ExpressionContextProvider and ScopeProvider: run by calling the provider itself. LibCST's resolver adds a
   whole-module visit per resolution round even when a round has nothing to batch (0.3 s on that script).
 - ExpressionContextProvider and ScopeProvider visit through ``CSTNode.visit``, which rebuilds every node it
@@ -72,7 +73,7 @@ class ModuleMetadata:
         # The module's import table, if the caller has one: it spares the scope analysis most of its
         # qualified-name questions (``_ScopeVisitor.visit_Call``).
         self._imported_names = imported_names
-        # Python's ast of the module, if the caller has one: where its top-level statements start.
+        # Python's ast of the module, if the caller has one: the lines its block statements start on.
         self._tree = tree
         self._values: dict[ProviderT, Mapping[cst.CSTNode, object]] = {}
 

@@ -2,8 +2,10 @@
 
 One walk per tree (cached) records the nodes the checks look at, each with the outermost loop it runs in
 and the innermost ``def`` it is in, so that every rule's check is a few passes over short lists instead of
-a walk of its own. The checks built on it must stay supersets of what their rules report: these helpers
-answer loosely (any qualification, no scoping) where ast cannot tell.
+a walk of its own. A second walk, made only for a tree a check asks it of, records where each name is
+spelled (``name_occurrences``: stores, reads, the value a plain assignment binds, names in string type
+hints). The checks built on them must stay supersets of what their rules report: these helpers answer
+loosely (any qualification, no scoping beyond the frame) where ast cannot tell.
 """
 
 from __future__ import annotations
