@@ -136,7 +136,8 @@ class EvalLoopWithGrad(Rule):
     fix_safety = FixSafety.UNSAFE
     unsafe_when = "code the loop calls may need gradients"
     metric_impact = MetricImpact.MAY_CHANGE
-    required_tokens = (".eval()", ".train(False)")
+    # Not `.eval()` / `.train(False)`: `model.train(mode=False)` and `model.eval ()` switch too.
+    required_tokens = (".eval", ".train")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider, ScopeProvider)
 
     valid = (

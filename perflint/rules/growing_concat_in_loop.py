@@ -110,7 +110,8 @@ class GrowingConcatInLoop(Rule):
     message = "one object grown by concatenation in a loop"
     fix_safety = FixSafety.NONE
     metric_impact = MetricImpact.IDENTICAL
-    required_tokens = ("concat", "append", "cat(", "stack")
+    # `cat` alone is in too many words; a call of it is spelled `cat(` or `cat (`, and an alias `cat as x`.
+    required_tokens = ("concat", "append", "cat(", "cat (", "cat as", "stack")
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider)
 
     valid = (

@@ -40,6 +40,46 @@ def test_corpus_same_without_prefilter(path: Path, monkeypatch: pytest.MonkeyPat
         assert filtered == unfiltered, options
 
 
+# `torch.cat` under an alias that does not end in "cat", and called with a space before the parenthesis.
+GROWING_BY_CAT = """
+def grow(xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = {call}([out, x])
+    return out
+"""
+CAT_SPELLINGS = {
+    "an alias": ("from torch import cat as join\n" + GROWING_BY_CAT.format(call="join")).encode(),
+    "a space": ("import torch\n" + GROWING_BY_CAT.format(call="torch.cat ")).encode(),
+}
+
+
+@pytest.mark.parametrize("source", CAT_SPELLINGS.values(), ids=CAT_SPELLINGS.keys())
+def test_growing_concat_tokens_keep_every_spelling_of_cat(source: bytes) -> None:
+    rule = rule_by_code("PFL204")
+    assert engine.lint(engine.parse(source), [rule], "grow.py", {}).findings
+    assert engine.prefilter(source, [rule]).rules == (rule,)
+
+
+# An evaluation loop after every spelling of an eval switch PFL104 reads.
+EVALUATING = """
+def evaluate(model, loader):
+    model.{switch}
+    outputs = []
+    for x in loader:
+        outputs.append(model(x))
+    return outputs
+"""
+EVAL_SWITCHES = ["eval()", "eval ()", "train(False)", "train(mode=False)", "train( False )"]
+
+
+@pytest.mark.parametrize("switch", EVAL_SWITCHES)
+def test_eval_loop_tokens_keep_every_spelling_of_an_eval_switch(switch: str) -> None:
+    rule, source = rule_by_code("PFL104"), EVALUATING.format(switch=switch).encode()
+    assert engine.lint(engine.parse(source), [rule], "evaluate.py", {}).findings
+    assert engine.prefilter(source, [rule]).rules == (rule,)
+
+
 def test_tokens_only_in_comments_and_strings_are_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     source = textwrap.dedent(
         '''
