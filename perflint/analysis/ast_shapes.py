@@ -226,8 +226,23 @@ def may_call_local_function(site: Site) -> bool:
         return True
     if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and site.function is not None):
         return False
-    positional = [*site.function.args.posonlyargs, *site.function.args.args]
-    return bool(positional) and func.value.id == positional[0].arg
+    return func.value.id == first_parameter(site.function)
+
+
+def positional_parameters(definition: Union[Function, ast.Lambda]) -> list[str]:
+    """The parameters a call's positional arguments fill, in order (a method's ``self`` first)."""
+    return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
+
+
+def first_parameter(definition: Union[Function, ast.Lambda]) -> Optional[str]:
+    positional = positional_parameters(definition)
+    return positional[0] if positional else None
+
+
+def parameter_names(definition: Union[Function, ast.Lambda]) -> set[str]:
+    """The parameters an argument can be bound to, by position or keyword (not ``*args`` / ``**kwargs``)."""
+    arguments = definition.args
+    return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
 
 def in_frame_loops(sites: Iterable[Site]) -> list[Site]:
@@ -261,7 +276,7 @@ class NameOccurrences:
     names: dict[str, list[Occurrence]] = field(default_factory=dict)
     hint_strings: list[tuple[tuple[int, int], str]] = field(default_factory=list)
     # Answers derived per name, kept: each question costs one pass over the name's spellings, once.
-    _derived: dict[tuple[str, ...], object] = field(default_factory=dict)
+    _derived: dict[tuple[object, ...], object] = field(default_factory=dict)
 
     def of(self, name: str) -> list[Occurrence]:
         return self.names.get(name, [])
@@ -278,7 +293,7 @@ class NameOccurrences:
 
     def last_store(self, name: str, frame: Optional[ast.AST]) -> Optional[Occurrence]:
         """The last store to ``name`` in ``frame``'s own code outside comprehensions, in source order."""
-        key = ("last store", name, str(id(frame)))
+        key = ("last store", name, id(frame))
         if key not in self._derived:
             stores = [o for o in self.of(name) if o.stored and o.frame is frame and not o.in_comprehension]
             self._derived[key] = max(stores, key=lambda o: o.start, default=None)

@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from functools import lru_cache
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence
 
 import libcst as cst
 from libcst import MetadataDependent
@@ -44,8 +44,6 @@ from perflint.analysis.names import callee_name
 from perflint.analysis.syntax import tree_index
 from perflint.analysis.torch_values import has_tensor_evidence
 from perflint.types import Applicability
-
-# A node's (line, column) start and end, on Python's ast.
 
 @dataclass(frozen=True)
 class Use:
@@ -470,8 +468,8 @@ def could_repeat(tree: ast.Module, through_helpers: bool) -> bool:
     helpers: dict[str, list[tuple[list[str], str]]] = defaultdict(list)
     for site, _name, _methods in found:
         base = _ast_base(site.node)
-        if site.function is not None and base in _ast_parameter_names(site.function):
-            helpers[site.function.name].append((_ast_positional_names(site.function), base))
+        if site.function is not None and base in ast_shapes.parameter_names(site.function):
+            helpers[site.function.name].append((ast_shapes.positional_parameters(site.function), base))
     if not helpers:
         return False
     uses: Counter[tuple[int, str]] = Counter()
@@ -505,10 +503,6 @@ def _ast_names_passed_to_converted_parameters(call: ast.Call, helpers: dict[str,
         if isinstance(keyword.value, ast.Name) and any(keyword.arg == param for _positional, param in converting):
             passed.append(keyword.value.id)
     return passed
-
-
-def _ast_positional_names(definition: ast_shapes.Function) -> list[str]:
-    return [arg.arg for arg in (*definition.args.posonlyargs, *definition.args.args)]
 
 
 def _ast_conversions(tree: ast.Module) -> list[tuple[ast_shapes.Site, Optional[str], tuple[str, ...]]]:
@@ -565,7 +559,7 @@ def _ast_inner_scopes(tree: ast.Module) -> dict[tuple[int, str], list[tuple[tupl
         node = site.node
         assert isinstance(node, ast.Lambda)
         start, end = ast_shapes.span(node.body)
-        for param in _ast_parameter_names(node):
+        for param in ast_shapes.parameter_names(node):
             scopes[(id(site.function), param)].append((start, end, no_hole))
     return scopes
 
@@ -729,11 +723,6 @@ def _ast_base(node: ast.AST) -> Optional[str]:
 def _parameter_names(definition: cst.FunctionDef) -> set[str]:
     params = definition.params
     return {param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
-
-
-def _ast_parameter_names(definition: Union[ast_shapes.Function, ast.Lambda]) -> set[str]:
-    arguments = definition.args
-    return {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
 
 
 def _owner_scope(visitor: MetadataDependent, node: cst.CSTNode) -> Optional[FunctionScope]:

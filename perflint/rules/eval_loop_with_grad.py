@@ -661,7 +661,7 @@ class _AstHelpers:
         ``self.<rest>`` as well) or hand one on to another local function."""
         call = site.node
         assert isinstance(call, ast.Call)
-        own = _ast_first_parameter(site.function) if method else None
+        own = ast_shapes.first_parameter(site.function) if method and site.function is not None else None
 
         def is_handed(name: Optional[str]) -> bool:
             return name is not None and (name in handed or (own is not None and name.startswith(own + ".")))
@@ -679,9 +679,8 @@ def _ast_handed_names(site: ast_shapes.Site, function: ast_shapes.Function, mode
     (``parameter_for``), and, for a method, its ``self`` (which carries the caller's ``self.<rest>``)."""
     call = site.node
     assert isinstance(call, ast.Call)
-    arguments = function.args
-    positional = [arg.arg for arg in (*arguments.posonlyargs, *arguments.args)][1 if method else 0 :]
-    keywords = {arg.arg for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    positional = ast_shapes.positional_parameters(function)[1 if method else 0 :]
+    keywords = ast_shapes.parameter_names(function)
     handed = set()
     for position, value in enumerate(call.args):
         if position < len(positional) and _ast_may_be_model(site, ast_shapes.dotted_name(value), models):
@@ -690,17 +689,10 @@ def _ast_handed_names(site: ast_shapes.Site, function: ast_shapes.Function, mode
         if keyword.arg in keywords and _ast_may_be_model(site, ast_shapes.dotted_name(keyword.value), models):
             handed.add(keyword.arg)
     if method and any("." in model for model in models):
-        first = _ast_first_parameter(function)
+        first = ast_shapes.first_parameter(function)
         if first is not None:
             handed.add(first)
     return handed
-
-
-def _ast_first_parameter(function: Optional[ast_shapes.Function]) -> Optional[str]:
-    if function is None:
-        return None
-    positional = [*function.args.posonlyargs, *function.args.args]
-    return positional[0].arg if positional else None
 
 
 def _ast_may_be_model(site: ast_shapes.Site, name: Optional[str], models: Collection[str]) -> bool:
@@ -713,10 +705,8 @@ def _ast_may_be_model(site: ast_shapes.Site, name: Optional[str], models: Collec
         return True
     if site.function is None:
         return False
-    arguments = site.function.args
-    parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
     head, _, rest = name.partition(".")
-    return head in parameters and (not rest or any(model.endswith("." + rest) for model in models))
+    return head in ast_shapes.parameter_names(site.function) and (not rest or any(model.endswith("." + rest) for model in models))
 
 
 def _ast_hands_model(site: ast_shapes.Site, models: Collection[str]) -> bool:
